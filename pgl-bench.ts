@@ -1,0 +1,10 @@
+import { PGlite } from "@electric-sql/pglite";
+import { migrate } from "./shared/db/migrate.ts";
+import { loadMigrations } from "./shared/db/migrations.ts";
+import { wrapPglite } from "./shared/adapters/db/pglite.ts";
+let t = Date.now();
+const p = new PGlite(); await p.waitReady; console.log("create", Date.now() - t); t = Date.now();
+await migrate(wrapPglite(p), loadMigrations()); console.log("migrate", Date.now() - t); t = Date.now();
+const dump = await p.dumpDataDir("none"); console.log("dump", Date.now() - t, dump.size); t = Date.now();
+const q = new PGlite({ loadDataDir: dump }); await q.waitReady; console.log("load", Date.now() - t); t = Date.now();
+console.log((await q.query("select count(*) from schema_migrations")).rows);

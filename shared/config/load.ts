@@ -1,0 +1,147 @@
+import { summariseIssues } from "../messages/build.ts";
+import { DEFAULT_PROMOTION_POLICY, type PromotionPolicy } from "../core/promotion/policy-schema.ts";
+import { EnvSchema, type Env } from "./schema.ts";
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  readonly issues: string[];
+  constructor(issues: string[]) {
+    super(`invalid configuration:\n  - ${issues.join("\n  - ")}`);
+    this.issues = issues;
+  }
+}
+
+/** The parsed configuration, grouped by concern. */
+export interface Config {
+  runtime: "local" | "gcp";
+  workspace: string;
+  logLevel: Env["LOG_LEVEL"];
+  db: {
+    url: string | undefined;
+    cloudSqlInstance: string | undefined;
+    user: string | undefined;
+    password: string | undefined;
+    name: string;
+    iamAuth: boolean;
+    poolMax: number;
+  };
+  buckets: { archive: string; annotation: string; datasets: string; models: string };
+  annotationFolder: string;
+  normalise: {
+    rgbBands: [number, number, number];
+    nirBand: number | null;
+    stretchPercentiles: [number, number] | null;
+    nodataValue: number | null;
+    maxUploadBytes: number;
+  };
+  annotation: {
+    backend: "local" | "encord";
+    ontology: string[];
+    task: "segmentation" | "detection" | "classification";
+    registerBatchSize: number;
+  };
+  encord: {
+    domain: string;
+    sshKeyFile: string | undefined;
+    sshKey: string | undefined;
+    integration: string | undefined;
+    folder: string;
+    datasetHash: string | undefined;
+    projectHash: string | undefined;
+    completeStage: string;
+  };
+  threshold: { line: string; n: number; m: number; tHours: number; evalSplitPercent: number };
+  training: {
+    trainerCommand: string | undefined;
+    params: Record<string, unknown>;
+    timeoutSeconds: number;
+    maxAttempts: number;
+    baseModelUri: string | undefined;
+    benchmarkDatasetUri: string | undefined;
+  };
+  policy: PromotionPolicy;
+  delivery: { maxEventAgeSeconds: number; maxAttempts: number; stuckAfterSeconds: number };
+  slack: { token: string | undefined; channel: string | undefined };
+  dashboardUrl: string | undefined;
+  local: { port: number; pollIntervalSeconds: number; reconcileIntervalSeconds: number; concurrency: number };
+  gcp: { project: string | undefined; region: string | undefined; trainJob: string; evaluateJob: string; topicPrefix: string };
+}
+
+/**
+ * Reads configuration from an environment (pass `process.env` at the edge, a literal in tests).
+ * Throws a ConfigError that lists every problem, not just the first.
+ */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  // Empty strings mean "unset": `FOO=` in a .env file should not become a plausible empty value.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => summariseIssues([i])));
+  }
+  const e = parsed.data;
+  return {
+    runtime: e.MLOPS_RUNTIME,
+    workspace: e.MLOPS_WORKSPACE,
+    logLevel: e.LOG_LEVEL,
+    db: {
+      url: e.DATABASE_URL,
+      cloudSqlInstance: e.CLOUD_SQL_INSTANCE,
+      user: e.DB_USER,
+      password: e.DB_PASSWORD,
+      name: e.DB_NAME,
+      iamAuth: e.DB_IAM_AUTH,
+      poolMax: e.DB_POOL_MAX,
+    },
+    buckets: { archive: e.BUCKET_ARCHIVE, annotation: e.BUCKET_ANNOTATION, datasets: e.BUCKET_DATASETS, models: e.BUCKET_MODELS },
+    annotationFolder: e.ANNOTATION_FOLDER,
+    normalise: {
+      rgbBands: e.BAND_RGB as [number, number, number],
+      nirBand: e.BAND_NIR,
+      stretchPercentiles: e.STRETCH_PERCENTILES,
+      nodataValue: e.NODATA_VALUE ?? null,
+      maxUploadBytes: e.MAX_UPLOAD_BYTES,
+    },
+    annotation: {
+      backend: e.ANNOTATION_BACKEND,
+      ontology: e.ONTOLOGY,
+      task: e.TASK,
+      registerBatchSize: e.REGISTER_BATCH_SIZE,
+    },
+    encord: {
+      domain: e.ENCORD_DOMAIN.replace(/\/+$/, ""),
+      sshKeyFile: e.ENCORD_SSH_KEY_FILE,
+      sshKey: e.ENCORD_SSH_KEY,
+      integration: e.ENCORD_INTEGRATION,
+      folder: e.ENCORD_FOLDER,
+      datasetHash: e.ENCORD_DATASET_HASH,
+      projectHash: e.ENCORD_PROJECT_HASH,
+      completeStage: e.ENCORD_COMPLETE_STAGE,
+    },
+    threshold: { line: e.DATASET_LINE, n: e.THRESHOLD_N, m: e.THRESHOLD_M, tHours: e.THRESHOLD_T_HOURS, evalSplitPercent: e.EVAL_SPLIT_PERCENT },
+    training: {
+      trainerCommand: e.TRAINER_COMMAND,
+      params: e.TRAIN_PARAMS,
+      timeoutSeconds: e.TRAIN_TIMEOUT_SECONDS,
+      maxAttempts: e.TRAIN_MAX_ATTEMPTS,
+      baseModelUri: e.BASE_MODEL_URI,
+      benchmarkDatasetUri: e.BENCHMARK_DATASET_URI,
+    },
+    policy: e.PROMOTION_POLICY ?? DEFAULT_PROMOTION_POLICY,
+    delivery: { maxEventAgeSeconds: e.MAX_EVENT_AGE_SECONDS, maxAttempts: e.MAX_DELIVERY_ATTEMPTS, stuckAfterSeconds: e.STUCK_AFTER_SECONDS },
+    slack: { token: e.SLACK_BOT_TOKEN, channel: e.SLACK_CHANNEL },
+    dashboardUrl: e.DASHBOARD_URL,
+    local: { port: e.PORT, pollIntervalSeconds: e.POLL_INTERVAL_SECONDS, reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS, concurrency: e.LOCAL_CONCURRENCY },
+    gcp: { project: e.GOOGLE_CLOUD_PROJECT, region: e.REGION, trainJob: e.TRAIN_JOB, evaluateJob: e.EVALUATE_JOB, topicPrefix: e.TOPIC_PREFIX },
+  };
+}
+
+/** Config with secrets replaced, safe to log or print. */
+export function redactConfig(config: Config): Config {
+  const mask = (v: string | undefined) => (v === undefined ? undefined : "***");
+  return {
+    ...config,
+    db: { ...config.db, password: mask(config.db.password), url: config.db.url?.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@") },
+    encord: { ...config.encord, sshKey: mask(config.encord.sshKey) },
+    slack: { ...config.slack, token: mask(config.slack.token) },
+  };
+}

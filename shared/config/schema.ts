@@ -1,0 +1,153 @@
+import { z } from "zod";
+import { PromotionPolicySchema } from "../core/promotion/policy-schema.ts";
+
+/**
+ * Configuration of every deployable, read from the environment by `loadConfig(env)`. Defaults are
+ * the embedded local runtime's; the `gcp` runtime requires its project, region and job names.
+ * All issues are reported at once.
+ */
+
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no"])
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const num = (min: number, max: number) => z.coerce.number().min(min).max(max);
+
+/** "3,2,1" → [3,2,1] */
+const bandList = (len: number) =>
+  z
+    .string()
+    .regex(/^\s*\d+(\s*,\s*\d+)*\s*$/, "a comma-separated list of 1-based band numbers")
+    .transform((s) => s.split(",").map((v) => Number(v.trim())))
+    .refine((a) => a.length === len && a.every((b) => b >= 1), `exactly ${len} band numbers, each ≥ 1`);
+
+const jsonOf = <T extends z.ZodType>(schema: T) =>
+  z.string().transform((s, ctx) => {
+    try {
+      return JSON.parse(s) as unknown;
+    } catch (e) {
+      ctx.addIssue({ code: "custom", message: `not valid JSON (${(e as Error).message})` });
+      return z.NEVER;
+    }
+  }).pipe(schema);
+
+export const DEFAULT_ONTOLOGY = ["background", "land", "water", "thick_cloud", "thin_cloud", "cloud_shadow"];
+
+export const EnvSchema = z
+  .object({
+    MLOPS_RUNTIME: z.enum(["local", "gcp"]).default("local"),
+    /** Local workspace folder: PGlite data, buckets, inbox, logs. */
+    MLOPS_WORKSPACE: z.string().min(1).default(".mlops"),
+    LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+
+    // Database: DATABASE_URL (any runtime) or Cloud SQL (gcp); PGlite in the workspace otherwise.
+    DATABASE_URL: z.string().url().optional(),
+    CLOUD_SQL_INSTANCE: z.string().regex(/^[^:]+:[^:]+:[^:]+$/, "project:region:instance").optional(),
+    DB_USER: z.string().optional(),
+    DB_PASSWORD: z.string().optional(),
+    DB_NAME: z.string().default("mlops"),
+    DB_IAM_AUTH: bool.default(false),
+    DB_POOL_MAX: int(1, 100).default(5),
+
+    // Buckets
+    BUCKET_ARCHIVE: z.string().min(1).default("archive"),
+    BUCKET_ANNOTATION: z.string().min(1).default("annotation"),
+    BUCKET_DATASETS: z.string().min(1).default("datasets"),
+    BUCKET_MODELS: z.string().min(1).default("models"),
+    /** Folder inside the annotation bucket where normalised items land. */
+    ANNOTATION_FOLDER: z.string().default("items"),
+
+    // Normalisation
+    BAND_RGB: bandList(3).default([3, 2, 1]),
+    BAND_NIR: z.union([z.literal("none").transform(() => null), int(1, 64)]).default(4),
+    STRETCH_PERCENTILES: z
+      .union([
+        z.literal("none").transform(() => null),
+        z
+          .string()
+          .regex(/^\s*[\d.]+\s*,\s*[\d.]+\s*$/, 'two percentiles such as "2,98", or "none"')
+          .transform((s) => s.split(",").map(Number) as [number, number])
+          .refine(([lo, hi]) => lo >= 0 && hi <= 100 && lo < hi, "0 ≤ low < high ≤ 100"),
+      ])
+      .default([2, 98]),
+    NODATA_VALUE: z.coerce.number().optional(),
+    MAX_UPLOAD_BYTES: int(1, 2 ** 40).default(2 * 1024 ** 3),
+
+    // Annotation
+    ANNOTATION_BACKEND: z.enum(["local", "encord"]).default("local"),
+    /** Class names; the index is the class id. Class 0 is background (nodata must be background). */
+    ONTOLOGY: jsonOf(z.array(z.string().min(1)).min(2)).default(DEFAULT_ONTOLOGY),
+    TASK: z.enum(["segmentation", "detection", "classification"]).default("segmentation"),
+    REGISTER_BATCH_SIZE: int(1, 1000).default(1000),
+    ENCORD_DOMAIN: z.string().url().default("https://api.encord.com"),
+    ENCORD_SSH_KEY_FILE: z.string().optional(),
+    ENCORD_SSH_KEY: z.string().optional(),
+    ENCORD_INTEGRATION: z.string().optional(),
+    ENCORD_FOLDER: z.string().default("mlops-loop"),
+    ENCORD_DATASET_HASH: z.string().optional(),
+    ENCORD_PROJECT_HASH: z.string().optional(),
+    ENCORD_COMPLETE_STAGE: z.string().default("Complete"),
+
+    // Threshold and datasets
+    DATASET_LINE: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).default("default"),
+    THRESHOLD_N: int(1, 1_000_000).default(100),
+    THRESHOLD_M: int(1, 1_000_000).default(20),
+    THRESHOLD_T_HOURS: num(0, 24 * 365).default(24),
+    EVAL_SPLIT_PERCENT: int(1, 90).default(20),
+
+    // Training and evaluation
+    TRAINER_COMMAND: z.string().optional(),
+    TRAIN_PARAMS: jsonOf(z.record(z.string(), z.unknown())).default({}),
+    TRAIN_TIMEOUT_SECONDS: int(60, 7 * 24 * 3600).default(3600),
+    TRAIN_MAX_ATTEMPTS: int(1, 20).default(3),
+    BASE_MODEL_URI: z.string().optional(),
+    BENCHMARK_DATASET_URI: z.string().optional(),
+    PROMOTION_POLICY: jsonOf(PromotionPolicySchema).optional(),
+
+    // Delivery
+    MAX_EVENT_AGE_SECONDS: int(60, 7 * 24 * 3600).default(24 * 3600),
+    MAX_DELIVERY_ATTEMPTS: int(1, 100).default(8),
+    STUCK_AFTER_SECONDS: int(10, 7 * 24 * 3600).default(900),
+
+    // Notifications
+    SLACK_BOT_TOKEN: z.string().optional(),
+    SLACK_CHANNEL: z.string().optional(),
+    DASHBOARD_URL: z.string().url().optional(),
+
+    // Local runtime
+    PORT: int(0, 65535).default(8080),
+    POLL_INTERVAL_SECONDS: num(0.2, 86_400).default(5),
+    RECONCILE_INTERVAL_SECONDS: num(1, 86_400).default(30),
+    LOCAL_CONCURRENCY: int(1, 64).default(4),
+
+    // GCP
+    GOOGLE_CLOUD_PROJECT: z.string().optional(),
+    REGION: z.string().optional(),
+    TRAIN_JOB: z.string().default("train"),
+    EVALUATE_JOB: z.string().default("evaluate"),
+    TOPIC_PREFIX: z.string().default(""),
+  })
+  .superRefine((env, ctx) => {
+    if (env.MLOPS_RUNTIME === "gcp") {
+      for (const key of ["GOOGLE_CLOUD_PROJECT", "REGION"] as const) {
+        if (!env[key]) ctx.addIssue({ code: "custom", path: [key], message: "required when MLOPS_RUNTIME=gcp" });
+      }
+      if (!env.DATABASE_URL && !env.CLOUD_SQL_INSTANCE) {
+        ctx.addIssue({ code: "custom", path: ["CLOUD_SQL_INSTANCE"], message: "set CLOUD_SQL_INSTANCE or DATABASE_URL when MLOPS_RUNTIME=gcp" });
+      }
+    }
+    if (env.ANNOTATION_BACKEND === "encord") {
+      if (!env.ENCORD_SSH_KEY_FILE && !env.ENCORD_SSH_KEY) {
+        ctx.addIssue({ code: "custom", path: ["ENCORD_SSH_KEY_FILE"], message: "set ENCORD_SSH_KEY_FILE (a path) or ENCORD_SSH_KEY (the key) when ANNOTATION_BACKEND=encord" });
+      }
+      for (const key of ["ENCORD_INTEGRATION", "ENCORD_DATASET_HASH", "ENCORD_PROJECT_HASH"] as const) {
+        if (!env[key]) ctx.addIssue({ code: "custom", path: [key], message: "required when ANNOTATION_BACKEND=encord" });
+      }
+    }
+    if (env.THRESHOLD_M > env.THRESHOLD_N) {
+      ctx.addIssue({ code: "custom", path: ["THRESHOLD_M"], message: "must not exceed THRESHOLD_N" });
+    }
+  });
+
+export type Env = z.infer<typeof EnvSchema>;

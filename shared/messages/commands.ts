@@ -1,0 +1,22 @@
+import { z } from "zod";
+
+/**
+ * Manual commands on the commands topic. The CLI publishes them; operators can also publish by
+ * hand: `gcloud pubsub topics publish commands --message='{"name":"poll"}' --attribute=type=command`.
+ */
+const actor = z.string().min(1).max(200).default("operator");
+
+export const CommandSchema = z.discriminatedUnion("name", [
+  z.object({ name: z.literal("poll"), actor }),
+  z.object({ name: z.literal("retrain"), actor, line: z.string().optional() }),
+  z.object({ name: z.literal("promote"), actor, modelId: z.string().min(1), alias: z.string().min(1) }),
+  z.object({ name: z.literal("rollback"), actor, alias: z.string().min(1) }),
+  z.object({ name: z.literal("reprocess"), actor, itemId: z.string().min(1) }),
+  z.object({ name: z.literal("backfill"), actor, prefix: z.string().default("") }),
+  z.object({ name: z.literal("approve"), actor, evaluationId: z.string().min(1) }),
+  z.object({ name: z.literal("reject"), actor, evaluationId: z.string().min(1), reason: z.string().default("rejected by reviewer") }),
+]);
+
+export type Command = z.infer<typeof CommandSchema>;
+export type CommandName = Command["name"];
+export const COMMAND_NAMES = CommandSchema.options.map((o) => o.shape.name.value) as CommandName[];

@@ -1,0 +1,274 @@
+/**
+ * The small interfaces use cases depend on. Use cases receive them in a `deps` parameter; the
+ * composition roots in `shared/runtime/` build real ones (GCP or local) and tests pass fakes.
+ * Nothing here imports an SDK.
+ */
+import type { Config } from "./config/load.ts";
+import type { Envelope } from "./messages/envelope.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Database
+
+export interface QueryResult<R> {
+  rows: R[];
+  rowCount: number;
+}
+
+/** Anything that runs a parameterised statement: the pool itself or an open transaction. */
+export interface Queryable {
+  query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  /** Runs a script of several statements without parameters (migrations). */
+  exec(sql: string): Promise<void>;
+}
+
+export interface Db extends Queryable {
+  readonly kind: "pg" | "pglite";
+  /**
+   * Runs `fn` in one transaction (READ COMMITTED). Serialisation failures and deadlocks are
+   * retried by the adapter a few times before surfacing as a TransientError.
+   */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Object storage. Objects are addressed by `gs://bucket/name` URIs in both runtimes; the local
+// adapter maps a bucket to a folder.
+
+export interface ObjectInfo {
+  uri: string;
+  bucket: string;
+  name: string;
+  size: number;
+  /** GCS generation (a decimal string: it can exceed 2^53). */
+  generation: string;
+  contentType: string | undefined;
+  /** Base64 MD5 of the content, as GCS reports it. */
+  md5Hash: string | undefined;
+  updated: string;
+}
+
+export interface PutOptions {
+  contentType?: string;
+  /** Only write when the object does not exist yet (GCS `ifGenerationMatch: 0`). */
+  ifAbsent?: boolean;
+}
+
+export interface ObjectStore {
+  get(uri: string): Promise<Buffer>;
+  put(uri: string, body: Uint8Array | string, options?: PutOptions): Promise<ObjectInfo>;
+  head(uri: string): Promise<ObjectInfo | null>;
+  list(prefixUri: string): Promise<ObjectInfo[]>;
+  delete(uri: string): Promise<void>;
+  /** Streams an object to a local file (jobs use this for large artefacts). */
+  download(uri: string, localPath: string): Promise<void>;
+  /** Streams a local file to an object. */
+  upload(localPath: string, uri: string, options?: PutOptions): Promise<ObjectInfo>;
+  /** A URL a browser or the annotation tool can fetch without credentials. */
+  signedUrl(uri: string, options?: { expiresInSeconds?: number }): Promise<string>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messaging
+
+/** Publishes an envelope to the topic its `type` maps to (see `shared/messages/topics.ts`). */
+export interface Publisher {
+  publish(envelope: Envelope): Promise<void>;
+  /** Publishes several envelopes; adapters may batch. */
+  publishAll?(envelopes: readonly Envelope[]): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Annotation backend (local folder inbox, Encord)
+
+export interface RegistrationImage {
+  /** `rgb`, `nir` for products; `image` for plain images. */
+  role: "rgb" | "nir" | "image";
+  uri: string;
+  width: number;
+  height: number;
+}
+
+export interface RegistrationRequest {
+  itemId: string;
+  title: string;
+  kind: "product" | "image";
+  contentSha256: string;
+  images: RegistrationImage[];
+}
+
+export type RegistrationResult =
+  | { itemId: string; ok: true; backendRef: string }
+  | { itemId: string; ok: false; error: string; permanent: boolean };
+
+/** A finished label the backend knows about, before its content is fetched. */
+export interface LabelRef {
+  labelId: string;
+  /** Our item id when the backend carries it (client metadata), else null. */
+  itemId: string | null;
+  /** The backend's own id for the data (Encord storage item / data hash; local file name). */
+  backendRef: string | null;
+  title: string | null;
+  editedAt: string;
+  annotator: string | null;
+}
+
+export interface FetchedLabel {
+  ref: LabelRef;
+  /** The label converted to the canonical annotation, or why it could not be. */
+  result:
+    | { ok: true; annotation: import("./core/annotation/canonical.ts").CanonicalAnnotation }
+    | { ok: false; error: string };
+}
+
+export interface AnnotationBackend {
+  readonly name: "local" | "encord";
+  /** Registers items with the backend; idempotent for items registered before. */
+  register(items: readonly RegistrationRequest[]): Promise<RegistrationResult[]>;
+  /** Finished labels edited after `cursor` (an ISO timestamp or backend-specific token). */
+  poll(cursor: string | null): Promise<{ refs: LabelRef[]; nextCursor: string | null }>;
+  /** Fetches and converts label content. Adapters chunk requests as their API requires. */
+  fetchLabels(refs: readonly LabelRef[]): Promise<FetchedLabel[]>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Jobs (Cloud Run jobs, local child processes)
+
+export type JobName = "train" | "evaluate";
+
+export interface JobLaunchRequest {
+  job: JobName;
+  /** Our id for the run or evaluation; passed to the job as RUN_ID / EVALUATION_ID. */
+  runId: string;
+  env: Record<string, string>;
+  timeoutSeconds?: number;
+}
+
+export type JobState = "pending" | "running" | "succeeded" | "failed" | "cancelled" | "unknown";
+
+export interface JobStatus {
+  state: JobState;
+  /** True when the execution ended because it hit its task timeout (resume it). */
+  timedOut: boolean;
+  message: string | null;
+  finishedAt: string | null;
+}
+
+export interface JobRunner {
+  launch(request: JobLaunchRequest): Promise<{ executionName: string }>;
+  status(executionName: string): Promise<JobStatus>;
+  cancel(executionName: string): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Notifications (Slack, console + file)
+
+export interface NotificationAttachment {
+  name: string;
+  contentType: string;
+  content: Uint8Array | string;
+}
+
+export interface Notification {
+  severity: "info" | "warning" | "alert";
+  /** Messages about one run share a thread (Slack `thread_ts`). */
+  threadKey?: string;
+  title: string;
+  text: string;
+  /** Links shown with the message (report, dashboard). */
+  links?: { label: string; url: string }[];
+  attachments?: NotificationAttachment[];
+}
+
+export interface Notifier {
+  post(notification: Notification): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Imaging (sharp, geotiff): lazily loaded so functions that do not need them never import them.
+
+export interface NormaliseOptions {
+  /** 1-based band indexes for the RGB PNG (e.g. [3, 2, 1] for B4-B3-B2 style ordering). */
+  rgbBands: [number, number, number];
+  /** 1-based band index for the NIR PNG, or null to skip it. */
+  nirBand: number | null;
+  /** Percentile stretch per band (e.g. [2, 98]); null maps the raw value range linearly. */
+  stretchPercentiles: [number, number] | null;
+  /** Overrides the nodata value declared in the GeoTIFF (GDAL_NODATA). */
+  nodataValue: number | null;
+}
+
+export interface NormalisedImage {
+  role: "rgb" | "nir" | "image";
+  png: Buffer;
+}
+
+export interface NormalisedOutput {
+  kind: "product" | "image";
+  /** Product name (zip stem / GeoTIFF stem) or the image stem. */
+  productName: string;
+  width: number;
+  height: number;
+  images: NormalisedImage[];
+  /** 8-bit PNG, 255 where the source had nodata/NaN in any band, else 0. Null when none. */
+  nodataMask: Buffer | null;
+  nodataPixels: number;
+  bandCount: number;
+}
+
+export interface Normaliser {
+  /** Throws PermanentError with a readable reason for corrupt or unsupported input. */
+  normalise(input: Uint8Array, fileName: string, options: NormaliseOptions): Promise<NormalisedOutput>;
+}
+
+export interface DecodedRaster {
+  width: number;
+  height: number;
+  channels: number;
+  /** Interleaved 8-bit samples, row-major. */
+  data: Uint8Array;
+}
+
+export interface ImageCodec {
+  decodePng(png: Uint8Array): Promise<DecodedRaster>;
+  /** Encodes 1 (grey), 3 (RGB) or 4 (RGBA) interleaved 8-bit channels. */
+  encodePng(raster: DecodedRaster): Promise<Buffer>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small things
+
+export interface Clock {
+  now(): Date;
+}
+
+export interface IdGenerator {
+  /** A new unique id with a readable prefix, e.g. `run_01J…`. */
+  next(prefix: string): string;
+}
+
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+  child(fields: LogFields): Logger;
+}
+
+/** Everything a use case may touch. Heavy adapters are behind loaders so cold starts stay small. */
+export interface Deps {
+  config: Config;
+  db: Db;
+  store: ObjectStore;
+  publisher: Publisher;
+  backend: () => Promise<AnnotationBackend>;
+  jobs: JobRunner;
+  notifier: Notifier;
+  normaliser: () => Promise<Normaliser>;
+  codec: () => Promise<ImageCodec>;
+  clock: Clock;
+  ids: IdGenerator;
+  log: Logger;
+}

@@ -1,0 +1,28 @@
+import sharp from "sharp";
+import { PermanentError } from "../../errors.ts";
+import type { DecodedRaster, ImageCodec } from "../../ports.ts";
+
+/** PNG decode/encode through sharp (libvips). */
+export const sharpCodec: ImageCodec = {
+  async decodePng(png: Uint8Array): Promise<DecodedRaster> {
+    try {
+      const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+      return { width: info.width, height: info.height, channels: info.channels, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+    } catch (err) {
+      throw new PermanentError("corrupt_image", `cannot decode image: ${(err as Error).message}`, { cause: err });
+    }
+  },
+
+  async encodePng(raster: DecodedRaster): Promise<Buffer> {
+    const { width, height, channels, data } = raster;
+    if (![1, 2, 3, 4].includes(channels)) throw new Error(`encodePng: unsupported channel count ${channels}`);
+    if (data.length !== width * height * channels) {
+      throw new Error(`encodePng: ${data.length} bytes for ${width}×${height}×${channels}`);
+    }
+    return sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), {
+      raw: { width, height, channels: channels as 1 | 2 | 3 | 4 },
+    })
+      .png({ compressionLevel: 6, adaptiveFiltering: false })
+      .toBuffer();
+  },
+};

@@ -1,0 +1,89 @@
+import { PermanentError } from "../../errors.ts";
+import type { Envelope } from "../../messages/envelope.ts";
+import type { Command } from "../../messages/commands.ts";
+import type { Deps } from "../../ports.ts";
+import { getItem, transitionItem } from "../../db/queries/items.ts";
+import { claimInbox } from "../../db/queries/messaging.ts";
+import { aliasHistory, getModel } from "../../db/queries/models.ts";
+import { insertDecision } from "../../db/queries/evaluations.ts";
+import { transact } from "../effects.ts";
+import { objectUri } from "../uri.ts";
+import type { ConsumerOutcome } from "../consumers.ts";
+import { move, resolveReview } from "./promote.ts";
+
+/**
+ * command: manual operations published on the commands topic (by the CLI or by hand). Each
+ * command runs once per message id; refusals (unknown model, nothing to roll back) are permanent
+ * errors: recorded, reported, acknowledged.
+ */
+export async function runCommand(message: Envelope<Command>, deps: Deps): Promise<ConsumerOutcome> {
+  const cmd = message.data;
+  const log = deps.log.child({ command: cmd.name, actor: cmd.actor });
+  log.info("command received");
+  switch (cmd.name) {
+    case "poll":
+      return once(message, deps, async (_tx, emit) => void (await emit("poll.tick", { reason: "command" })));
+    case "retrain":
+      return once(message, deps, async (_tx, emit) => void (await emit("threshold.tick", { reason: "command", force: true, ...(cmd.line ? { line: cmd.line } : {}) })));
+    case "promote": {
+      const model = await getModel(deps.db, cmd.modelId);
+      if (!model) throw new PermanentError("unknown_model", `no model ${cmd.modelId}`);
+      return once(message, deps, async (tx, emit) => {
+        const decisionId = deps.ids.next("dec");
+        await insertDecision(tx, { id: decisionId, evaluationId: null, modelId: cmd.modelId, alias: cmd.alias, outcome: "promote", reasons: [`manual promotion by ${cmd.actor}`], checks: [], policy: undefined, actor: cmd.actor });
+        await move(tx, emit, { alias: cmd.alias, modelId: cmd.modelId, decisionId, actor: cmd.actor, reason: "manual promotion", causeId: message.id, evaluationId: null });
+      });
+    }
+    case "rollback": {
+      const history = await aliasHistory(deps.db, cmd.alias);
+      const current = history[0];
+      if (!current) throw new PermanentError("nothing_to_roll_back", `alias ${cmd.alias} has never been set`);
+      const target = current.previous_model_id;
+      if (!target) throw new PermanentError("nothing_to_roll_back", `alias ${cmd.alias} has no previous model (it was first set to ${current.model_id})`);
+      return once(message, deps, async (tx, emit) => {
+        await move(tx, emit, { alias: cmd.alias, modelId: target, decisionId: null, actor: cmd.actor, reason: `rollback from ${current.model_id}`, causeId: message.id, evaluationId: null });
+      });
+    }
+    case "reprocess": {
+      const item = await getItem(deps.db, cmd.itemId);
+      if (!item) throw new PermanentError("unknown_item", `no item ${cmd.itemId}`);
+      if (item.state === "in_dataset") throw new PermanentError("item_frozen", `item ${cmd.itemId} is in a dataset version; upload a new generation instead`);
+      return once(message, deps, async (tx, emit) => {
+        await transitionItem(tx, item.id, ["seen", "normalised", "registered", "annotated", "accepted", "rejected", "failed"], "seen",
+          { error: null, error_stage: null, attempts: 0 }, `reprocess by ${cmd.actor}`);
+        await emit("object.finalized", { bucket: item.source_bucket, name: item.source_name, generation: item.source_generation, reprocess: true });
+      });
+    }
+    case "backfill": {
+      const objects = await deps.store.list(objectUri(deps.config.buckets.archive, cmd.prefix));
+      const known = await deps.db.query<{ key: string }>(
+        `SELECT source_name || '#' || source_generation AS key FROM items WHERE source_bucket = $1`, [deps.config.buckets.archive]);
+      const seen = new Set(known.rows.map((r) => r.key));
+      const missing = objects.filter((o) => !seen.has(`${o.name}#${o.generation}`));
+      const outcome = await once(message, deps, async (_tx, emit) => {
+        for (const o of missing) {
+          // Same id as the storage event would have had: if that event also arrives, it is the same message.
+          await emit("object.finalized", { bucket: o.bucket, name: o.name, generation: o.generation, size: String(o.size) }, { id: `gcs:${o.bucket}/${o.name}#${o.generation}` });
+        }
+      });
+      return { ...outcome, detail: `${missing.length} of ${objects.length} objects queued` };
+    }
+    case "approve":
+    case "reject":
+      // Idempotent without the inbox: a review is resolved at most once (unique decision per alias).
+      return resolveReview({ evaluationId: cmd.evaluationId, approve: cmd.name === "approve", actor: cmd.actor, ...(cmd.name === "reject" ? { reason: cmd.reason } : {}) }, message, deps);
+  }
+}
+
+async function once(
+  message: Envelope,
+  deps: Deps,
+  fn: Parameters<typeof transact<void>>[2],
+): Promise<ConsumerOutcome> {
+  const done = await transact(deps, message, async (tx, emit) => {
+    if (!(await claimInbox(tx, "command", message.id))) return false;
+    await fn(tx, emit);
+    return true;
+  });
+  return done ? { status: "done" } : { status: "duplicate" };
+}

@@ -1,0 +1,136 @@
+import { PermanentError, describeError } from "../../errors.ts";
+import type { Envelope } from "../../messages/envelope.ts";
+import type { AnnotationBackend, Deps, FetchedLabel } from "../../ports.ts";
+import { annotationExists, insertAnnotation, latestAnnotation } from "../../db/queries/annotations.ts";
+import { releaseCursorLease, takeCursorLease } from "../../db/queries/cursors.ts";
+import { findAcceptedDuplicate, findItemForLabel, getItem, transitionItem, type ItemRow } from "../../db/queries/items.ts";
+import { claimInbox } from "../../db/queries/messaging.ts";
+import { recordDeadLetter } from "../../db/queries/dead-letters.ts";
+import type { CanonicalAnnotation } from "../annotation/canonical.ts";
+import { ontologyFromNames } from "../annotation/ontology.ts";
+import { checkQuality } from "../annotation/quality.ts";
+import { notify, transact } from "../effects.ts";
+import { canonicalJson, sha256Hex } from "../json.ts";
+import type { ConsumerOutcome } from "../consumers.ts";
+
+const LEASE_SECONDS = 300;
+const FETCH_CHUNK = 100;
+
+/** Item states in which a finished label is taken in (and re-checked when a label is edited). */
+const LABELLABLE = ["normalised", "registered", "annotated", "accepted", "rejected", "in_dataset"] as const;
+
+/**
+ * poll: asks the backend for labels finished since the stored cursor, converts them to canonical
+ * annotations, runs the quality checks and accepts or rejects each sample with its reasons. Each
+ * label is committed on its own (one bad label never blocks the others); the cursor advances only
+ * after the whole batch is processed, so a crash re-reads the batch, and the unique
+ * (backend, label, edited-at) key makes the re-read a no-op.
+ */
+export async function pollLabels(message: Envelope | null, deps: Deps): Promise<ConsumerOutcome> {
+  const backend = await deps.backend();
+  const owner = deps.ids.next("poll");
+  const lease = await deps.db.transaction((tx) => takeCursorLease(tx, backend.name, owner, LEASE_SECONDS));
+  if (!lease) return { status: "skipped", detail: "another poll holds the lease" };
+
+  const counts = { accepted: 0, rejected: 0, unmatched: 0, seen: 0 };
+  const itemIds: string[] = [];
+  let nextCursor: string | null | undefined;
+  try {
+    const page = await backend.poll(lease.cursor);
+    for (let i = 0; i < page.refs.length; i += FETCH_CHUNK) {
+      const fetched = await backend.fetchLabels(page.refs.slice(i, i + FETCH_CHUNK));
+      for (const label of fetched) {
+        counts.seen++;
+        const outcome = await takeInLabel(label, backend, deps, message);
+        if (outcome.kind === "accepted" || outcome.kind === "rejected") {
+          counts[outcome.kind]++;
+          itemIds.push(outcome.itemId);
+        } else if (outcome.kind === "unmatched") counts.unmatched++;
+      }
+    }
+    nextCursor = page.nextCursor;
+  } catch (err) {
+    await deps.db.transaction((tx) => releaseCursorLease(tx, backend.name, owner, undefined)).catch(() => undefined);
+    if (err instanceof PermanentError) {
+      // e.g. the backend refused our credentials: one alert per hour, not one per tick.
+      await notify(deps, { severity: "alert", title: `Polling ${backend.name} failed`, text: describeError(err) }, { dedupeKey: `poll-error:${backend.name}:${err.code}` });
+    }
+    throw err;
+  }
+
+  await transact(deps, message, async (tx, emit) => {
+    if (message) await claimInbox(tx, "poll", message.id);
+    await releaseCursorLease(tx, backend.name, owner, nextCursor ?? lease.cursor);
+    if (counts.accepted + counts.rejected > 0) {
+      await emit("annotations.accepted", { accepted: counts.accepted, rejected: counts.rejected, itemIds: [...new Set(itemIds)] });
+    }
+  });
+  deps.log.info("poll finished", { backend: backend.name, ...counts, cursor: nextCursor ?? lease.cursor });
+  return { status: counts.seen > 0 ? "done" : "skipped", detail: `${counts.accepted} accepted, ${counts.rejected} rejected, ${counts.unmatched} unmatched` };
+}
+
+type LabelOutcome =
+  | { kind: "accepted" | "rejected"; itemId: string }
+  | { kind: "duplicate" | "stale" | "unmatched" };
+
+async function takeInLabel(label: FetchedLabel, backend: AnnotationBackend, deps: Deps, cause: Envelope | null): Promise<LabelOutcome> {
+  const { ref } = label;
+  const editedAt = new Date(ref.editedAt).toISOString();
+  if (await annotationExists(deps.db, backend.name, ref.labelId, editedAt)) return { kind: "duplicate" };
+
+  const item = (ref.itemId ? await getItem(deps.db, ref.itemId) : null) ?? (await findItemForLabel(deps.db, ref));
+  if (!item || !(LABELLABLE as readonly string[]).includes(item.state)) {
+    const reason = item
+      ? `label ${ref.labelId} is for item ${item.id}, which is ${item.state}`
+      : `label ${ref.labelId} (${ref.title ?? ref.backendRef ?? "no title"}) matches no item`;
+    deps.log.warn("label not taken in", { reason });
+    await recordDeadLetter(deps.db, { consumer: "poll", messageId: `${backend.name}:${ref.labelId}@${editedAt}`, reason, payload: { ref } });
+    return { kind: "unmatched" };
+  }
+
+  const verdict = await judge(label, item, deps);
+  const annotationId = `an_${sha256Hex(`${backend.name}|${ref.labelId}|${editedAt}`).slice(0, 20)}`;
+  const canonical = verdict.annotation;
+  return transact(deps, cause, async (tx) => {
+    const latest = await latestAnnotation(tx, item.id);
+    const inserted = await insertAnnotation(tx, {
+      id: annotationId, itemId: item.id, backend: backend.name, labelId: ref.labelId, annotator: ref.annotator ?? canonical?.provenance.annotator ?? null,
+      editedAt, canonical, canonicalSha256: canonical ? sha256Hex(canonicalJson(canonical)) : null, verdict: verdict.verdict, reasons: verdict.reasons,
+    });
+    if (!inserted) return { kind: "duplicate" } as const;
+    // An older revision arriving late is stored for the record but does not decide the item's state.
+    if (latest && latest.edited_at.getTime() > Date.parse(editedAt)) return { kind: "stale" } as const;
+    const annotated = await transitionItem(tx, item.id, LABELLABLE, "annotated", { error: null, error_stage: null }, `label ${ref.labelId}`);
+    if (!annotated) return { kind: "stale" } as const;
+    const reason = verdict.verdict === "accepted" ? "passed quality checks" : verdict.reasons.join("; ");
+    await transitionItem(tx, item.id, ["annotated"], verdict.verdict, verdict.verdict === "rejected" ? { error: reason, error_stage: "quality" } : {}, reason);
+    return { kind: verdict.verdict, itemId: item.id } as const;
+  });
+}
+
+async function judge(label: FetchedLabel, item: ItemRow, deps: Deps): Promise<{ verdict: "accepted" | "rejected"; reasons: string[]; annotation: CanonicalAnnotation | null }> {
+  if (!label.result.ok) return { verdict: "rejected", reasons: [`label could not be read: ${label.result.error}`], annotation: null };
+  // The backend may not know our item id; the label is about the item we matched.
+  const annotation: CanonicalAnnotation = { ...label.result.annotation, itemId: item.id };
+  let nodataMask: Uint8Array | null = null;
+  if (item.assets.nodata) {
+    const codec = await deps.codec();
+    const raster = await codec.decodePng(await deps.store.get(item.assets.nodata.uri));
+    nodataMask = raster.channels === 1 ? raster.data : firstChannel(raster.data, raster.channels);
+  }
+  const duplicateOf = item.content_sha256 ? await findAcceptedDuplicate(deps.db, item.id, item.content_sha256) : null;
+  const result = checkQuality(annotation, {
+    ontology: ontologyFromNames(deps.config.annotation.ontology),
+    image: { width: item.width ?? annotation.image.width, height: item.height ?? annotation.image.height },
+    nodataMask,
+    duplicateOf,
+    task: deps.config.annotation.task,
+  });
+  return { verdict: result.verdict, reasons: result.reasons, annotation };
+}
+
+function firstChannel(data: Uint8Array, channels: number): Uint8Array {
+  const out = new Uint8Array(data.length / channels);
+  for (let i = 0; i < out.length; i++) out[i] = data[i * channels]!;
+  return out;
+}

@@ -1,0 +1,114 @@
+import { describeError } from "../../errors.ts";
+import type { Envelope } from "../../messages/envelope.ts";
+import { TrainingCompletedSchema } from "../../messages/events.ts";
+import type { Deps } from "../../ports.ts";
+import { evaluationsInStates, markEvaluationFailed, markEvaluationRelaunching, type EvaluationRow } from "../../db/queries/evaluations.ts";
+import { listItemsInState } from "../../db/queries/items.ts";
+import { markRunFailed, markRunRelaunching, runsInStates, type TrainingRunRow } from "../../db/queries/training.ts";
+import { flushOutbox, notify, transact } from "../effects.ts";
+import { joinUri } from "../uri.ts";
+import type { ConsumerOutcome } from "../consumers.ts";
+import { launchEvaluation, launchTrainingRun } from "./training.ts";
+
+const MAX_EVALUATION_ATTEMPTS = 3;
+
+/**
+ * reconcile: finds what a crash or a lost message left behind and nudges it on —
+ * outbox rows never published, items stuck in a state, jobs that ended without reporting, runs
+ * that hit the one-hour GPU cap (resumed from their checkpoint), launches that never happened.
+ */
+export async function reconcile(message: Envelope | null, deps: Deps): Promise<ConsumerOutcome> {
+  const stuck = deps.config.delivery.stuckAfterSeconds;
+  const notes: string[] = [];
+
+  const republished = await flushOutbox(deps, { olderThanSeconds: 10 }).catch((err: unknown) => {
+    deps.log.warn("outbox republish failed", { error: describeError(err) });
+    return 0;
+  });
+  if (republished) notes.push(`${republished} outbox rows republished`);
+
+  const seen = await listItemsInState(deps.db, "seen", stuck, 200);
+  const normalised = await listItemsInState(deps.db, "normalised", stuck, 1);
+  await transact(deps, message, async (_tx, emit) => {
+    for (const item of seen) {
+      await emit("object.finalized", { bucket: item.source_bucket, name: item.source_name, generation: item.source_generation, reprocess: true });
+    }
+    // One nudge is enough: register claims every waiting item.
+    if (normalised[0]) await emit("item.normalised", { itemId: normalised[0].id });
+  });
+  if (seen.length) notes.push(`${seen.length} stuck uploads retried`);
+  if (normalised.length) notes.push("registration nudged");
+
+  for (const run of await runsInStates(deps.db, ["launching"], 30)) {
+    if (await launchTrainingRun(run.id, deps, message)) notes.push(`run ${run.id} launched`);
+  }
+  for (const run of await runsInStates(deps.db, ["running"], 15)) {
+    const note = await reconcileRun(run, deps, message).catch((err: unknown) => `run ${run.id}: ${describeError(err)}`);
+    if (note) notes.push(note);
+  }
+  for (const evaluation of await evaluationsInStates(deps.db, ["launching"], 30)) {
+    if (await launchEvaluation(evaluation.id, deps, message)) notes.push(`evaluation ${evaluation.id} launched`);
+  }
+  for (const evaluation of await evaluationsInStates(deps.db, ["running"], 15)) {
+    const note = await reconcileEvaluation(evaluation, deps, message).catch((err: unknown) => `evaluation ${evaluation.id}: ${describeError(err)}`);
+    if (note) notes.push(note);
+  }
+  if (notes.length) deps.log.info("reconciled", { notes });
+  return { status: notes.length ? "done" : "skipped", detail: notes.join("; ") || "nothing to reconcile" };
+}
+
+async function reconcileRun(run: TrainingRunRow, deps: Deps, cause: Envelope | null): Promise<string | null> {
+  if (!run.execution_name) return null;
+  const status = await deps.jobs.status(run.execution_name);
+  if (status.state === "running" || status.state === "pending") return null;
+  if (status.state === "succeeded") {
+    // The job finished but its completion message never arrived: rebuild it from the job's output.
+    const result = await readJson(deps, joinUri(run.output_prefix, "result.json"));
+    const parsed = result ? TrainingCompletedSchema.safeParse({ runId: run.id, outputPrefix: run.output_prefix, ...result }) : null;
+    if (parsed?.success) {
+      await transact(deps, cause, (_tx, emit) => emit("training.completed", parsed.data, { id: `training.completed:${run.id}` }));
+      return `run ${run.id}: completion recovered from result.json`;
+    }
+  }
+  const lost = status.state === "unknown";
+  const resumable = status.timedOut || lost;
+  const reason = status.timedOut ? "execution hit its time limit" : lost ? "execution lost (runtime restarted)" : `execution ${status.state}: ${status.message ?? "no result written"}`;
+  if (resumable && run.attempt < deps.config.training.maxAttempts) {
+    await deps.db.transaction((tx) => markRunRelaunching(tx, run.id, reason));
+    await launchTrainingRun(run.id, deps, cause);
+    return `run ${run.id}: resumed (${reason})`;
+  }
+  if (status.state === "succeeded") return null; // a completion may still be on its way
+  await deps.db.transaction((tx) => markRunFailed(tx, run.id, reason));
+  await notify(deps, { severity: "alert", threadKey: `run:${run.id}`, title: `Training ${run.id} failed`, text: reason });
+  return `run ${run.id}: failed (${reason})`;
+}
+
+async function reconcileEvaluation(evaluation: EvaluationRow, deps: Deps, cause: Envelope | null): Promise<string | null> {
+  if (!evaluation.execution_name) return null;
+  const status = await deps.jobs.status(evaluation.execution_name);
+  if (status.state === "running" || status.state === "pending" || status.state === "succeeded") {
+    // A succeeded evaluation job publishes its own completion (and republishes on a re-run).
+    if (status.state !== "succeeded") return null;
+    const age = (deps.clock.now().getTime() - evaluation.updated_at.getTime()) / 1000;
+    if (age < deps.config.delivery.stuckAfterSeconds) return null;
+  }
+  const reason = status.state === "succeeded" ? "job finished but its report never arrived" : status.timedOut ? "execution hit its time limit" : `execution ${status.state}: ${status.message ?? ""}`;
+  if (evaluation.attempt < MAX_EVALUATION_ATTEMPTS) {
+    await deps.db.transaction((tx) => markEvaluationRelaunching(tx, evaluation.id, reason));
+    await launchEvaluation(evaluation.id, deps, cause);
+    return `evaluation ${evaluation.id}: relaunched (${reason})`;
+  }
+  await deps.db.transaction((tx) => markEvaluationFailed(tx, evaluation.id, reason));
+  await notify(deps, { severity: "alert", threadKey: `eval:${evaluation.id}`, title: `Evaluation ${evaluation.id} failed`, text: reason });
+  return `evaluation ${evaluation.id}: failed (${reason})`;
+}
+
+async function readJson(deps: Deps, uri: string): Promise<Record<string, unknown> | null> {
+  if (!(await deps.store.head(uri))) return null;
+  try {
+    return JSON.parse((await deps.store.get(uri)).toString("utf8")) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,89 @@
+import { describeError } from "../../errors.ts";
+import type { Envelope } from "../../messages/envelope.ts";
+import type { Deps, RegistrationRequest } from "../../ports.ts";
+import { claimItemsForRegistration, releaseRegistrationClaim, transitionItem, type ItemRow } from "../../db/queries/items.ts";
+import { claimInbox } from "../../db/queries/messaging.ts";
+import { transact } from "../effects.ts";
+import type { ConsumerOutcome } from "../consumers.ts";
+
+/** How long a register invocation may hold its claim on items while it talks to the backend. */
+const CLAIM_SECONDS = 600;
+
+/**
+ * register: batching without a batcher. Each invocation claims every item waiting for registration
+ * (up to the batch size, `FOR UPDATE SKIP LOCKED`) and registers them in one backend call, so a burst
+ * of 500 uploads costs a handful of API calls. Claim, call, record: a crash between them leaves a
+ * lease that expires, and the backend call is idempotent (duplicates skipped by the backend adapter).
+ */
+export async function registerPending(message: Envelope | null, deps: Deps): Promise<ConsumerOutcome> {
+  const token = deps.ids.next("claim");
+  const claimed = await deps.db.transaction((tx) =>
+    claimItemsForRegistration(tx, token, deps.config.annotation.registerBatchSize, CLAIM_SECONDS),
+  );
+  if (claimed.length === 0) {
+    if (message) await deps.db.transaction((tx) => claimInbox(tx, "register", message.id));
+    return { status: "skipped", detail: "nothing waiting for registration" };
+  }
+
+  const backend = await deps.backend();
+  let results;
+  try {
+    results = await backend.register(claimed.map(toRequest));
+  } catch (err) {
+    // Let another delivery retry soon rather than waiting for the lease to expire.
+    await releaseRegistrationClaim(deps.db, token, claimed.map((i) => i.id)).catch(() => undefined);
+    throw err;
+  }
+
+  const byId = new Map(results.map((r) => [r.itemId, r]));
+  const registered: string[] = [];
+  const failed: { id: string; reason: string }[] = [];
+  await transact(deps, message, async (tx, emit) => {
+    registered.length = 0;
+    failed.length = 0;
+    if (message) await claimInbox(tx, "register", message.id);
+    for (const item of claimed) {
+      const r = byId.get(item.id);
+      if (!r) continue; // not answered: the claim is released below and the item retried later
+      if (r.ok) {
+        const moved = await transitionItem(tx, item.id, ["normalised"], "registered", { backend: backend.name, backend_ref: r.backendRef }, `registered with ${backend.name}`);
+        if (moved) registered.push(item.id);
+      } else if (r.permanent) {
+        const reason = `registration refused by ${backend.name}: ${r.error}`;
+        const moved = await transitionItem(tx, item.id, ["normalised"], "failed", { error: reason, error_stage: "register", attempts: item.attempts + 1 }, reason);
+        if (moved) {
+          failed.push({ id: item.id, reason });
+          await emit("item.failed", { itemId: item.id, stage: "register", reason });
+        }
+      }
+    }
+    await releaseRegistrationClaim(tx, token, claimed.map((i) => i.id));
+    if (registered.length > 0) await emit("items.registered", { backend: backend.name, itemIds: [...registered] });
+  });
+  const transient = results.filter((r) => !r.ok && !r.permanent);
+  if (transient.length > 0) {
+    deps.log.warn("some items could not be registered this time; reconcile retries them", {
+      count: transient.length,
+      first: transient[0] && !transient[0].ok ? describeError(transient[0].error) : undefined,
+    });
+  }
+  deps.log.info("registered batch", { backend: backend.name, claimed: claimed.length, registered: registered.length, failed: failed.length });
+  return { status: "done", detail: `${registered.length} registered, ${failed.length} failed` };
+}
+
+function toRequest(item: ItemRow): RegistrationRequest {
+  const width = item.width ?? 0;
+  const height = item.height ?? 0;
+  const images: RegistrationRequest["images"] = [];
+  for (const role of ["rgb", "nir", "image"] as const) {
+    const asset = item.assets[role];
+    if (asset) images.push({ role, uri: asset.uri, width, height });
+  }
+  return {
+    itemId: item.id,
+    title: item.product_name ?? item.id,
+    kind: item.kind ?? "image",
+    contentSha256: item.content_sha256 ?? "",
+    images,
+  };
+}

@@ -1,0 +1,65 @@
+import type { CanonicalAnnotation } from "../../core/annotation/canonical.ts";
+import type { Queryable } from "../../ports.ts";
+
+export interface AnnotationRow {
+  id: string;
+  item_id: string;
+  backend: string;
+  label_id: string;
+  annotator: string | null;
+  edited_at: Date;
+  canonical: CanonicalAnnotation | null;
+  canonical_sha256: string | null;
+  verdict: "accepted" | "rejected";
+  reasons: string[];
+  received_at: Date;
+}
+
+export interface NewAnnotation {
+  id: string;
+  itemId: string;
+  backend: string;
+  labelId: string;
+  annotator: string | null;
+  editedAt: string;
+  canonical: CanonicalAnnotation | null;
+  canonicalSha256: string | null;
+  verdict: "accepted" | "rejected";
+  reasons: string[];
+}
+
+/** Inserts a label revision; false when this revision (backend, label, edited-at) was stored before. */
+export async function insertAnnotation(db: Queryable, a: NewAnnotation): Promise<boolean> {
+  const { rows } = await db.query(
+    `INSERT INTO annotations (id, item_id, backend, label_id, annotator, edited_at, canonical, canonical_sha256, verdict, reasons)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+     ON CONFLICT DO NOTHING RETURNING 1 AS ok`,
+    [a.id, a.itemId, a.backend, a.labelId, a.annotator, a.editedAt, a.canonical ? JSON.stringify(a.canonical) : null,
+      a.canonicalSha256, a.verdict, JSON.stringify(a.reasons)],
+  );
+  return rows.length > 0;
+}
+
+export async function annotationExists(db: Queryable, backend: string, labelId: string, editedAt: string): Promise<boolean> {
+  const { rows } = await db.query(`SELECT 1 FROM annotations WHERE backend = $1 AND label_id = $2 AND edited_at = $3`, [backend, labelId, editedAt]);
+  return rows.length > 0;
+}
+
+/** The newest label revision of an item (by edit time), whatever its verdict. */
+export async function latestAnnotation(db: Queryable, itemId: string): Promise<AnnotationRow | null> {
+  const { rows } = await db.query<AnnotationRow>(
+    `SELECT * FROM annotations WHERE item_id = $1 ORDER BY edited_at DESC, received_at DESC LIMIT 1`,
+    [itemId],
+  );
+  return rows[0] ?? null;
+}
+
+export async function latestAcceptedAnnotations(db: Queryable, itemIds: readonly string[]): Promise<Map<string, AnnotationRow>> {
+  const { rows } = await db.query<AnnotationRow>(
+    `SELECT DISTINCT ON (item_id) * FROM annotations
+     WHERE item_id = ANY($1::text[]) AND verdict = 'accepted'
+     ORDER BY item_id, edited_at DESC, received_at DESC`,
+    [itemIds],
+  );
+  return new Map(rows.map((r) => [r.item_id, r]));
+}

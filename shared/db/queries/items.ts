@@ -1,0 +1,223 @@
+import type { Queryable } from "../../ports.ts";
+import type { ItemState } from "../../core/status/snapshot.ts";
+
+export interface AssetRef {
+  uri: string;
+  sha256: string;
+}
+
+export interface ItemAssets {
+  rgb?: AssetRef;
+  nir?: AssetRef;
+  image?: AssetRef;
+  nodata?: AssetRef;
+}
+
+export interface ItemRow {
+  id: string;
+  source_bucket: string;
+  source_name: string;
+  source_generation: string;
+  source_size: number | null;
+  content_sha256: string | null;
+  kind: "product" | "image" | null;
+  product_name: string | null;
+  state: ItemState;
+  width: number | null;
+  height: number | null;
+  nodata_pixels: number | null;
+  assets: ItemAssets;
+  backend: string | null;
+  backend_ref: string | null;
+  register_claim_token: string | null;
+  dataset_version_id: string | null;
+  error: string | null;
+  error_stage: string | null;
+  attempts: number;
+  created_at: Date;
+  updated_at: Date;
+  state_changed_at: Date;
+}
+
+const COLUMNS = `id, source_bucket, source_name, source_generation, source_size, content_sha256, kind, product_name, state,
+  width, height, nodata_pixels, assets, backend, backend_ref, register_claim_token, dataset_version_id, error, error_stage,
+  attempts, created_at, updated_at, state_changed_at`;
+
+export interface NewItem {
+  id: string;
+  bucket: string;
+  name: string;
+  generation: string;
+  size: number | null;
+}
+
+/** Inserts the item in state `seen` unless it exists; returns the row either way. */
+export async function insertItemIfAbsent(db: Queryable, item: NewItem): Promise<{ row: ItemRow; created: boolean }> {
+  const inserted = await db.query<ItemRow>(
+    `INSERT INTO items (id, source_bucket, source_name, source_generation, source_size)
+     VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (source_bucket, source_name, source_generation) DO NOTHING
+     RETURNING ${COLUMNS}`,
+    [item.id, item.bucket, item.name, item.generation, item.size],
+  );
+  if (inserted.rows[0]) {
+    await recordTransition(db, item.id, null, "seen", "uploaded");
+    return { row: inserted.rows[0], created: true };
+  }
+  const existing = await getItemBySource(db, item.bucket, item.name, item.generation);
+  if (!existing) throw new Error(`item ${item.id} vanished after a conflicting insert`);
+  return { row: existing, created: false };
+}
+
+export async function getItem(db: Queryable, id: string): Promise<ItemRow | null> {
+  const { rows } = await db.query<ItemRow>(`SELECT ${COLUMNS} FROM items WHERE id = $1`, [id]);
+  return rows[0] ?? null;
+}
+
+export async function getItemBySource(db: Queryable, bucket: string, name: string, generation: string): Promise<ItemRow | null> {
+  const { rows } = await db.query<ItemRow>(
+    `SELECT ${COLUMNS} FROM items WHERE source_bucket = $1 AND source_name = $2 AND source_generation = $3`,
+    [bucket, name, generation],
+  );
+  return rows[0] ?? null;
+}
+
+/** Finds the item a label refers to when the backend did not carry our item id. */
+export async function findItemForLabel(db: Queryable, ref: { backendRef: string | null; title: string | null }): Promise<ItemRow | null> {
+  if (ref.backendRef) {
+    const { rows } = await db.query<ItemRow>(`SELECT ${COLUMNS} FROM items WHERE backend_ref = $1 ORDER BY created_at DESC LIMIT 1`, [ref.backendRef]);
+    if (rows[0]) return rows[0];
+  }
+  if (ref.title) {
+    const { rows } = await db.query<ItemRow>(
+      `SELECT ${COLUMNS} FROM items WHERE product_name = $1 AND state <> 'failed' ORDER BY created_at DESC LIMIT 1`,
+      [ref.title],
+    );
+    if (rows[0]) return rows[0];
+  }
+  return null;
+}
+
+export async function recordTransition(db: Queryable, itemId: string, from: ItemState | null, to: ItemState, reason: string | null): Promise<void> {
+  await db.query(`INSERT INTO item_transitions (item_id, from_state, to_state, reason) VALUES ($1, $2, $3, $4)`, [itemId, from, to, reason]);
+}
+
+export interface ItemPatch {
+  content_sha256?: string;
+  kind?: "product" | "image";
+  product_name?: string;
+  width?: number;
+  height?: number;
+  nodata_pixels?: number;
+  assets?: ItemAssets;
+  backend?: string;
+  backend_ref?: string;
+  dataset_version_id?: string | null;
+  error?: string | null;
+  error_stage?: string | null;
+  attempts?: number;
+}
+
+/**
+ * Moves an item from one of `from` to `to`, applying `patch`, and records the transition.
+ * Returns null when the item was not in an allowed state: the caller lost a race or the message
+ * is a duplicate, and does nothing else.
+ */
+export async function transitionItem(
+  db: Queryable,
+  itemId: string,
+  from: readonly ItemState[],
+  to: ItemState,
+  patch: ItemPatch = {},
+  reason: string | null = null,
+): Promise<ItemRow | null> {
+  const sets = ["state = $3", "updated_at = now()", "state_changed_at = now()", "register_claim_until = NULL", "register_claim_token = NULL"];
+  const values: unknown[] = [itemId, from, to];
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === undefined) continue;
+    values.push(key === "assets" ? JSON.stringify(value) : value);
+    sets.push(`${key} = $${values.length}`);
+  }
+  const before = await db.query<{ state: ItemState }>(`SELECT state FROM items WHERE id = $1 FOR UPDATE`, [itemId]);
+  const previous = before.rows[0]?.state;
+  if (!previous || !from.includes(previous)) return null;
+  const { rows } = await db.query<ItemRow>(
+    `UPDATE items SET ${sets.join(", ")} WHERE id = $1 AND state = ANY($2::text[]) RETURNING ${COLUMNS}`,
+    values,
+  );
+  const row = rows[0] ?? null;
+  if (row) await recordTransition(db, itemId, previous, to, reason);
+  return row;
+}
+
+export async function bumpAttempts(db: Queryable, itemId: string, error: string, stage: string): Promise<number> {
+  const { rows } = await db.query<{ attempts: number }>(
+    `UPDATE items SET attempts = attempts + 1, error = $2, error_stage = $3, updated_at = now() WHERE id = $1 RETURNING attempts`,
+    [itemId, error, stage],
+  );
+  return rows[0]?.attempts ?? 0;
+}
+
+/** Another item (not this one) that already holds the same content and was accepted. */
+export async function findAcceptedDuplicate(db: Queryable, itemId: string, contentSha256: string): Promise<string | null> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT id FROM items WHERE content_sha256 = $1 AND id <> $2 AND state IN ('accepted', 'in_dataset')
+     ORDER BY created_at LIMIT 1`,
+    [contentSha256, itemId],
+  );
+  return rows[0]?.id ?? null;
+}
+
+/** Whether another live item already uses this product name (its annotation folder). */
+export async function productNameTaken(db: Queryable, itemId: string, productName: string): Promise<boolean> {
+  const { rows } = await db.query(
+    `SELECT 1 FROM items WHERE product_name = $1 AND id <> $2 AND state <> 'failed' LIMIT 1`,
+    [productName, itemId],
+  );
+  return rows.length > 0;
+}
+
+/**
+ * Claims up to `limit` items waiting for registration, with a lease, so concurrent `register`
+ * invocations split the work instead of registering the same items twice.
+ */
+export async function claimItemsForRegistration(db: Queryable, token: string, limit: number, leaseSeconds: number): Promise<ItemRow[]> {
+  const { rows } = await db.query<ItemRow>(
+    `UPDATE items SET register_claim_until = now() + make_interval(secs => $3), register_claim_token = $1, updated_at = now()
+     WHERE id IN (
+       SELECT id FROM items
+       WHERE state = 'normalised' AND (register_claim_until IS NULL OR register_claim_until < now())
+       ORDER BY created_at
+       LIMIT $2
+       FOR UPDATE SKIP LOCKED)
+     RETURNING ${COLUMNS}`,
+    [token, limit, leaseSeconds],
+  );
+  return rows;
+}
+
+export async function releaseRegistrationClaim(db: Queryable, token: string, itemIds: readonly string[]): Promise<void> {
+  await db.query(
+    `UPDATE items SET register_claim_until = NULL, register_claim_token = NULL WHERE register_claim_token = $1 AND id = ANY($2::text[])`,
+    [token, itemIds],
+  );
+}
+
+export async function listItemsInState(db: Queryable, state: ItemState, olderThanSeconds: number, limit: number): Promise<ItemRow[]> {
+  const { rows } = await db.query<ItemRow>(
+    `SELECT ${COLUMNS} FROM items
+     WHERE state = $1 AND state_changed_at < now() - make_interval(secs => $2)
+       AND (register_claim_until IS NULL OR register_claim_until < now())
+     ORDER BY state_changed_at LIMIT $3`,
+    [state, olderThanSeconds, limit],
+  );
+  return rows;
+}
+
+/** Items accepted and not yet frozen into a dataset version (the "fresh" samples). */
+export async function freshAcceptedStats(db: Queryable): Promise<{ count: number; oldest: Date | null }> {
+  const { rows } = await db.query<{ count: number; oldest: Date | null }>(
+    `SELECT count(*)::int AS count, min(state_changed_at) AS oldest FROM items WHERE state = 'accepted'`,
+  );
+  return rows[0] ?? { count: 0, oldest: null };
+}

@@ -1,0 +1,174 @@
+import { EventEmitter } from "node:events";
+import { describeError, TransientError } from "../../errors.ts";
+import type { Envelope } from "../../messages/envelope.ts";
+import { consumersOf, isMessageType, type ConsumerName } from "../../messages/topics.ts";
+import { handleDelivery } from "../../core/delivery.ts";
+import { recordDeadLetter } from "../../db/queries/dead-letters.ts";
+import type { Db, Deps, Publisher } from "../../ports.ts";
+
+/**
+ * The local runtime's Pub/Sub: publishing writes one `local_deliveries` row per subscribed
+ * consumer (the push subscriptions), and the dispatcher delivers due rows to `handleDelivery` with
+ * the same semantics as the cloud: return = ack, throw = retry with exponential backoff,
+ * too many attempts = dead letter. Rows survive restarts; an `inflight` row left by a crash is
+ * delivered again (at-least-once).
+ */
+export class LocalDeliveriesPublisher implements Publisher {
+  readonly wake = new EventEmitter();
+  constructor(private readonly db: Db) {}
+
+  async publish(envelope: Envelope): Promise<void> {
+    await this.publishAll([envelope]);
+  }
+
+  async publishAll(envelopes: readonly Envelope[]): Promise<void> {
+    const rows: { message_id: string; consumer: string; envelope: Envelope }[] = [];
+    for (const envelope of envelopes) {
+      const consumers = isMessageType(envelope.type) ? consumersOf(envelope.type) : [];
+      for (const consumer of consumers) rows.push({ message_id: envelope.id, consumer, envelope });
+    }
+    if (rows.length === 0) return;
+    await this.db.query(
+      `INSERT INTO local_deliveries (message_id, consumer, envelope)
+       SELECT r.message_id, r.consumer, r.envelope FROM jsonb_to_recordset($1::jsonb) AS r(message_id text, consumer text, envelope jsonb)
+       ON CONFLICT DO NOTHING`,
+      [JSON.stringify(rows)],
+    );
+    this.wake.emit("published");
+  }
+}
+
+interface DueRow {
+  message_id: string;
+  consumer: ConsumerName;
+  envelope: unknown;
+  attempts: number;
+}
+
+export interface DispatcherStats {
+  delivered: number;
+  retried: number;
+  dead: number;
+}
+
+export class LocalDispatcher {
+  private running = false;
+  private inflight = new Set<Promise<void>>();
+  private timer: NodeJS.Timeout | null = null;
+  private pumping = false;
+  private repump = false;
+  readonly stats: DispatcherStats = { delivered: 0, retried: 0, dead: 0 };
+
+  constructor(
+    private readonly deps: Deps,
+    private readonly publisher: LocalDeliveriesPublisher,
+    private readonly options: { concurrency: number; maxAttempts: number; idleMs?: number },
+  ) {}
+
+  async start(): Promise<void> {
+    // Deliveries a previous process was working on when it stopped: deliver them again.
+    await this.deps.db.query(`UPDATE local_deliveries SET state = 'pending', lease_until = NULL WHERE state = 'inflight'`);
+    this.running = true;
+    this.publisher.wake.on("published", this.onWake);
+    this.schedule(0);
+  }
+
+  /** Stops taking new deliveries and waits for the ones in flight (bounded by `timeoutMs`). */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    this.running = false;
+    this.publisher.wake.off("published", this.onWake);
+    if (this.timer) clearTimeout(this.timer);
+    await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => setTimeout(r, timeoutMs))]);
+  }
+
+  /** Resolves when nothing is due or in flight (tests and the demo use it to settle). */
+  async idle(): Promise<boolean> {
+    if (this.inflight.size > 0) return false;
+    const { rows } = await this.deps.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM local_deliveries WHERE state IN ('pending', 'inflight') AND next_attempt_at <= now()`,
+    );
+    return (rows[0]?.n ?? 0) === 0 && this.inflight.size === 0;
+  }
+
+  private onWake = (): void => this.schedule(0);
+
+  private schedule(ms: number): void {
+    if (!this.running) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.pump(), ms);
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) {
+      this.repump = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.repump = false;
+        const free = this.options.concurrency - this.inflight.size;
+        if (!this.running || free <= 0) break;
+        const due = await this.claim(free);
+        for (const row of due) {
+          const p = this.deliver(row).finally(() => {
+            this.inflight.delete(p);
+            this.schedule(0);
+          });
+          this.inflight.add(p);
+        }
+        if (due.length === free) this.repump = true;
+      } while (this.repump && this.running);
+    } catch (err) {
+      this.deps.log.error("local dispatcher failed to claim deliveries", { error: describeError(err) });
+    } finally {
+      this.pumping = false;
+      this.schedule(this.options.idleMs ?? 250);
+    }
+  }
+
+  private async claim(limit: number): Promise<DueRow[]> {
+    const { rows } = await this.deps.db.query<DueRow>(
+      `UPDATE local_deliveries SET state = 'inflight', attempts = attempts + 1, lease_until = now() + interval '10 minutes', updated_at = now()
+       WHERE (message_id, consumer) IN (
+         SELECT message_id, consumer FROM local_deliveries
+         WHERE state = 'pending' AND next_attempt_at <= now()
+         ORDER BY next_attempt_at, created_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+       RETURNING message_id, consumer, envelope, attempts`,
+      [limit],
+    );
+    return rows;
+  }
+
+  private async deliver(row: DueRow): Promise<void> {
+    try {
+      await handleDelivery(row.consumer, row.envelope, this.deps);
+      await this.deps.db.query(
+        `UPDATE local_deliveries SET state = 'done', last_error = NULL, lease_until = NULL, updated_at = now() WHERE message_id = $1 AND consumer = $2`,
+        [row.message_id, row.consumer],
+      );
+      this.stats.delivered++;
+    } catch (err) {
+      const error = describeError(err);
+      if (row.attempts >= this.options.maxAttempts) {
+        this.stats.dead++;
+        await this.deps.db.query(
+          `UPDATE local_deliveries SET state = 'dead', last_error = $3, lease_until = NULL, updated_at = now() WHERE message_id = $1 AND consumer = $2`,
+          [row.message_id, row.consumer, error],
+        );
+        await recordDeadLetter(this.deps.db, { consumer: row.consumer, messageId: row.message_id, reason: `gave up after ${row.attempts} attempts: ${error}`, payload: row.envelope });
+        this.deps.log.error("delivery dead-lettered", { consumer: row.consumer, messageId: row.message_id, error });
+        return;
+      }
+      this.stats.retried++;
+      const retryAfter = err instanceof TransientError && err.retryAfterMs ? err.retryAfterMs : 0;
+      const backoff = Math.max(retryAfter, Math.min(60_000, 500 * 2 ** (row.attempts - 1)) * (0.75 + Math.random() / 2));
+      await this.deps.db.query(
+        `UPDATE local_deliveries SET state = 'pending', last_error = $3, lease_until = NULL,
+           next_attempt_at = now() + make_interval(secs => $4), updated_at = now()
+         WHERE message_id = $1 AND consumer = $2`,
+        [row.message_id, row.consumer, error, backoff / 1000],
+      );
+    }
+  }
+}

@@ -1,0 +1,130 @@
+import { watch, type FSWatcher } from "node:fs";
+import { mkdir, readdir, stat } from "node:fs/promises";
+import { join, relative, sep } from "node:path";
+import { describeError } from "../../errors.ts";
+import { buildEnvelope } from "../../messages/build.ts";
+import type { Logger, Publisher } from "../../ports.ts";
+
+/**
+ * Turns new files in the archive folder into `object.finalized` events — the local stand-in for
+ * GCS notifications, so uploads are picked up automatically. The event id is
+ * `gcs:<bucket>/<name>#<generation>`, exactly what the cloud path uses, so rescanning after a
+ * restart re-publishes nothing (the delivery table ignores known ids) and a file is announced once
+ * per generation. A file is announced when its size and mtime stopped changing, so a copy in
+ * progress is not ingested half-written.
+ */
+export class ArchiveWatcher {
+  private known = new Map<string, string>();
+  private pending = new Map<string, { size: number; mtimeNs: bigint; since: number }>();
+  private timer: NodeJS.Timeout | null = null;
+  private fsWatcher: FSWatcher | null = null;
+  private scanning = false;
+  private rescan = false;
+  private stopped = false;
+
+  constructor(
+    private readonly options: { dir: string; bucket: string; publisher: Publisher; log: Logger; intervalMs?: number; settleMs?: number; now?: () => Date },
+  ) {}
+
+  async start(): Promise<void> {
+    await mkdir(this.options.dir, { recursive: true });
+    try {
+      this.fsWatcher = watch(this.options.dir, { recursive: true }, () => this.kick());
+      this.fsWatcher.on("error", () => undefined);
+    } catch {
+      // Some filesystems cannot watch recursively; the periodic scan still finds everything.
+    }
+    await this.scan();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.fsWatcher?.close();
+  }
+
+  /** Scans now (and again shortly, for files still settling). */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.scan(), 30);
+  }
+
+  async scan(): Promise<number> {
+    if (this.scanning) {
+      this.rescan = true;
+      return 0;
+    }
+    this.scanning = true;
+    let announced = 0;
+    try {
+      const settleMs = this.options.settleMs ?? 200;
+      const files = await listFiles(this.options.dir);
+      const ready: { name: string; generation: string; size: number }[] = [];
+      const nowMs = Date.now();
+      for (const { path, size, mtimeNs } of files) {
+        const name = relative(this.options.dir, path).split(sep).join("/");
+        const generation = (mtimeNs / 1000n).toString();
+        if (this.known.get(name) === generation) continue;
+        const prev = this.pending.get(name);
+        const ageMs = nowMs - Number(mtimeNs / 1_000_000n);
+        if ((prev && prev.size === size && prev.mtimeNs === mtimeNs && nowMs - prev.since >= settleMs) || ageMs >= settleMs) {
+          ready.push({ name, generation, size });
+        } else if (!prev || prev.size !== size || prev.mtimeNs !== mtimeNs) {
+          this.pending.set(name, { size, mtimeNs, since: nowMs });
+        }
+      }
+      if (ready.length > 0) {
+        const occurredAt = (this.options.now ?? (() => new Date()))();
+        const envelopes = ready.map((f) =>
+          buildEnvelope(
+            "object.finalized",
+            { bucket: this.options.bucket, name: f.name, generation: f.generation, size: String(f.size) },
+            { id: `gcs:${this.options.bucket}/${f.name}#${f.generation}`, occurredAt },
+          ),
+        );
+        if (this.options.publisher.publishAll) await this.options.publisher.publishAll(envelopes);
+        else for (const e of envelopes) await this.options.publisher.publish(e);
+        for (const f of ready) {
+          this.known.set(f.name, f.generation);
+          this.pending.delete(f.name);
+        }
+        announced = ready.length;
+      }
+    } catch (err) {
+      this.options.log.warn("archive scan failed", { error: describeError(err) });
+    } finally {
+      this.scanning = false;
+      if (!this.stopped) {
+        const again = this.rescan || this.pending.size > 0;
+        this.rescan = false;
+        if (this.timer) clearTimeout(this.timer);
+        this.timer = setTimeout(() => void this.scan(), again ? (this.options.settleMs ?? 200) : (this.options.intervalMs ?? 2000));
+      }
+    }
+    return announced;
+  }
+}
+
+async function listFiles(dir: string): Promise<{ path: string; size: number; mtimeNs: bigint }[]> {
+  const out: { path: string; size: number; mtimeNs: bigint }[] = [];
+  const walk = async (d: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (e.name.startsWith(".") || e.name.endsWith(".part")) continue;
+      const full = join(d, e.name);
+      if (e.isDirectory()) await walk(full);
+      else if (e.isFile()) {
+        const s = await stat(full, { bigint: true }).catch(() => null);
+        if (s) out.push({ path: full, size: Number(s.size), mtimeNs: s.mtimeNs });
+      }
+    }
+  };
+  await walk(dir);
+  return out;
+}

@@ -27,7 +27,16 @@ export class LocalJobRunner implements JobRunner {
   private counter = 0;
   readonly dir: string;
 
-  constructor(private readonly options: { workspace: string; env: Record<string, string>; log: Logger; killGraceMs?: number }) {
+  constructor(
+    private readonly options: {
+      workspace: string;
+      env: Record<string, string>;
+      log: Logger;
+      killGraceMs?: number;
+      /** Other entrypoint files per job (tests); defaults to functions/jobs/<job>.ts. */
+      entrypoints?: Partial<Record<JobName, string>>;
+    },
+  ) {
     this.dir = join(options.workspace, "jobs");
   }
 
@@ -37,7 +46,8 @@ export class LocalJobRunner implements JobRunner {
     await mkdir(this.dir, { recursive: true });
     const logFile = join(this.options.workspace, "logs", "jobs", `${executionName}.log`);
     const out = createWriteStream(logFile, { flags: "a" });
-    const child = spawn(process.execPath, ["--import", "tsx", ENTRYPOINTS[request.job]], {
+    const entrypoint = this.options.entrypoints?.[request.job] ?? ENTRYPOINTS[request.job];
+    const child = spawn(process.execPath, ["--import", "tsx", entrypoint], {
       cwd: ROOT,
       env: { ...process.env, ...this.options.env, ...request.env, LOCAL_EXECUTION_NAME: executionName },
       stdio: ["ignore", "pipe", "pipe"],

@@ -1,0 +1,147 @@
+/**
+ * The dashboard's HTTP handler. Plain `node:http` request/response only, so the same function
+ * serves the local runtime (`http.createServer(handler)`) and the `dashboard` Cloud Function
+ * (`ff.http('dashboard', (req, res) => handler(req, res))`: Express objects are node's underneath).
+ *
+ *   GET /                        the page
+ *   GET /api/status              the snapshot as JSON
+ *   GET /objects/<bucket>/<name> object bytes through `readObject` (only when one is given)
+ *   GET /healthz                 `ok`
+ *
+ * HEAD is answered like GET without a body; other methods get 405. Errors become a short 500
+ * (the details go to the logger, never to the client).
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { StatusSnapshot } from "../core/status/snapshot.ts";
+import { describeError, PermanentError } from "../errors.ts";
+import type { Logger } from "../ports.ts";
+import { DASHBOARD_CSP, OBJECT_CSP } from "./assets.ts";
+import { normaliseBasePath, objectPath, parseObjectPath } from "./paths.ts";
+import { renderDashboard } from "./render.ts";
+
+export interface DashboardObject {
+  body: Uint8Array;
+  contentType?: string;
+}
+
+export interface DashboardHandlerOptions {
+  getSnapshot: () => Promise<StatusSnapshot>;
+  /** Reads an object for `/objects/…`; null when it does not exist. Without it that route is 404. */
+  readObject?: (uri: string) => Promise<DashboardObject | null>;
+  title?: string;
+  /** Prefix the dashboard is reachable under (e.g. `/dashboard`); stripped from requests if present. */
+  basePath?: string;
+  refreshSeconds?: number;
+  /** Overrides object links (e.g. signed URLs). Default: `/objects/…` when `readObject` is given, else none. */
+  objectLink?: (uri: string) => string | null;
+  logger?: Logger;
+}
+
+export type DashboardHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+const BASE_HEADERS: Record<string, string> = {
+  "Cache-Control": "no-store",
+  "X-Content-Type-Options": "nosniff",
+  "Referrer-Policy": "no-referrer",
+  "X-Frame-Options": "DENY",
+};
+
+/** Content types for the objects the loop writes; anything else is served as opaque bytes. */
+const CONTENT_TYPES: Record<string, string> = {
+  json: "application/json; charset=utf-8",
+  md: "text/markdown; charset=utf-8",
+  txt: "text/plain; charset=utf-8",
+  log: "text/plain; charset=utf-8",
+  csv: "text/csv; charset=utf-8",
+  html: "text/html; charset=utf-8",
+  png: "image/png",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  tif: "image/tiff",
+  tiff: "image/tiff",
+  svg: "image/svg+xml",
+  zip: "application/zip",
+};
+
+export function contentTypeFor(name: string): string {
+  const dot = name.lastIndexOf(".");
+  const extension = dot === -1 ? "" : name.slice(dot + 1).toLowerCase();
+  return CONTENT_TYPES[extension] ?? "application/octet-stream";
+}
+
+function send(res: ServerResponse, status: number, contentType: string, body: string | Uint8Array, headers: Record<string, string> = {}): void {
+  const bytes = typeof body === "string" ? Buffer.from(body, "utf8") : body;
+  res.writeHead(status, { ...BASE_HEADERS, ...headers, "Content-Type": contentType, "Content-Length": String(bytes.byteLength) });
+  res.end(bytes);
+}
+
+function sendText(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+  send(res, status, "text/plain; charset=utf-8", `${text}\n`, headers);
+}
+
+/** The request path without the query, still percent-encoded (so `..` checks see what was sent). */
+function requestPath(req: IncomingMessage): string | null {
+  const url = req.url ?? "/";
+  const path = url.split(/[?#]/, 1)[0] ?? "";
+  return path.startsWith("/") ? path : null;
+}
+
+export function createDashboardHandler(options: DashboardHandlerOptions): DashboardHandler {
+  const basePath = normaliseBasePath(options.basePath);
+  const { readObject, logger } = options;
+  const objectLink = options.objectLink ?? (readObject ? (uri: string) => objectPath(basePath, uri) : () => null);
+
+  async function serveObject(res: ServerResponse, rest: string): Promise<void> {
+    if (!readObject) return sendText(res, 404, "not found");
+    const parsed = parseObjectPath(rest);
+    if (!parsed.ok) return sendText(res, 400, `bad object path: ${parsed.reason}`);
+    let object: DashboardObject | null;
+    try {
+      object = await readObject(parsed.uri);
+    } catch (err) {
+      // The store refusing a name (or not finding it) is the client's 404, not our 500.
+      if (err instanceof PermanentError) return sendText(res, 404, "not found");
+      throw err;
+    }
+    if (!object) return sendText(res, 404, "not found");
+    // A hostile upload may be HTML or SVG: the sandbox CSP keeps it inert on our origin.
+    send(res, 200, object.contentType ?? contentTypeFor(parsed.uri), object.body, { "Content-Security-Policy": OBJECT_CSP });
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let path = requestPath(req);
+    if (path === null) return sendText(res, 400, "bad request");
+    if (basePath && (path === basePath || path.startsWith(`${basePath}/`))) path = path.slice(basePath.length) || "/";
+    const method = req.method ?? "GET";
+    if (method !== "GET" && method !== "HEAD") return sendText(res, 405, "method not allowed", { Allow: "GET, HEAD" });
+
+    if (path === "/") {
+      const page = renderDashboard(await options.getSnapshot(), {
+        title: options.title,
+        basePath,
+        refreshSeconds: options.refreshSeconds,
+        objectLink,
+      });
+      return send(res, 200, "text/html; charset=utf-8", page, { "Content-Security-Policy": DASHBOARD_CSP });
+    }
+    if (path === "/api/status") {
+      return send(res, 200, "application/json; charset=utf-8", JSON.stringify(await options.getSnapshot()));
+    }
+    if (path === "/healthz") return sendText(res, 200, "ok");
+    if (path.startsWith("/objects/")) return serveObject(res, path.slice("/objects/".length));
+    return sendText(res, 404, "not found");
+  }
+
+  return async (req, res) => {
+    try {
+      await route(req, res);
+    } catch (err) {
+      logger?.error("dashboard request failed", { method: req.method, path: requestPath(req), error: describeError(err) });
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      sendText(res, 500, "internal error");
+    }
+  };
+}

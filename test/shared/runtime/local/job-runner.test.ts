@@ -1,0 +1,58 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { LocalJobRunner } from "../../../../shared/runtime/local/job-runner.ts";
+import { silentLogger } from "../../../../shared/adapters/basics.ts";
+import type { JobStatus } from "../../../../shared/ports.ts";
+
+async function settled(runner: LocalJobRunner, name: string): Promise<JobStatus> {
+  for (let i = 0; i < 600; i++) {
+    const s = await runner.status(name);
+    if (s.state !== "running") return s;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error("job did not finish");
+}
+
+describe("local job runner", () => {
+  let ws: string;
+  afterEach(() => rmSync(ws, { recursive: true, force: true }));
+
+  function runnerWith(script: string): LocalJobRunner {
+    const file = join(ws, "job.ts");
+    writeFileSync(file, script);
+    return new LocalJobRunner({ workspace: ws, env: { FROM_RUNTIME: "yes" }, log: silentLogger, killGraceMs: 500, entrypoints: { train: file, evaluate: file } });
+  }
+
+  it("passes the environment, records success, and keeps each execution's log", async () => {
+    ws = mkdtempSync(join(tmpdir(), "jobs-"));
+    const r = runnerWith(`console.log("run", process.env.RUN_ID, process.env.FROM_RUNTIME, process.env.LOCAL_EXECUTION_NAME);`);
+    const { executionName } = await r.launch({ job: "train", runId: "run_1", env: { RUN_ID: "run_1" } });
+    expect((await settled(r, executionName)).state).toBe("succeeded");
+    expect(readFileSync(join(ws, "logs", "jobs", `${executionName}.log`), "utf8")).toBe(`run run_1 yes ${executionName}\n`);
+  });
+
+  it("reports a failing job with its exit code, and a restarted runtime still knows how it ended", async () => {
+    ws = mkdtempSync(join(tmpdir(), "jobs-"));
+    const r = runnerWith(`process.exit(3);`);
+    const { executionName } = await r.launch({ job: "evaluate", runId: "eval_x", env: {} });
+    const status = await settled(r, executionName);
+    expect(status).toMatchObject({ state: "failed", timedOut: false });
+    expect(status.message).toMatch(/exited with code 3/);
+    await new Promise((r2) => setTimeout(r2, 100));
+    const restarted = runnerWith(`process.exit(0);`);
+    expect((await restarted.status(executionName)).state).toBe("failed");
+    expect((await restarted.status("local-train-never-ran")).state).toBe("unknown");
+  });
+
+  it("stops a job at its timeout (SIGTERM) and marks it timed out so reconcile resumes it", async () => {
+    ws = mkdtempSync(join(tmpdir(), "jobs-"));
+    const r = runnerWith(`process.on("SIGTERM", () => { console.log("checkpointing"); process.exit(143); }); setInterval(() => {}, 1000);`);
+    // Generous timeout: the child must have booted (tsx) and installed its handler before the SIGTERM.
+    const { executionName } = await r.launch({ job: "train", runId: "run_slow", env: {}, timeoutSeconds: 5 });
+    const status = await settled(r, executionName);
+    expect(status).toMatchObject({ state: "failed", timedOut: true, message: "task timed out" });
+    expect(readFileSync(join(ws, "logs", "jobs", `${executionName}.log`), "utf8")).toContain("checkpointing");
+  });
+});

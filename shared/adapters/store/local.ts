@@ -45,13 +45,16 @@ export class LocalObjectStore implements ObjectStore {
     const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.part`;
     await writeFile(tmp, body);
     await rename(tmp, path);
-    return this.infoOf(uri, path);
+    // The body is in memory: hash it here rather than reading the file back.
+    const info = await this.infoOf(uri, path, false);
+    return { ...info, md5Hash: createHash("md5").update(body).digest("base64") };
   }
 
   async head(uri: string): Promise<ObjectInfo | null> {
     const path = this.pathOf(uri);
     try {
-      return await this.infoOf(uri, path);
+      // No MD5 here: it would read the whole file on every existence check.
+      return await this.infoOf(uri, path, false);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
       throw err;
@@ -115,7 +118,7 @@ export class LocalObjectStore implements ObjectStore {
     return pathToFileURL(this.pathOf(uri)).href;
   }
 
-  /** Listing skips the MD5 (it would read every file); head and writes compute it. */
+  /** Only writes report an MD5 locally (they have the bytes); listing and head skip it. */
   private async infoOf(uri: string, path: string, withMd5 = true): Promise<ObjectInfo> {
     const s = await stat(path, { bigint: true });
     const { bucket, name } = parseObjectUri(uri);

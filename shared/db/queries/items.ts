@@ -132,22 +132,23 @@ export async function transitionItem(
   reason: string | null = null,
 ): Promise<ItemRow | null> {
   const sets = ["state = $3", "updated_at = now()", "state_changed_at = now()", "register_claim_until = NULL", "register_claim_token = NULL"];
-  const values: unknown[] = [itemId, from, to];
+  const values: unknown[] = [itemId, from, to, reason];
   for (const [key, value] of Object.entries(patch)) {
     if (value === undefined) continue;
     values.push(key === "assets" ? JSON.stringify(value) : value);
     sets.push(`${key} = $${values.length}`);
   }
-  const before = await db.query<{ state: ItemState }>(`SELECT state FROM items WHERE id = $1 FOR UPDATE`, [itemId]);
-  const previous = before.rows[0]?.state;
-  if (!previous || !from.includes(previous)) return null;
+  // One round trip: lock and read the old state, update if allowed, and record the transition.
+  // Every part of a data-modifying WITH sees the same snapshot, so `prev` is the state before.
   const { rows } = await db.query<ItemRow>(
-    `UPDATE items SET ${sets.join(", ")} WHERE id = $1 AND state = ANY($2::text[]) RETURNING ${COLUMNS}`,
+    `WITH prev AS (SELECT state FROM items WHERE id = $1 FOR UPDATE),
+          upd AS (UPDATE items SET ${sets.join(", ")} WHERE id = $1 AND state = ANY($2::text[]) RETURNING ${COLUMNS}),
+          rec AS (INSERT INTO item_transitions (item_id, from_state, to_state, reason)
+                  SELECT upd.id, (SELECT state FROM prev), $3, $4 FROM upd)
+     SELECT * FROM upd`,
     values,
   );
-  const row = rows[0] ?? null;
-  if (row) await recordTransition(db, itemId, previous, to, reason);
-  return row;
+  return rows[0] ?? null;
 }
 
 export async function bumpAttempts(db: Queryable, itemId: string, error: string, stage: string): Promise<number> {

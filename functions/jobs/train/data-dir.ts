@@ -1,0 +1,38 @@
+import { join } from "node:path";
+import { PermanentError } from "../../../shared/errors.ts";
+
+/**
+ * The DATA_DIR a trainer receives from the training wrapper (DESIGN.md §5):
+ *
+ *   DATA_DIR/
+ *     manifest.json                 the dataset version's manifest, byte for byte as stored
+ *     images/<itemId>/rgb.png       products: RGB and NIR renderings
+ *     images/<itemId>/nir.png
+ *     images/<itemId>/image.png     plain images
+ *     labels/<itemId>.json          canonical annotation (shared/core/annotation/canonical.ts)
+ *     nodata/<itemId>.png           8-bit, 255 where the source had no data (only when it had some)
+ *     exports/                      the version's COCO JSON, YOLO txt and mask PNGs, when present
+ *
+ * Only items of the `train` split are materialised: evaluation samples stay out of reach of the
+ * trainer, so no trainer can tune on the split that decides its promotion. The manifest still lists
+ * them (it is the version's identity), without files.
+ */
+export type ImageRole = "rgb" | "nir" | "image";
+
+const SAFE_ITEM_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
+
+/** Item ids become path segments: refuse anything that could climb out of DATA_DIR. */
+export function assertSafeItemId(itemId: string): string {
+  if (!SAFE_ITEM_ID.test(itemId) || itemId.includes("..")) {
+    throw new PermanentError("unsafe_item_id", `item id ${JSON.stringify(itemId)} cannot be used as a file name`);
+  }
+  return itemId;
+}
+
+export const dataDirPaths = {
+  manifest: (dataDir: string) => join(dataDir, "manifest.json"),
+  image: (dataDir: string, itemId: string, role: ImageRole) => join(dataDir, "images", assertSafeItemId(itemId), `${role}.png`),
+  label: (dataDir: string, itemId: string) => join(dataDir, "labels", `${assertSafeItemId(itemId)}.json`),
+  nodata: (dataDir: string, itemId: string) => join(dataDir, "nodata", `${assertSafeItemId(itemId)}.png`),
+  exports: (dataDir: string) => join(dataDir, "exports"),
+};

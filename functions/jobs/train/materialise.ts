@@ -1,0 +1,99 @@
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { PermanentError } from "../../../shared/errors.ts";
+import { summariseIssues } from "../../../shared/messages/build.ts";
+import { DatasetManifestSchema, type DatasetManifest } from "../../../shared/core/datasets/manifest.ts";
+import { joinUri } from "../../../shared/core/uri.ts";
+import type { Logger, ObjectStore } from "../../../shared/ports.ts";
+import { dataDirPaths } from "./data-dir.ts";
+import { forEachLimited } from "./limit.ts";
+
+/** Downloads in flight at once: enough to hide latency, few enough to stay polite to GCS. */
+export const DOWNLOAD_CONCURRENCY = 8;
+
+interface Download {
+  uri: string;
+  path: string;
+  sha256: string | null;
+}
+
+async function sha256OfFile(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  await pipeline(createReadStream(path), hash);
+  return hash.digest("hex");
+}
+
+/**
+ * Fills DATA_DIR (layout in data-dir.ts) from a dataset version: the manifest byte for byte, the
+ * train-split images, labels and nodata masks (each checked against the manifest's SHA-256: a
+ * frozen version whose objects changed underneath it must not train silently), and the exports.
+ */
+export async function materialiseDataset(store: ObjectStore, datasetUri: string, dataDir: string, log: Logger): Promise<DatasetManifest> {
+  const manifestBytes = await store.get(datasetUri);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(manifestBytes.toString("utf8"));
+  } catch (err) {
+    throw new PermanentError("invalid_manifest", `${datasetUri} is not JSON: ${(err as Error).message}`);
+  }
+  const parsed = DatasetManifestSchema.safeParse(raw);
+  if (!parsed.success) throw new PermanentError("invalid_manifest", `${datasetUri}: ${summariseIssues(parsed.error.issues)}`);
+  const manifest = parsed.data;
+  await mkdir(dataDir, { recursive: true });
+  await writeFile(dataDirPaths.manifest(dataDir), manifestBytes);
+
+  const downloads: Download[] = [];
+  for (const item of manifest.items) {
+    if (item.split !== "train") continue;
+    for (const role of ["rgb", "nir", "image"] as const) {
+      const ref = item.images[role];
+      if (ref) downloads.push({ uri: ref.uri, path: dataDirPaths.image(dataDir, item.itemId, role), sha256: ref.sha256 });
+    }
+    downloads.push({ uri: item.label.uri, path: dataDirPaths.label(dataDir, item.itemId), sha256: item.label.sha256 });
+    if (item.nodata) downloads.push({ uri: item.nodata.uri, path: dataDirPaths.nodata(dataDir, item.itemId), sha256: item.nodata.sha256 });
+  }
+
+  // Exports sit next to the manifest: <line>/<version>/exports/.
+  const versionPrefix = datasetUri.slice(0, datasetUri.lastIndexOf("/") + 1);
+  const exportsPrefix = `${joinUri(versionPrefix, "exports")}/`;
+  for (const info of await store.list(exportsPrefix)) {
+    const relative = info.uri.slice(exportsPrefix.length);
+    if (!relative || relative.split("/").some((part) => part === ".." || part === "")) continue;
+    downloads.push({ uri: info.uri, path: join(dataDirPaths.exports(dataDir), ...relative.split("/")), sha256: null });
+  }
+
+  await forEachLimited(downloads, DOWNLOAD_CONCURRENCY, async (d) => {
+    await mkdir(dirname(d.path), { recursive: true });
+    await store.download(d.uri, d.path);
+    if (d.sha256 !== null) {
+      const actual = await sha256OfFile(d.path);
+      if (actual !== d.sha256) {
+        throw new PermanentError("dataset_corrupt", `${d.uri} has SHA-256 ${actual.slice(0, 12)}…, the manifest says ${d.sha256.slice(0, 12)}…`);
+      }
+    }
+  });
+  const trainItems = manifest.items.filter((i) => i.split === "train").length;
+  log.info("dataset materialised", { datasetUri, trainItems, evalItemsWithheld: manifest.items.length - trainItems, files: downloads.length });
+  return manifest;
+}
+
+/**
+ * Downloads a base model (model.onnx + model.json) for warm-starting. BASE_MODEL_URI is a model's
+ * prefix (what the models table stores) or its model.onnx. Returns null when it is incomplete:
+ * a trainer can always start from scratch, so a missing base model is a warning, not a failure.
+ */
+export async function downloadBaseModel(store: ObjectStore, baseModelUri: string, dir: string, log: Logger): Promise<string | null> {
+  const prefix = baseModelUri.endsWith(".onnx") ? baseModelUri.slice(0, baseModelUri.lastIndexOf("/") + 1) : joinUri(baseModelUri, "");
+  for (const name of ["model.onnx", "model.json"]) {
+    const uri = joinUri(prefix, name);
+    if (!(await store.head(uri))) {
+      log.warn("base model incomplete; the trainer starts from scratch", { baseModelUri, missing: uri });
+      return null;
+    }
+    await store.download(uri, join(dir, name));
+  }
+  return dir;
+}

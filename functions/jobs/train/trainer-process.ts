@@ -1,0 +1,109 @@
+import { spawn } from "node:child_process";
+import { createWriteStream } from "node:fs";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import type { Logger } from "../../../shared/ports.ts";
+
+/**
+ * The trainer as a child process: its output streamed line by line into the job's logs and a
+ * `train.log`, the tail of its stderr kept for the failure reason, and a way to stop it that
+ * gives it a moment to finish its checkpoint first.
+ */
+const BASELINE_TRAINER = fileURLToPath(new URL("../trainers/baseline.ts", import.meta.url));
+/** `--import tsx` resolves from the working directory: run the baseline from the repository root. */
+const REPOSITORY_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const STDERR_TAIL_LINES = 20;
+
+export interface TrainerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Set when the process could not be started at all. */
+  spawnError: string | null;
+}
+
+export interface TrainerProcess {
+  readonly pid: number | undefined;
+  /** Resolves when the process has exited and its output (and train.log) is fully written. */
+  readonly done: Promise<TrainerExit>;
+  stderrTail(): string[];
+  /** SIGTERM to the trainer's process group; SIGKILL if it is still running after `graceMs`. */
+  terminate(graceMs: number): Promise<TrainerExit>;
+}
+
+export interface StartTrainerOptions {
+  /** TRAINER_COMMAND (run by the shell), or null for the built-in baseline trainer. */
+  command: string | null;
+  env: Record<string, string>;
+  log: Logger;
+  logFile: string;
+}
+
+export function describeTrainerCommand(command: string | null): string {
+  return command ?? `${process.execPath} --import tsx ${BASELINE_TRAINER}`;
+}
+
+export function startTrainer(options: StartTrainerOptions): TrainerProcess {
+  // A process group of its own, so SIGTERM reaches the trainer even when a shell started it.
+  const child = options.command
+    ? spawn(options.command, { shell: true, env: options.env, stdio: ["ignore", "pipe", "pipe"], detached: true })
+    : spawn(process.execPath, ["--import", "tsx", BASELINE_TRAINER], { cwd: REPOSITORY_ROOT, env: options.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+
+  const logFile = createWriteStream(options.logFile, { flags: "a" });
+  const tail: string[] = [];
+  let spawnError: string | null = null;
+  child.on("error", (err) => {
+    spawnError = err.message;
+  });
+
+  const pump = (stream: NodeJS.ReadableStream, name: "stdout" | "stderr") => {
+    const lines = createInterface({ input: stream, crlfDelay: Infinity });
+    lines.on("line", (line) => {
+      logFile.write(name === "stderr" ? `[stderr] ${line}\n` : `${line}\n`);
+      if (name === "stderr") {
+        tail.push(line);
+        if (tail.length > STDERR_TAIL_LINES) tail.shift();
+        options.log.warn(line, { stream: name });
+      } else {
+        options.log.info(line, { stream: name });
+      }
+    });
+    return once(lines, "close");
+  };
+  const pumps = Promise.all([pump(child.stdout, "stdout"), pump(child.stderr, "stderr")]);
+
+  const done = (async (): Promise<TrainerExit> => {
+    const [code, signal] = (await once(child, "close").catch((err: Error) => {
+      spawnError = err.message;
+      return [null, null];
+    })) as [number | null, NodeJS.Signals | null];
+    await pumps.catch(() => undefined);
+    logFile.end();
+    await once(logFile, "finish").catch(() => undefined);
+    return { code, signal, spawnError };
+  })();
+
+  const signalGroup = (signal: NodeJS.Signals) => {
+    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      child.kill(signal);
+    }
+  };
+
+  return {
+    pid: child.pid,
+    done,
+    stderrTail: () => [...tail],
+    async terminate(graceMs: number) {
+      signalGroup("SIGTERM");
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), graceMs)));
+      const first = await Promise.race([done, timeout]);
+      clearTimeout(timer);
+      if (first === "timeout") signalGroup("SIGKILL");
+      return done;
+    },
+  };
+}

@@ -1,0 +1,47 @@
+import type { Config } from "../../config/load.ts";
+import { ontologyFromEncord, type Ontology } from "../../core/annotation/ontology.ts";
+import type { AnnotationBackend, FetchedLabel, LabelRef, RegistrationRequest, RegistrationResult } from "../../ports.ts";
+import { createContext, createEncordClient, encordSettings, explainAuthFailure, once, type EncordClientDeps } from "./context.ts";
+import { fetchLabels, pollLabels } from "./labels.ts";
+import { registerItems } from "./register.ts";
+
+export interface EncordBackendDeps extends EncordClientDeps {
+  /** How long `register` waits for one upload job (default 5 min, inside a function's time budget). */
+  uploadJobMaxWaitMs?: number;
+}
+
+/**
+ * The Encord `AnnotationBackend`: registers items through storage-folder upload jobs from the GCS
+ * integration, polls the Complete stage by edit time, and converts label rows to canonical
+ * annotations. Construction does no I/O; the key is read and lookups are made on first use, and
+ * cached for the life of the instance.
+ *
+ * Auth failures surface as one `EncordAuthError` (a PermanentError) per operation, worded for an
+ * operator, and the transport fails fast for a minute after one, so a bad key is one alert.
+ */
+export function createEncordBackend(config: Config, deps: EncordBackendDeps): AnnotationBackend {
+  const settings = encordSettings(config);
+  const { api } = createEncordClient(config, deps);
+  const ctx = createContext(api, settings, deps);
+  const ontology = once(async (): Promise<Ontology> => {
+    const project = await api.getProject(settings.projectHash);
+    return ontologyFromEncord(project.editorOntology, settings.classNames);
+  });
+  const jobMaxWaitMs = deps.uploadJobMaxWaitMs ?? 5 * 60_000;
+
+  async function guarded<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw explainAuthFailure(err, operation);
+    }
+  }
+
+  return {
+    name: "encord",
+    register: (items: readonly RegistrationRequest[]): Promise<RegistrationResult[]> =>
+      guarded("registration", () => registerItems(ctx, items, { jobMaxWaitMs })),
+    poll: (cursor: string | null): Promise<{ refs: LabelRef[]; nextCursor: string | null }> => guarded("poll", () => pollLabels(ctx, cursor)),
+    fetchLabels: (refs: readonly LabelRef[]): Promise<FetchedLabel[]> => guarded("label fetch", () => fetchLabels(ctx, ontology, refs)),
+  };
+}

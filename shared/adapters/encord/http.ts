@@ -1,0 +1,298 @@
+import { z } from "zod";
+import { TransientError } from "../../errors.ts";
+import type { Clock, Logger } from "../../ports.ts";
+import { EncordApiError, EncordAuthError, V1_AUTH_CODES, V1_KNOWN_CODES, detailText } from "./errors.ts";
+import type { EncordKey } from "./keys.ts";
+import { signV1, signV2, v2Created } from "./signing.ts";
+
+/**
+ * Transport for Encord's two APIs (encord-api.md §0, §1, §8): signs each attempt afresh, applies a
+ * timeout, retries what the SDK retries (network errors, 413/429/500/502/503, plus 504) with
+ * backoff and `Retry-After`, and maps errors:
+ *
+ * - credentials refused (v1 `AUTHENTICATION_ERROR`/`AUTHORISATION_ERROR`/`SSH_KEY_NOT_FOUND_ERROR`,
+ *   v2 401/403) → `EncordAuthError` at once, and every later call of this transport fails fast
+ *   for a while, so one bad key produces one alert rather than a request storm;
+ * - other refusals (v2 4xx, documented v1 codes) → `EncordApiError` (a PermanentError);
+ * - v1 `UNKNOWN_ERROR` or an undocumented code with a 5xx status in the body → retried;
+ * - retries exhausted → `TransientError` (the platform redelivers later).
+ *
+ * Calls marked `retryable: false` (upload-job start, folder create) are re-sent only when the
+ * connection was refused, i.e. the request certainly never reached Encord; callers make a second
+ * attempt safe by looking before they create.
+ */
+
+export type QueryValue = string | number | boolean | null | undefined | readonly (string | number | boolean)[];
+export type QueryParams = Record<string, QueryValue>;
+
+export interface V2Request {
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+  /** Path under `/v2/public/`, e.g. `storage/folders`. */
+  path: string;
+  query?: QueryParams;
+  body?: unknown;
+  retryable?: boolean;
+  timeoutMs?: number;
+}
+
+export interface V1Request {
+  resourceType: "project" | "dataset" | "ontology" | "";
+  resourceId: string;
+  queryType: string;
+  method: "GET" | "POST" | "PUT" | "DELETE";
+  uid: unknown;
+  payload: unknown;
+  retryable: boolean;
+  /** User-scoped calls go to `/public/user` with empty resource headers. */
+  userScoped?: boolean;
+  timeoutMs?: number;
+}
+
+export interface EncordTransportOptions {
+  /** `https://api.encord.com` (no trailing slash). */
+  domain: string;
+  /** Loaded lazily so a bad key surfaces as a PermanentError on first use, not at wiring time. */
+  key: () => Promise<EncordKey>;
+  clock: Clock;
+  log: Logger;
+  fetch?: typeof globalThis.fetch;
+  sleep?: (ms: number) => Promise<void>;
+  /** Per-attempt timeout. Default 60 s (the SDK's 180 s outlives a function invocation). */
+  requestTimeoutMs?: number;
+  /** Retries after the first attempt. Default 3, as the SDK. */
+  maxRetries?: number;
+  /** Sleep before retry n (1-based) when the server gave no `Retry-After`. */
+  backoffMs?: readonly number[];
+  /** A `Retry-After` longer than this is not waited out here: the TransientError carries it. */
+  maxRetryAfterMs?: number;
+  /** After an auth failure, calls fail fast for this long. Default 60 s. */
+  authFailureHoldMs?: number;
+}
+
+/** Statuses worth another attempt (the SDK's status_forcelist plus 504). */
+export const RETRY_STATUSES: ReadonlySet<number> = new Set([413, 429, 500, 502, 503, 504]);
+const RETRY_AFTER_STATUSES: ReadonlySet<number> = new Set([413, 429, 503]);
+const DEFAULT_BACKOFF_MS = [1_000, 3_000, 6_000, 10_000];
+const USER_AGENT = "mlops-loop/0.1 (encord wire client; node)";
+
+/** Python-`requests` style query string: lists repeat the key, booleans are `True`/`False`, nulls dropped. */
+export function encodeQuery(params: QueryParams | undefined): string {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params ?? {})) {
+    if (value == null) continue;
+    const values = Array.isArray(value) ? value : [value];
+    for (const v of values) search.append(key, typeof v === "boolean" ? (v ? "True" : "False") : String(v));
+  }
+  return search.toString();
+}
+
+/** Seconds (integer) or an HTTP date → milliseconds; undefined when absent or unreadable. */
+export function parseRetryAfter(header: string | null, now: Date): number | undefined {
+  if (!header) return undefined;
+  const trimmed = header.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now.getTime());
+}
+
+const V1EnvelopeSchema = z.object({
+  status: z.number(),
+  response: z.unknown(),
+  payload: z.unknown().optional(),
+});
+
+type Outcome =
+  | { ok: true; value: unknown }
+  | { ok: false; retry: boolean; error: Error; retryAfterMs?: number };
+
+interface PreparedRequest {
+  url: string;
+  init: RequestInit;
+}
+
+export class EncordTransport {
+  private readonly fetchImpl: typeof globalThis.fetch;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly timeoutMs: number;
+  private readonly maxRetries: number;
+  private readonly backoffMs: readonly number[];
+  private readonly maxRetryAfterMs: number;
+  private readonly authHoldMs: number;
+  private authFailure: { error: EncordAuthError; at: number } | null = null;
+
+  constructor(private readonly options: EncordTransportOptions) {
+    this.fetchImpl = options.fetch ?? globalThis.fetch;
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.timeoutMs = options.requestTimeoutMs ?? 60_000;
+    this.maxRetries = options.maxRetries ?? 3;
+    this.backoffMs = options.backoffMs ?? DEFAULT_BACKOFF_MS;
+    this.maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
+    this.authHoldMs = options.authFailureHoldMs ?? 60_000;
+  }
+
+  /** A v2 REST call; resolves to the parsed JSON body (null for 204 or an empty body). */
+  async v2(req: V2Request): Promise<unknown> {
+    const query = encodeQuery(req.query);
+    const url = new URL(`${this.options.domain}/v2/public/${req.path.replace(/^\/+|\/+$/g, "")}${query ? `?${query}` : ""}`);
+    // Sign the target exactly as it will go on the wire.
+    const target = url.pathname + url.search;
+    const body = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body), "utf8");
+    const label = `${req.method} ${url.pathname}`;
+    return this.send(label, req.retryable ?? true, req.timeoutMs, async () => {
+      const key = await this.options.key();
+      const headers: Record<string, string> = {
+        ...signV2({ method: req.method, target, body, created: v2Created(this.options.clock.now()) }, key),
+        "User-Agent": USER_AGENT,
+      };
+      if (body) headers["Content-Type"] = "application/json";
+      return { url: url.toString(), init: { method: req.method, headers, ...(body ? { body } : {}) } };
+    }, (status, headers, text) => this.interpretV2(label, status, headers, text));
+  }
+
+  /** A v1 query call; resolves to the envelope's `response`. */
+  async v1(req: V1Request): Promise<unknown> {
+    const body = Buffer.from(JSON.stringify({ query_type: req.queryType, query_method: req.method, values: { uid: req.uid, payload: req.payload } }), "utf8");
+    const url = `${this.options.domain}/public${req.userScoped ? "/user" : ""}`;
+    const label = `v1 ${req.queryType} ${req.method}`;
+    return this.send(label, req.retryable, req.timeoutMs, async () => {
+      const key = await this.options.key();
+      const headers: Record<string, string> = {
+        Accept: "application/json",
+        "Content-Type": "application/json",
+        ResourceType: req.userScoped ? "" : req.resourceType,
+        ResourceID: req.userScoped ? "" : req.resourceId,
+        Authorization: signV1(body, key),
+        "User-Agent": USER_AGENT,
+      };
+      return { url, init: { method: "POST", headers, body } };
+    }, (status, headers, text) => this.interpretV1(label, status, headers, text));
+  }
+
+  private async send(
+    label: string,
+    retryable: boolean,
+    timeoutMs: number | undefined,
+    prepare: () => Promise<PreparedRequest>,
+    interpret: (status: number, headers: Headers, text: string) => Outcome,
+  ): Promise<unknown> {
+    for (let attempt = 1; ; attempt++) {
+      this.throwIfAuthRecentlyFailed();
+      const { url, init } = await prepare(); // re-signed each attempt: `created` must stay fresh
+      const started = Date.now();
+      let outcome: Outcome;
+      try {
+        const res = await this.fetchImpl(url, { ...init, signal: AbortSignal.timeout(timeoutMs ?? this.timeoutMs) });
+        const text = await res.text();
+        this.options.log.debug("encord request", { request: label, status: res.status, attempt, durationMs: Date.now() - started });
+        outcome = interpret(res.status, res.headers, text);
+        // The request reached Encord: a non-idempotent call is not sent twice, whatever came back.
+        if (!outcome.ok && !retryable) outcome.retry = false;
+      } catch (err) {
+        const reason = networkReason(err);
+        // A refused connection never reached Encord, so even a non-idempotent call may be re-sent.
+        outcome = { ok: false, retry: retryable || reason.notSent, error: new TransientError(`Encord ${label}: ${reason.text}`, { cause: err }) };
+      }
+      if (outcome.ok) return outcome.value;
+      if (outcome.error instanceof EncordAuthError) this.authFailure = { error: outcome.error, at: Date.now() };
+      if (!outcome.retry) throw outcome.error;
+      const retryAfterMs = outcome.retryAfterMs;
+      if (attempt > this.maxRetries) {
+        throw new TransientError(`Encord ${label} failed after ${attempt} attempts: ${outcome.error.message}`, {
+          cause: outcome.error,
+          ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+        });
+      }
+      const delay = retryAfterMs ?? this.backoffMs[Math.min(attempt - 1, this.backoffMs.length - 1)] ?? 1_000;
+      if (delay > this.maxRetryAfterMs) {
+        throw new TransientError(`Encord ${label}: asked to wait ${Math.ceil(delay / 1000)} s (${outcome.error.message})`, { cause: outcome.error, retryAfterMs: delay });
+      }
+      this.options.log.warn("encord request will be retried", { request: label, attempt, delayMs: delay, reason: outcome.error.message });
+      await this.sleep(delay);
+    }
+  }
+
+  private throwIfAuthRecentlyFailed(): void {
+    if (this.authFailure && Date.now() - this.authFailure.at < this.authHoldMs) {
+      const { error } = this.authFailure;
+      throw new EncordAuthError(error.message, { encordCode: error.encordCode, httpStatus: error.httpStatus, payload: error.payload });
+    }
+  }
+
+  private retryOutcome(label: string, status: number, headers: Headers, message: string): Outcome {
+    const retryAfterMs = RETRY_AFTER_STATUSES.has(status) ? parseRetryAfter(headers.get("retry-after"), this.options.clock.now()) : undefined;
+    const error = new TransientError(`Encord ${label}: HTTP ${status}${message ? ` ${message}` : ""}`);
+    return retryAfterMs === undefined ? { ok: false, retry: true, error } : { ok: false, retry: true, error, retryAfterMs };
+  }
+
+  private interpretV2(label: string, status: number, headers: Headers, text: string): Outcome {
+    if (status === 204) return { ok: true, value: null };
+    const json = parseJson(text);
+    if (status === 200) {
+      if (text.trim() === "") return { ok: true, value: null };
+      if (json === undefined) return { ok: false, retry: true, error: new TransientError(`Encord ${label}: response is not JSON`) };
+      return { ok: true, value: json };
+    }
+    const message = v2Message(json, text);
+    if (RETRY_STATUSES.has(status)) return this.retryOutcome(label, status, headers, message);
+    if (status === 401 || status === 403) {
+      const what = status === 401 ? "authentication failed" : "not authorised";
+      return { ok: false, retry: false, error: new EncordAuthError(`Encord ${label}: ${what} (HTTP ${status})${message ? `: ${message}` : ""}`, { encordCode: `HTTP_${status}`, httpStatus: status, payload: message }) };
+    }
+    if (status >= 500) return { ok: false, retry: false, error: new TransientError(`Encord ${label}: HTTP ${status} ${message}`.trim()) };
+    return {
+      ok: false,
+      retry: false,
+      error: new EncordApiError("encord_request_refused", `Encord ${label}: HTTP ${status}${message ? `: ${message}` : ""}`, { encordCode: `HTTP_${status}`, httpStatus: status, payload: message }),
+    };
+  }
+
+  private interpretV1(label: string, status: number, headers: Headers, text: string): Outcome {
+    const json = parseJson(text);
+    const envelope = V1EnvelopeSchema.safeParse(json);
+    if (!envelope.success) {
+      if (RETRY_STATUSES.has(status)) return this.retryOutcome(label, status, headers, detailText(text, 200));
+      if (status === 401 || status === 403) return this.interpretV2(label, status, headers, text);
+      if (status >= 400) return this.interpretV2(label, status, headers, text);
+      // The SDK's "Error parsing JSON response": most likely a proxy page; try again.
+      return { ok: false, retry: true, error: new TransientError(`Encord ${label}: response is not a v1 JSON envelope (HTTP ${status})`) };
+    }
+    const { status: bodyStatus, response, payload } = envelope.data;
+    if (bodyStatus === 200) return { ok: true, value: response };
+    const code = Array.isArray(response) && typeof response[0] === "string" ? response[0] : "UNKNOWN_ERROR";
+    const detail = detailText(payload);
+    const message = `Encord ${label}: ${code}${detail ? ` (${detail})` : ""}`;
+    const details = { encordCode: code, httpStatus: bodyStatus, payload };
+    if (V1_AUTH_CODES.has(code)) return { ok: false, retry: false, error: new EncordAuthError(message, details) };
+    // A server fault (UNKNOWN_ERROR or an undocumented code with a 5xx status) may pass; a
+    // documented code is Encord's considered answer and is not asked again.
+    if (!V1_KNOWN_CODES.has(code) && (bodyStatus >= 500 || RETRY_STATUSES.has(status))) {
+      return this.retryOutcome(label, bodyStatus, headers, code);
+    }
+    return { ok: false, retry: false, error: new EncordApiError("encord_request_refused", message, details) };
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function v2Message(json: unknown, text: string): string {
+  if (json && typeof json === "object") {
+    const body = json as { message?: unknown; detail?: unknown };
+    const m = body.message ?? body.detail;
+    if (m !== undefined) return detailText(m, 300);
+  }
+  return detailText(text.trim(), 200);
+}
+
+function networkReason(err: unknown): { text: string; notSent: boolean } {
+  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e?.name === "TimeoutError" || e?.name === "AbortError") return { text: "timed out", notSent: false };
+  const code = e?.cause?.code;
+  const notSent = code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN";
+  return { text: `network error (${code ?? e?.cause?.message ?? e?.message ?? "unknown"})`, notSent };
+}

@@ -1,0 +1,239 @@
+import { randomUUID } from "node:crypto";
+
+/**
+ * In-memory state of the fake Encord server: storage folders and items, upload jobs, datasets and
+ * their data rows, the project with its workflow stages, and one label row per data row. Field
+ * names mirror the wire shapes in encord-api.md so handlers stay thin.
+ */
+
+export interface FakeIntegration {
+  uuid: string;
+  title: string;
+}
+
+export interface FakeStage {
+  stageType: "ANNOTATION" | "REVIEW" | "DONE" | "AGENT";
+  uuid: string;
+  title: string;
+}
+
+export interface FakeFolder {
+  uuid: string;
+  name: string;
+  description: string;
+  parent: string | null;
+  clientMetadata: string;
+  createdAt: string;
+}
+
+export interface FakeItem {
+  uuid: string;
+  folderUuid: string;
+  name: string;
+  itemType: "image" | "imageGroup";
+  /** The object URL (first image for a group). */
+  url: string;
+  /** Every object URL the item was registered from, in order (RGB then NIR for our groups). */
+  urls: string[];
+  /** JSON text, as Encord stores it. */
+  clientMetadata: string;
+  integrationHash: string;
+  uploadJobUuid: string;
+  createdAt: string;
+}
+
+export interface FakeUnitError {
+  objectUrls: string[];
+  error: string;
+  subtaskUuid: string;
+  actionDescription: string;
+}
+
+export interface FakeUploadJob {
+  uuid: string;
+  folderUuid: string;
+  status: "PENDING" | "DONE" | "ERROR" | "CANCELLED";
+  polls: number;
+  body: Record<string, unknown>;
+  itemsWithNames: { itemUuid: string; name: string }[];
+  unitErrors: FakeUnitError[];
+  duplicatesSkipped: number;
+}
+
+export interface FakeDataRow {
+  dataHash: string;
+  datasetHash: string;
+  itemUuid: string;
+  title: string;
+  dataType: "IMAGE" | "IMG_GROUP";
+  createdAt: string;
+}
+
+export interface FakeLabelRow {
+  dataHash: string;
+  datasetHash: string;
+  /** Null until a label is saved (Encord's "uninitialised" rows). */
+  labelHash: string | null;
+  stageTitle: string;
+  createdAt: string | null;
+  /** ISO without zone, microseconds: the way labelrowmetadata reports it. */
+  lastEditedAt: string | null;
+  annotator: string | null;
+  /** The full label-row JSON `labelrow` GET returns. */
+  content: Record<string, unknown> | null;
+}
+
+export interface FakeCounters {
+  requests: number;
+  authFailures: number;
+  foldersCreated: number;
+  uploadJobsStarted: number;
+  itemsCreated: number;
+  duplicatesSkipped: number;
+  linkCalls: number;
+  projectDatasetCalls: number;
+  labelRowFetches: number;
+  multiLabelLimitErrors: number;
+}
+
+export interface FakeRequestRecord {
+  method: string;
+  path: string;
+  /** v1 only. */
+  queryType?: string;
+  queryMethod?: string;
+  /** v1 only: the body's `values.uid` / `values.payload`. */
+  uid?: unknown;
+  payload?: unknown;
+  /** v2 only: the parsed JSON body. */
+  body?: unknown;
+  status: number;
+  /** v1 errors travel in a 200 body; this is the body's code when there was one. */
+  errorCode?: string;
+}
+
+export interface FakeEncordState {
+  publicKeyHex: string;
+  integrations: FakeIntegration[];
+  projectHash: string;
+  projectTitle: string;
+  datasetHash: string;
+  stages: FakeStage[];
+  editorOntology: unknown;
+  folders: Map<string, FakeFolder>;
+  items: Map<string, FakeItem>;
+  uploadJobs: Map<string, FakeUploadJob>;
+  /** datasetHash → title */
+  datasets: Map<string, string>;
+  /** itemUuid → data row, per dataset (`${datasetHash}/${itemUuid}`). */
+  dataRows: Map<string, FakeDataRow>;
+  projectDatasets: Set<string>;
+  /** dataHash → label row */
+  labelRows: Map<string, FakeLabelRow>;
+  /** URLs whose registration fails with this unit error (simulates a missing object). */
+  brokenUrls: Map<string, string>;
+  /** Most label rows one `labelrow` multi GET may ask for; `advertise` adds `maximum_labels_allowed`. */
+  labelRowLimit: { max: number; advertise: boolean } | null;
+  /** How `search` matches names: Encord does not document it, so tests can make it find nothing. */
+  searchMode: "substring" | "never";
+  counters: FakeCounters;
+  requests: FakeRequestRecord[];
+}
+
+/** Encord-style timestamps: ISO without a zone, microsecond precision (treated as UTC). */
+export function encordTimestamp(date: Date, micros = 0): string {
+  const iso = date.toISOString(); // 2024-01-02T03:04:05.678Z
+  const us = String(date.getUTCMilliseconds() * 1000 + (micros % 1000)).padStart(6, "0");
+  return `${iso.slice(0, 19)}.${us}`;
+}
+
+/** The long form label rows use (§6.2): `Thu, 09 Feb 2023 14:12:03 UTC`, whole seconds. */
+export function longTimestamp(zonelessIso: string): string {
+  return new Date(`${zonelessIso.slice(0, 19)}Z`).toUTCString().replace("GMT", "UTC");
+}
+
+/** Seconds-precision ISO with an offset, as v2 DTOs serialise datetimes. */
+export function v2Timestamp(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, "+00:00");
+}
+
+export function newState(init: {
+  publicKeyHex: string;
+  integrations: FakeIntegration[];
+  projectHash: string;
+  projectTitle: string;
+  datasetHash: string;
+  datasetTitle: string;
+  stages: FakeStage[];
+  editorOntology: unknown;
+}): FakeEncordState {
+  return {
+    ...init,
+    folders: new Map(),
+    items: new Map(),
+    uploadJobs: new Map(),
+    datasets: new Map([[init.datasetHash, init.datasetTitle]]),
+    dataRows: new Map(),
+    projectDatasets: new Set(),
+    labelRows: new Map(),
+    brokenUrls: new Map(),
+    labelRowLimit: null,
+    searchMode: "substring",
+    counters: {
+      requests: 0, authFailures: 0, foldersCreated: 0, uploadJobsStarted: 0, itemsCreated: 0, duplicatesSkipped: 0,
+      linkCalls: 0, projectDatasetCalls: 0, labelRowFetches: 0, multiLabelLimitErrors: 0,
+    },
+    requests: [],
+  };
+}
+
+export const DEFAULT_STAGES = (): FakeStage[] => [
+  { stageType: "ANNOTATION", uuid: randomUUID(), title: "Annotate 1" },
+  { stageType: "REVIEW", uuid: randomUUID(), title: "Review 1" },
+  { stageType: "DONE", uuid: randomUUID(), title: "Complete" },
+  { stageType: "DONE", uuid: randomUUID(), title: "Archive" },
+];
+
+/**
+ * An editor ontology with one object per class name (index 0, the background, has none: nobody
+ * draws background). Feature hashes are short opaque strings, as in Encord.
+ */
+export function fakeEditorOntology(classNames: readonly string[], shape: "bitmask" | "bounding_box" | "polygon" = "bitmask"): unknown {
+  return {
+    objects: classNames.slice(1).map((name, i) => ({
+      id: String(i + 1),
+      name,
+      color: "#D33115",
+      shape,
+      featureNodeHash: `f${String(i + 1).padStart(3, "0")}+/Ab`,
+      required: false,
+      archived: false,
+      attributes: [],
+    })),
+    classifications: [],
+  };
+}
+
+/** Every URL registered more than once in a folder: proof of a duplicate registration. */
+export function duplicateUrls(state: FakeEncordState): string[] {
+  const counts = new Map<string, number>();
+  for (const item of state.items.values()) {
+    for (const url of item.urls) {
+      const key = `${item.folderUuid} ${url}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+  }
+  return [...counts.entries()].filter(([, n]) => n > 1).map(([k]) => k.slice(k.indexOf(" ") + 1));
+}
+
+/** Creates label rows for a dataset's data rows once the dataset is in the project. */
+export function syncLabelRows(state: FakeEncordState): void {
+  const first = state.stages[0]?.title ?? "Annotate 1";
+  for (const row of state.dataRows.values()) {
+    if (!state.projectDatasets.has(row.datasetHash) || state.labelRows.has(row.dataHash)) continue;
+    state.labelRows.set(row.dataHash, {
+      dataHash: row.dataHash, datasetHash: row.datasetHash, labelHash: null, stageTitle: first,
+      createdAt: null, lastEditedAt: null, annotator: null, content: null,
+    });
+  }
+}

@@ -1,0 +1,160 @@
+import { randomUUID } from "node:crypto";
+import { type FakeEncordState, type FakeLabelRow, syncLabelRows } from "./encord-state.ts";
+
+/**
+ * v1 "query" endpoints of the fake Encord (encord-api.md §1.3, §3.2, §5.5, §6.1): everything is a
+ * POST to `/public`, the logical method is in the body, results and errors come back in a
+ * 200 body `{"status": …, "response": …, "payload": …}` with snake_case keys.
+ */
+
+export interface V1Context {
+  state: FakeEncordState;
+  now: Date;
+  resourceType: string;
+  resourceId: string;
+  queryType: string;
+  queryMethod: string;
+  uid: unknown;
+  payload: Record<string, unknown> | null;
+}
+
+export type V1Result = { ok: true; response: unknown } | { ok: false; status: number; code: string; payload: unknown };
+
+const err = (status: number, code: string, payload: unknown): V1Result => ({ ok: false, status, code, payload });
+const ok = (response: unknown): V1Result => ({ ok: true, response });
+
+export function handleV1(ctx: V1Context): V1Result {
+  const route = `${ctx.queryType} ${ctx.queryMethod}`;
+  switch (route) {
+    case "labelrowmetadata GET":
+      return projectScoped(ctx) ?? listLabelRowMetadata(ctx);
+    case "labelrow GET":
+      return projectScoped(ctx) ?? getLabelRows(ctx);
+    case "projectdataset POST":
+      return projectScoped(ctx) ?? addDatasets(ctx);
+    case "datasetlinkitems POST":
+      return linkItems(ctx);
+    default:
+      return err(400, "INVALID_ARGUMENTS_ERROR", `the fake does not implement ${route}`);
+  }
+}
+
+function projectScoped(ctx: V1Context): V1Result | null {
+  if (ctx.resourceType !== "project") return err(400, "INVALID_ARGUMENTS_ERROR", "ResourceType must be project");
+  if (ctx.resourceId !== ctx.state.projectHash) return err(404, "RESOURCE_NOT_FOUND_ERROR", "Project not found or not accessible");
+  return null;
+}
+
+/** Parses Python-isoformat / ISO strings; naive timestamps are UTC. Returns microseconds since epoch. */
+function micros(text: string): number {
+  const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?(Z|[+-]\d{2}:\d{2})?$/.exec(text);
+  if (!m) throw new Error(`invalid date: ${text}`);
+  const base = Date.parse(`${m[1]}T${m[2]}${m[4] ?? "Z"}`);
+  return base * 1000 + Number((m[3] ?? "").padEnd(6, "0"));
+}
+
+function metadataRow(state: FakeEncordState, row: FakeLabelRow, includeClientMetadata: boolean): Record<string, unknown> {
+  const dataRow = [...state.dataRows.values()].find((d) => d.dataHash === row.dataHash)!;
+  const item = state.items.get(dataRow.itemUuid);
+  const stage = state.stages.find((s) => s.title === row.stageTitle);
+  return {
+    label_hash: row.labelHash, data_hash: row.dataHash, dataset_hash: row.datasetHash,
+    dataset_title: state.datasets.get(row.datasetHash) ?? "", data_title: dataRow.title, data_type: dataRow.dataType,
+    data_link: null, branch_name: "main", number_of_frames: item?.urls.length ?? 1,
+    label_status: row.labelHash ? "LABELLED" : "NOT_LABELLED", annotation_task_status: row.labelHash ? "COMPLETED" : "QUEUED",
+    created_at: row.createdAt, last_edited_at: row.lastEditedAt, is_shadow_data: false,
+    workflow_graph_node: stage ? { uuid: stage.uuid, title: stage.title } : null,
+    backing_item_uuid: dataRow.itemUuid, last_actioned_by_user_email: row.annotator, spaces: {},
+    ...(includeClientMetadata ? { client_metadata: item ? (JSON.parse(item.clientMetadata) as unknown) : null } : {}),
+  };
+}
+
+function listLabelRowMetadata(ctx: V1Context): V1Result {
+  const p = ctx.payload ?? {};
+  const stage = p.workflow_graph_node_title_eq;
+  let after: number | null = null;
+  let before: number | null = null;
+  try {
+    if (typeof p.edited_after === "string") after = micros(p.edited_after);
+    if (typeof p.edited_before === "string") before = micros(p.edited_before);
+  } catch (e) {
+    return err(400, "INVALID_DATE_FORMAT_ERROR", (e as Error).message);
+  }
+  const dataHashes = Array.isArray(p.data_hashes) ? new Set(p.data_hashes) : null;
+  const rows = [...ctx.state.labelRows.values()].filter((row) => {
+    if (row.labelHash === null && p.include_uninitialised_labels !== true) return false;
+    if (typeof stage === "string" && row.stageTitle !== stage) return false;
+    if (dataHashes && !dataHashes.has(row.dataHash)) return false;
+    if (after !== null && (row.lastEditedAt === null || micros(row.lastEditedAt) <= after)) return false;
+    if (before !== null && (row.lastEditedAt === null || micros(row.lastEditedAt) >= before)) return false;
+    return true;
+  });
+  return ok(rows.map((row) => metadataRow(ctx.state, row, p.include_client_metadata === true)));
+}
+
+function getLabelRows(ctx: V1Context): V1Result {
+  const p = ctx.payload ?? {};
+  const { state } = ctx;
+  const uids = Array.isArray(ctx.uid) ? ctx.uid : [ctx.uid];
+  if (p.multi_request === true && !Array.isArray(ctx.uid)) return err(400, "INVALID_ARGUMENTS_ERROR", "multi_request needs a list uid");
+  const limit = state.labelRowLimit;
+  if (limit && uids.length > limit.max) {
+    state.counters.multiLabelLimitErrors++;
+    return err(400, "MULTI_LABEL_LIMIT_ERROR", limit.advertise ? { maximum_labels_allowed: limit.max } : null);
+  }
+  state.counters.labelRowFetches++;
+  const byLabel = new Map([...state.labelRows.values()].filter((r) => r.labelHash).map((r) => [r.labelHash!, r]));
+  const found: unknown[] = [];
+  for (const uid of uids) {
+    const row = typeof uid === "string" ? byLabel.get(uid) : undefined;
+    if (!row?.content) {
+      if (p.multi_request !== true) return err(404, "RESOURCE_NOT_FOUND_ERROR", `label row ${String(uid)} not found`);
+      continue;
+    }
+    found.push(row.content);
+  }
+  return ok(p.multi_request === true ? found : found[0]);
+}
+
+function addDatasets(ctx: V1Context): V1Result {
+  const hashes = ctx.payload?.dataset_hashes;
+  ctx.state.counters.projectDatasetCalls++;
+  if (!Array.isArray(hashes) || hashes.some((h) => typeof h !== "string")) return err(400, "INVALID_ARGUMENTS_ERROR", "dataset_hashes must be a list");
+  for (const hash of hashes as string[]) {
+    if (!ctx.state.datasets.has(hash)) return err(404, "RESOURCE_NOT_FOUND_ERROR", `dataset ${hash} not found`);
+    if (ctx.state.projectDatasets.has(hash)) return err(409, "RESOURCE_EXISTS_ERROR", "Dataset is already attached to the project");
+  }
+  for (const hash of hashes as string[]) ctx.state.projectDatasets.add(hash);
+  syncLabelRows(ctx.state);
+  return ok(true);
+}
+
+function linkItems(ctx: V1Context): V1Result {
+  const { state } = ctx;
+  if (ctx.resourceType !== "dataset") return err(400, "INVALID_ARGUMENTS_ERROR", "ResourceType must be dataset");
+  if (ctx.resourceId !== ctx.uid || !state.datasets.has(ctx.resourceId)) return err(404, "RESOURCE_NOT_FOUND_ERROR", "Dataset not found or not accessible");
+  const p = ctx.payload ?? {};
+  const itemUuids = p.item_uuids;
+  if (!Array.isArray(itemUuids) || itemUuids.some((u) => typeof u !== "string")) return err(400, "INVALID_ARGUMENTS_ERROR", "item_uuids must be a list");
+  const behaviour = p.duplicates_behavior ?? "SKIP";
+  if (!["SKIP", "DUPLICATE", "FAIL"].includes(behaviour as string)) return err(400, "INVALID_ARGUMENTS_ERROR", "duplicates_behavior");
+  state.counters.linkCalls++;
+  const created: unknown[] = [];
+  for (const uuid of itemUuids as string[]) {
+    const item = state.items.get(uuid);
+    if (!item) return err(404, "RESOURCE_NOT_FOUND_ERROR", `storage item ${uuid} not found`);
+    const key = `${ctx.resourceId}/${uuid}`;
+    if (state.dataRows.has(key)) {
+      if (behaviour === "FAIL") return err(409, "RESOURCE_EXISTS_ERROR", `item ${uuid} is already in the dataset`);
+      if (behaviour === "SKIP") continue;
+    }
+    const row = {
+      dataHash: randomUUID(), datasetHash: ctx.resourceId, itemUuid: uuid, title: item.name,
+      dataType: item.itemType === "image" ? ("IMAGE" as const) : ("IMG_GROUP" as const), createdAt: item.createdAt,
+    };
+    state.dataRows.set(behaviour === "DUPLICATE" && state.dataRows.has(key) ? `${key}#${row.dataHash}` : key, row);
+    created.push({ data_hash: row.dataHash, data_title: row.title, data_type: row.dataType, backing_item_uuid: uuid, created_at: row.createdAt });
+  }
+  syncLabelRows(state);
+  return ok(created);
+}

@@ -17,13 +17,22 @@ export class PermanentError extends Error {
 }
 
 export class TransientError extends Error {
-  override readonly name = "TransientError";
+  override readonly name: string = "TransientError";
   /** Milliseconds the caller asked us to wait (e.g. from a `Retry-After` header). */
   readonly retryAfterMs: number | undefined;
   constructor(message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.retryAfterMs = options?.retryAfterMs;
   }
+}
+
+/**
+ * Not a failure: the handler chose to wait (e.g. `register` letting a burst of uploads finish
+ * normalising so they go to the backend in one batch). Redelivered like a TransientError, logged
+ * quietly.
+ */
+export class DeferredError extends TransientError {
+  override readonly name = "DeferredError";
 }
 
 /** Normalise anything thrown into an Error. */

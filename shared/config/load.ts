@@ -39,6 +39,7 @@ export interface Config {
     ontology: string[];
     task: "segmentation" | "detection" | "classification";
     registerBatchSize: number;
+    registerBatchWindowSeconds: number;
   };
   encord: {
     domain: string;
@@ -106,6 +107,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       ontology: e.ONTOLOGY,
       task: e.TASK,
       registerBatchSize: e.REGISTER_BATCH_SIZE,
+      registerBatchWindowSeconds: e.REGISTER_BATCH_WINDOW_SECONDS,
     },
     encord: {
       domain: e.ENCORD_DOMAIN.replace(/\/+$/, ""),

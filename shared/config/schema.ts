@@ -80,6 +80,8 @@ export const EnvSchema = z
     ONTOLOGY: jsonOf(z.array(z.string().min(1)).min(2)).default(DEFAULT_ONTOLOGY),
     TASK: z.enum(["segmentation", "detection", "classification"]).default("segmentation"),
     REGISTER_BATCH_SIZE: int(1, 1000).default(1000),
+    /** register waits up to this long (message age) for uploads still being normalised, to batch them. */
+    REGISTER_BATCH_WINDOW_SECONDS: num(0, 600).default(5),
     ENCORD_DOMAIN: z.string().url().default("https://api.encord.com"),
     ENCORD_SSH_KEY_FILE: z.string().optional(),
     ENCORD_SSH_KEY: z.string().optional(),

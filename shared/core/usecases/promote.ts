@@ -31,13 +31,17 @@ export async function onEvaluationCompleted(message: Envelope<EvaluationComplete
     if (!(await claimInbox(tx, "promote", message.id))) return null;
     await markEvaluationSucceeded(tx, evaluationId, { reportUri, summaryUri, metrics: { ...metrics, decision: decision.outcome } });
     const aliases: string[] = [];
-    const stagingOutcome = decision.stagingMove ? "promote" : "refuse";
+    // `review`: the checks passed but the policy wants a person (e.g. too few evaluation items).
+    const stagingOutcome = decision.stagingMove ? "promote" : decision.outcome === "review" ? "review" : "refuse";
     const stagingDecision = deps.ids.next("dec");
     const recorded = await insertDecision(tx, {
       id: stagingDecision, evaluationId, modelId: candidate, alias: "staging", outcome: stagingOutcome,
       reasons: decision.reasons, checks: decision.checks, policy, actor: "policy",
     });
     if (!recorded) return aliases;
+    if (stagingOutcome === "review") {
+      await emit("promotion.review_requested", { evaluationId, modelId: candidate, alias: "staging", reasons: decision.reasons });
+    }
     if (decision.stagingMove && (await move(tx, emit, { alias: "staging", modelId: candidate, decisionId: stagingDecision, actor: "policy", reason: `evaluation ${evaluationId}: ${decision.reasons[0] ?? "policy passed"}`, causeId: message.id, evaluationId }))) {
       aliases.push("staging");
     }
@@ -54,7 +58,13 @@ export async function onEvaluationCompleted(message: Envelope<EvaluationComplete
   if (moved === null) return { status: "duplicate" };
 
   const primary = `${metrics.primaryMetric} ${fmt(metrics.candidateValue)}${metrics.championValue !== null ? ` (champion ${fmt(metrics.championValue)})` : ""}`;
-  if (!decision.stagingMove) {
+  if (!decision.stagingMove && decision.outcome === "review") {
+    await notify(deps, {
+      severity: "warning", threadKey: `eval:${evaluationId}`, title: `Review needed for staging: ${candidate}`,
+      text: [`${primary}.`, ...decision.reasons, `Approve with \`mlops command approve ${evaluationId}\` or reject with \`mlops command reject ${evaluationId}\`.`].join("\n"),
+      links: [{ label: "evaluation report", url: summaryUri }],
+    });
+  } else if (!decision.stagingMove) {
     await notify(deps, {
       severity: "alert", threadKey: `eval:${evaluationId}`, title: `Model ${candidate} refused for staging`,
       text: [`${primary}.`, ...decision.reasons, `Override with \`mlops command approve ${evaluationId}\`.`].join("\n"), links: [{ label: "evaluation report", url: summaryUri }],

@@ -1,4 +1,4 @@
-import { describeError } from "../../errors.ts";
+import { DeferredError, describeError } from "../../errors.ts";
 import type { Envelope } from "../../messages/envelope.ts";
 import type { Deps, RegistrationRequest } from "../../ports.ts";
 import { claimItemsForRegistration, releaseRegistrationClaim, transitionItem, type ItemRow } from "../../db/queries/items.ts";
@@ -16,6 +16,7 @@ const CLAIM_SECONDS = 600;
  * lease that expires, and the backend call is idempotent (duplicates skipped by the backend adapter).
  */
 export async function registerPending(message: Envelope | null, deps: Deps): Promise<ConsumerOutcome> {
+  await waitForBurst(message, deps);
   const token = deps.ids.next("claim");
   const claimed = await deps.db.transaction((tx) =>
     claimItemsForRegistration(tx, token, deps.config.annotation.registerBatchSize, CLAIM_SECONDS),
@@ -69,6 +70,25 @@ export async function registerPending(message: Envelope | null, deps: Deps): Pro
   }
   deps.log.info("registered batch", { backend: backend.name, claimed: claimed.length, registered: registered.length, failed: failed.length });
   return { status: "done", detail: `${registered.length} registered, ${failed.length} failed` };
+}
+
+/**
+ * A burst of uploads normalises over a few seconds. While the triggering message is younger than
+ * the batch window and uploads are still being normalised, defer (the platform redelivers shortly)
+ * so the burst reaches the backend as one batch instead of one call per item.
+ */
+async function waitForBurst(message: Envelope | null, deps: Deps): Promise<void> {
+  const windowMs = deps.config.annotation.registerBatchWindowSeconds * 1000;
+  if (!message || windowMs <= 0) return;
+  if (deps.clock.now().getTime() - Date.parse(message.occurredAt) >= windowMs) return;
+  const { rows } = await deps.db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM items WHERE state = 'seen' AND created_at > now() - make_interval(secs => $1)`,
+    [Math.max(60, windowMs / 1000)],
+  );
+  const normalising = rows[0]?.n ?? 0;
+  if (normalising > 0) {
+    throw new DeferredError(`waiting for ${normalising} upload(s) still being normalised, to register them in one batch`, { retryAfterMs: 1000 });
+  }
 }
 
 function toRequest(item: ItemRow): RegistrationRequest {

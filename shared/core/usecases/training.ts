@@ -125,11 +125,15 @@ export async function launchEvaluation(evaluationId: string, deps: Deps, cause: 
   if (!candidate || !version) throw new PermanentError("unknown_model", `evaluation ${evaluationId} refers to a missing model or dataset`);
   const env: Record<string, string> = {
     EVALUATION_ID: evaluation.id,
+    CANDIDATE_MODEL_ID: candidate.id,
     CANDIDATE_MODEL_URI: candidate.uri,
     DATASET_URI: version.manifest_uri,
     REPORT_PREFIX: `gs://${deps.config.buckets.models}/${version.line}/evaluations/${evaluation.id}/`,
   };
-  if (champion) env.CHAMPION_MODEL_URI = champion.uri;
+  if (champion) {
+    env.CHAMPION_MODEL_ID = champion.id;
+    env.CHAMPION_MODEL_URI = champion.uri;
+  }
   if (deps.config.training.benchmarkDatasetUri) env.BENCHMARK_DATASET_URI = deps.config.training.benchmarkDatasetUri;
   let executionName: string;
   try {

@@ -1,0 +1,63 @@
+import type { ImageCodec, Logger, ObjectStore } from "../../ports.ts";
+import type { DatasetManifest } from "../datasets/manifest.ts";
+import { buildEvaluationReport, setResult } from "./build-report.ts";
+import { scoreModels } from "./evaluate.ts";
+import type { EvaluationReport, SetResult } from "./report.ts";
+import { createSampleLoader } from "./samples.ts";
+import type { EvaluatorOptions, ModelUnderTest } from "./types.ts";
+
+export interface DatasetInput {
+  manifest: DatasetManifest;
+  uri: string;
+  versionId: string;
+}
+
+/**
+ * The evaluation use case shared by the evaluation job and `mlops evaluate`: scores the candidate
+ * (and the champion, when given) on the manifest's pinned eval split, and on every item of an
+ * optional benchmark set, then assembles the report. Models are loaded by the caller (one session
+ * each) and reused for both sets.
+ */
+export async function evaluateDataset(
+  input: {
+    evaluationId: string;
+    createdAt: Date;
+    dataset: DatasetInput;
+    candidate: ModelUnderTest;
+    champion: ModelUnderTest | null;
+    benchmark?: DatasetInput | null;
+    options?: EvaluatorOptions;
+  },
+  deps: { store: ObjectStore; codec: ImageCodec; log: Logger },
+): Promise<EvaluationReport> {
+  const models = input.champion ? [input.candidate, input.champion] : [input.candidate];
+  const warnings: string[] = [];
+  const evaluation = await scoreSet(input.dataset, "eval", models, input.options, deps, warnings);
+  const benchmark = input.benchmark ? await scoreSet(input.benchmark, "all", models, input.options, deps, warnings) : null;
+  return buildEvaluationReport({
+    evaluationId: input.evaluationId,
+    createdAt: input.createdAt,
+    task: input.dataset.manifest.task,
+    evaluation,
+    benchmark,
+    warnings,
+  });
+}
+
+async function scoreSet(
+  dataset: DatasetInput,
+  split: "eval" | "all",
+  models: readonly ModelUnderTest[],
+  options: EvaluatorOptions | undefined,
+  deps: { store: ObjectStore; codec: ImageCodec; log: Logger },
+  warnings: string[],
+): Promise<SetResult> {
+  const { manifest } = dataset;
+  const loader = createSampleLoader(manifest, deps, { split });
+  deps.log.info("scoring models", { dataset: dataset.uri, split, items: loader.items.length, models: models.map((m) => m.role) });
+  const scored = await scoreModels({ task: manifest.task, datasetClasses: manifest.classes, models, samples: loader.samples(), options });
+  warnings.push(...loader.warnings.slice(0, 20));
+  if (loader.warnings.length > 20) warnings.push(`… and ${loader.warnings.length - 20} more content-hash mismatches`);
+  if (scored.skippedItems.length) deps.log.warn("items skipped", { dataset: dataset.uri, skipped: scored.skippedItems.length });
+  return setResult({ uri: dataset.uri, versionId: dataset.versionId, line: manifest.line, split, classes: manifest.classes }, models, scored);
+}

@@ -42,6 +42,7 @@ describe(`the loop on the Encord backend (${testDbKind})`, () => {
         MLOPS_WORKSPACE: workspace,
         LOG_LEVEL: "warn",
         THRESHOLD_N: String(PRODUCTS),
+        THRESHOLD_M: String(PRODUCTS),
         EVAL_SPLIT_PERCENT: "40",
         TRAIN_PARAMS: JSON.stringify({ epochs: 6, samplesPerImage: 1000 }),
         PROMOTION_POLICY: JSON.stringify({ min_eval_items: 1, primary_metric: { name: "mIoU", threshold: 0.1 } }),

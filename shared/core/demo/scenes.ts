@@ -54,11 +54,11 @@ const SOIL: Spectrum = [0.1, 0.14, 0.19, 0.27];
 const CLOUD: Spectrum = [0.8, 0.78, 0.76, 0.72];
 /** Shadowed surfaces keep roughly a third of the direct light. */
 const SHADOW_FACTOR = 0.35;
-/** Sensor noise (reflectance units, one standard deviation). */
-const NOISE_SIGMA = 0.008;
+/** Sensor noise (reflectance units, one standard deviation): enough that classes overlap a little. */
+const NOISE_SIGMA = 0.02;
 
 /** Noise streams: each field draws from its own derived seed so adding one never shifts another. */
-const Stream = { terrain: 1, vegetation: 2, turbidity: 3, cloud: 4, layout: 5, sensor: 6 } as const;
+const Stream = { terrain: 1, vegetation: 2, turbidity: 3, cloud: 4, layout: 5, sensor: 6, shade: 7 } as const;
 
 export function generateScene(options: SceneOptions): Scene {
   const { seed, width, height } = options;
@@ -73,6 +73,8 @@ export function generateScene(options: SceneOptions): Scene {
   const vegetation = fbm(deriveSeed(seed, Stream.vegetation), width, height, size / 5, 3);
   const turbidity = fbm(deriveSeed(seed, Stream.turbidity), width, height, size / 4, 2);
   const cloud = fbm(deriveSeed(seed, Stream.cloud), width, height, size / 3, 5);
+  // Shadow depth varies (penumbra, scattered light), and each scene has its own illumination.
+  const shade = fbm(deriveSeed(seed, Stream.shade), width, height, size / 6, 2);
 
   const layout = createPrng(deriveSeed(seed, Stream.layout));
   // Thresholds are quantiles of the fields, so every scene has the shares it asks for.
@@ -88,6 +90,7 @@ export function generateScene(options: SceneOptions): Scene {
   const shadowDy = Math.round(Math.sin(sunAngle) * shadowLength);
 
   const swath = swathEdge(layout, width, height);
+  const illumination = layout.range(0.85, 1.15);
 
   const n = width * height;
   const bands: SceneBands = {
@@ -126,18 +129,20 @@ export function generateScene(options: SceneOptions): Scene {
         label = SceneClass.thickCloud;
       } else {
         if (inShadow) {
-          for (let b = 0; b < 4; b++) pixel[b]! *= SHADOW_FACTOR;
+          const factor = SHADOW_FACTOR + 0.3 * shade[i]!;
+          for (let b = 0; b < 4; b++) pixel[b]! *= factor;
           label = SceneClass.cloudShadow;
         }
         if (c >= thinLevel) {
-          // Thin cloud: translucent, from 10 % opacity at its edge to 55 % next to thick cloud.
-          const alpha = 0.1 + 0.45 * (c - thinLevel) / Math.max(1e-6, thickLevel - thinLevel);
+          // Thin cloud: translucent, from 3 % opacity at its edge (barely visible haze, labelled
+          // all the same) to 50 % next to thick cloud.
+          const alpha = 0.03 + 0.47 * (c - thinLevel) / Math.max(1e-6, thickLevel - thinLevel);
           for (let b = 0; b < 4; b++) pixel[b] = pixel[b]! * (1 - alpha) + CLOUD[b]! * alpha;
           label = SceneClass.thinCloud;
         }
       }
       for (let b = 0; b < 4; b++) {
-        const value = pixel[b]! + sensor.gaussian() * NOISE_SIGMA;
+        const value = pixel[b]! * illumination + sensor.gaussian() * NOISE_SIGMA;
         out[b]![i] = value < 0 ? 0 : value > 1 ? 1 : value;
       }
       groundTruth[i] = label;

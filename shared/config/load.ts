@@ -24,6 +24,7 @@ export interface Config {
     name: string;
     iamAuth: boolean;
     poolMax: number;
+    ipType: "PUBLIC" | "PRIVATE" | "PSC";
   };
   buckets: { archive: string; annotation: string; datasets: string; models: string };
   annotationFolder: string;
@@ -92,6 +93,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       name: e.DB_NAME,
       iamAuth: e.DB_IAM_AUTH,
       poolMax: e.DB_POOL_MAX,
+      ipType: e.CLOUD_SQL_IP_TYPE,
     },
     buckets: { archive: e.BUCKET_ARCHIVE, annotation: e.BUCKET_ANNOTATION, datasets: e.BUCKET_DATASETS, models: e.BUCKET_MODELS },
     annotationFolder: e.ANNOTATION_FOLDER,

@@ -49,6 +49,8 @@ export const EnvSchema = z
     DB_NAME: z.string().default("mlops"),
     DB_IAM_AUTH: bool.default(false),
     DB_POOL_MAX: int(1, 100).default(5),
+    /** How the Cloud SQL connector reaches the instance (PRIVATE needs VPC egress). */
+    CLOUD_SQL_IP_TYPE: z.enum(["PUBLIC", "PRIVATE", "PSC"]).default("PUBLIC"),
 
     // Buckets
     BUCKET_ARCHIVE: z.string().min(1).default("archive"),
@@ -134,9 +136,6 @@ export const EnvSchema = z
     if (env.MLOPS_RUNTIME === "gcp") {
       for (const key of ["GOOGLE_CLOUD_PROJECT", "REGION"] as const) {
         if (!env[key]) ctx.addIssue({ code: "custom", path: [key], message: "required when MLOPS_RUNTIME=gcp" });
-      }
-      if (!env.DATABASE_URL && !env.CLOUD_SQL_INSTANCE) {
-        ctx.addIssue({ code: "custom", path: ["CLOUD_SQL_INSTANCE"], message: "set CLOUD_SQL_INSTANCE or DATABASE_URL when MLOPS_RUNTIME=gcp" });
       }
     }
     if (env.ANNOTATION_BACKEND === "encord") {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalRuntime, type LocalRuntime } from "../../shared/runtime/local.ts";
 import { makeDemoProduct } from "../../shared/adapters/demo/products.ts";
-import { ontologyFromNames } from "../../shared/core/annotation/ontology.ts";
+import { ontologyFromEncord } from "../../shared/core/annotation/ontology.ts";
 import { DEFAULT_ONTOLOGY } from "../../shared/config/schema.ts";
 import { simulatedLabelRow } from "../../shared/demo/annotators.ts";
 import { readStatusSnapshot } from "../../shared/db/queries/status.ts";
@@ -52,7 +52,8 @@ describe(`the loop on the Encord backend (${testDbKind})`, () => {
     await Promise.all(products.map((p) => runtime.store.put(`gs://archive/incoming/${p.name}.zip`, p.zip)));
     runtime.watcher.kick();
 
-    const ontology = ontologyFromNames(DEFAULT_ONTOLOGY);
+    // Annotators draw with the project's Encord ontology, so labels carry its feature hashes.
+    const ontology = ontologyFromEncord(fake.state.editorOntology, DEFAULT_ONTOLOGY);
     const byTitle = new Map(products.map((p) => [p.name, p]));
     const deadline = Date.now() + 240_000;
     while (Date.now() < deadline) {
@@ -62,7 +63,7 @@ describe(`the loop on the Encord backend (${testDbKind})`, () => {
         const itemId = t.clientMetadata.itemId;
         if (!product || typeof itemId !== "string") return null;
         return simulatedLabelRow({ itemId, title: t.title, groundTruth: product.groundTruth, ontology, revision: 1, annotator: "annotator@team", editedAt: new Date(), mistake: null });
-      });
+      }, { annotator: "annotator@team" });
       await runtime.publish("poll.tick", { reason: "schedule" });
       await runtime.publish("reconcile.tick", { reason: "schedule" });
       await new Promise((r) => setTimeout(r, 700));

@@ -1,0 +1,237 @@
+# Least privilege: one service account per function and per job, each holding only what its use
+# case touches — storage roles on single buckets, publisher on single topics, job-scoped Cloud Run
+# roles for the functions that launch jobs. No owner, editor or project-wide storage admin.
+
+resource "google_service_account" "function" {
+  for_each = local.functions
+
+  account_id   = "fn-${each.key}"
+  display_name = "mlops function ${each.key}"
+}
+
+resource "google_service_account" "job" {
+  for_each = local.jobs
+
+  account_id   = "job-${each.key}"
+  display_name = "mlops job ${each.key}"
+}
+
+resource "google_service_account" "pubsub_push" {
+  account_id   = "mlops-pubsub-push"
+  display_name = "Pub/Sub push subscriptions → consumer functions"
+}
+
+resource "google_service_account" "eventarc_trigger" {
+  account_id   = "mlops-eventarc-ingest"
+  display_name = "Eventarc GCS trigger → ingest"
+}
+
+resource "google_service_account" "builder" {
+  account_id   = "mlops-fn-builder"
+  display_name = "Cloud Build of the function sources"
+}
+
+locals {
+  viewer = "roles/storage.objectViewer"
+  admin  = "roles/storage.objectAdmin" # create + overwrite (re-normalised images, checkpoints)
+
+  bucket_roles = {
+    "fn:ingest"                = { archive = local.viewer, annotation = local.admin }
+    "fn:register"              = { annotation = local.admin }  # inbox backend writes tasks/
+    "fn:poll"                  = { annotation = local.viewer } # inbox/ labels, nodata masks
+    "fn:threshold"             = { annotation = local.viewer, datasets = local.admin }
+    "fn:on-training-completed" = { models = local.viewer }  # model card
+    "fn:promote"               = { models = local.viewer }  # evaluation report
+    "fn:command"               = { archive = local.viewer } # backfill lists the archive
+    "fn:reconcile"             = { models = local.viewer }  # results of jobs that did not report
+    "fn:dashboard"             = { archive = local.viewer, annotation = local.viewer, datasets = local.viewer, models = local.viewer }
+    "job:train"                = { datasets = local.viewer, models = local.admin }
+    "job:evaluate"             = { datasets = local.viewer, models = local.admin }
+  }
+
+  # Topics each principal publishes to (the types its use case emits; see shared/core/usecases).
+  publishes = {
+    "fn:ingest"                = ["item-normalised", "item-failed"]
+    "fn:register"              = ["items-registered", "item-failed"]
+    "fn:poll"                  = ["annotations-accepted"]
+    "fn:threshold"             = ["dataset-version-created", "training-started"]
+    "fn:on-training-completed" = ["training-started"]
+    "fn:promote"               = ["model-promoted"]
+    "fn:command"               = ["object-finalized", "poll-tick", "threshold-tick", "model-promoted"]
+    "fn:reconcile"             = local.topics # republishes whatever the outbox holds unsent
+    "job:train"                = ["training-completed"]
+    "job:evaluate"             = ["evaluation-completed"]
+  }
+
+  # Which functions start (and read, and cancel) executions of which job.
+  job_launchers = {
+    train    = ["threshold", "on-training-completed", "reconcile"]
+    evaluate = ["on-training-completed", "reconcile"]
+  }
+
+  principal_email = merge(
+    { for name in local.functions : "fn:${name}" => google_service_account.function[name].email },
+    { for name in local.jobs : "job:${name}" => google_service_account.job[name].email },
+  )
+
+  bucket_grants = merge([
+    for principal, roles in local.bucket_roles : {
+      for bucket, role in roles : "${principal}:${bucket}" => { principal = principal, bucket = bucket, role = role }
+    }
+  ]...)
+
+  topic_grants = merge([
+    for principal, topics in local.publishes : {
+      for topic in topics : "${principal}:${topic}" => { principal = principal, topic = topic }
+    }
+  ]...)
+
+  launcher_grants = merge([
+    for job, functions in local.job_launchers : {
+      for fn in functions : "${fn}:${job}" => { function = fn, job = job }
+    }
+  ]...)
+
+  job_resources = {
+    train    = google_cloud_run_v2_job.train
+    evaluate = google_cloud_run_v2_job.evaluate
+  }
+
+  secret_grants = merge([
+    for fn, secrets in local.function_secrets : {
+      for key, secret in secrets : "${fn}:${key}" => { function = fn, secret = secret }
+    }
+  ]...)
+}
+
+resource "google_storage_bucket_iam_member" "data" {
+  for_each = local.bucket_grants
+
+  bucket = google_storage_bucket.data[each.value.bucket].name
+  role   = each.value.role
+  member = "serviceAccount:${local.principal_email[each.value.principal]}"
+}
+
+resource "google_pubsub_topic_iam_member" "publisher" {
+  for_each = local.topic_grants
+
+  topic  = google_pubsub_topic.topic[each.value.topic].id
+  role   = "roles/pubsub.publisher"
+  member = "serviceAccount:${local.principal_email[each.value.principal]}"
+}
+
+# Run with overrides (env, task timeout) and cancel, scoped to the one job; viewer on the same job
+# to read its executions' status.
+resource "google_cloud_run_v2_job_iam_member" "launcher" {
+  for_each = local.launcher_grants
+
+  name     = local.job_resources[each.value.job].name
+  location = var.region
+  role     = "roles/run.jobsExecutorWithOverrides"
+  member   = "serviceAccount:${google_service_account.function[each.value.function].email}"
+}
+
+resource "google_cloud_run_v2_job_iam_member" "launcher_viewer" {
+  for_each = local.launcher_grants
+
+  name     = local.job_resources[each.value.job].name
+  location = var.region
+  role     = "roles/run.viewer"
+  member   = "serviceAccount:${google_service_account.function[each.value.function].email}"
+}
+
+# Cloud SQL: connect to this one instance only (IAM condition on the instance name).
+resource "google_project_iam_member" "cloudsql_client" {
+  for_each = local.functions
+
+  project = var.project
+  role    = "roles/cloudsql.client"
+  member  = "serviceAccount:${google_service_account.function[each.key].email}"
+  condition {
+    title      = "only-mlops-instance"
+    expression = "resource.name == \"projects/${var.project}/instances/${google_sql_database_instance.main.name}\" && resource.type == \"sqladmin.googleapis.com/Instance\""
+  }
+}
+
+resource "google_secret_manager_secret_iam_member" "function_secret_access" {
+  for_each = local.secret_grants
+
+  secret_id = each.value.secret
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.function[each.value.function].email}"
+}
+
+# Invokers: the push identity may call the consumers, the trigger identity may call ingest, the
+# listed viewers may open the dashboard. Nobody else.
+resource "google_cloud_run_service_iam_member" "push_invoker" {
+  for_each = local.consumers
+
+  location = var.region
+  service  = local.function_services[each.key]
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.pubsub_push.email}"
+}
+
+resource "google_cloud_run_service_iam_member" "eventarc_invoker" {
+  location = var.region
+  service  = local.function_services["ingest"]
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.eventarc_trigger.email}"
+}
+
+resource "google_cloud_run_service_iam_member" "dashboard_viewer" {
+  for_each = toset(var.dashboard_viewers)
+
+  location = var.region
+  service  = local.function_services["dashboard"]
+  role     = "roles/run.invoker"
+  member   = each.value
+}
+
+# Eventarc's receiver role exists only at project level.
+resource "google_project_iam_member" "eventarc_receiver" {
+  project = var.project
+  role    = "roles/eventarc.eventReceiver"
+  member  = "serviceAccount:${google_service_account.eventarc_trigger.email}"
+}
+
+# GCS publishes its object notifications for Eventarc through Pub/Sub as its own service agent.
+data "google_storage_project_service_account" "gcs" {}
+
+resource "google_project_iam_member" "gcs_agent_publisher" {
+  project = var.project
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:${data.google_storage_project_service_account.gcs.email_address}"
+}
+
+# The Pub/Sub service agent mints the OIDC tokens of the push identity (needed on older projects).
+resource "google_service_account_iam_member" "push_token_creator" {
+  service_account_id = google_service_account.pubsub_push.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.pubsub_service_agent
+}
+
+# The function build: write logs and images, read its source zip.
+resource "google_project_iam_member" "builder" {
+  for_each = toset(["roles/logging.logWriter", "roles/artifactregistry.writer"])
+
+  project = var.project
+  role    = each.value
+  member  = "serviceAccount:${google_service_account.builder.email}"
+}
+
+resource "google_storage_bucket_iam_member" "builder_sources" {
+  bucket = google_storage_bucket.sources.name
+  role   = local.viewer
+  member = "serviceAccount:${google_service_account.builder.email}"
+}
+
+# Jobs pull their images from our repository.
+resource "google_artifact_registry_repository_iam_member" "job_pull" {
+  for_each = local.jobs
+
+  location   = var.region
+  repository = google_artifact_registry_repository.jobs.name
+  role       = "roles/artifactregistry.reader"
+  member     = "serviceAccount:${google_service_account.job[each.key].email}"
+}

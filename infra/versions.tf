@@ -1,0 +1,29 @@
+terraform {
+  required_version = ">= 1.6"
+
+  required_providers {
+    google = {
+      source  = "hashicorp/google"
+      version = ">= 6.20, < 8.0"
+    }
+    archive = {
+      source  = "hashicorp/archive"
+      version = "~> 2.4"
+    }
+    random = {
+      source  = "hashicorp/random"
+      version = "~> 3.6"
+    }
+  }
+
+  # State lives in a GCS bucket created once by hand (see infra/README.md):
+  #   terraform -chdir=infra init -backend-config=bucket=<project>-tfstate -backend-config=prefix=mlops/<env>
+  backend "gcs" {}
+}
+
+provider "google" {
+  project = var.project
+  region  = var.region
+}
+
+data "google_project" "this" {}

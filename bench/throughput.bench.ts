@@ -38,6 +38,13 @@ export const throughputBench: BenchSuite = async () => {
     const seconds = (performance.now() - started) / 1000;
     const calls = (await runtime.deps.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM outbox WHERE type = 'items.registered'`)).rows[0]!.n;
     const rate = registered / seconds;
+    const phases = (await runtime.deps.db.query<{ to_state: string; first: Date; last: Date }>(
+      `SELECT to_state, min(at) AS first, max(at) AS last FROM item_transitions GROUP BY to_state`,
+    )).rows;
+    if (process.env.BENCH_VERBOSE) {
+      const t0 = Date.now() - (performance.now() - started);
+      for (const p of phases) console.error(p.to_state, ((p.first.getTime() - t0) / 1000).toFixed(2), ((p.last.getTime() - t0) / 1000).toFixed(2));
+    }
     const results: BenchResult[] = [
       {
         name: `local runtime: upload → registered (${UPLOADS} products, 64×64×4)`,

@@ -26,7 +26,7 @@ locals {
 
   consumers = {
     "ingest"                = ["object-finalized"]
-    "register"              = ["item-normalised"]
+    "register"              = ["item-normalised", "item-failed"]
     "poll"                  = ["poll-tick"]
     "threshold"             = ["annotations-accepted", "threshold-tick"]
     "on-training-completed" = ["training-completed"]

@@ -26,15 +26,6 @@ export class TransientError extends Error {
   }
 }
 
-/**
- * Not a failure: the handler chose to wait (e.g. `register` letting a burst of uploads finish
- * normalising so they go to the backend in one batch). Redelivered like a TransientError, logged
- * quietly.
- */
-export class DeferredError extends TransientError {
-  override readonly name = "DeferredError";
-}
-
 /** Normalise anything thrown into an Error. */
 export function coerceError(err: unknown): Error & { code?: unknown } {
   if (err instanceof Error) return err;

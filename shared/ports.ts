@@ -4,6 +4,7 @@
  * Nothing here imports an SDK.
  */
 import type { Config } from "./config/load.ts";
+import type { CanonicalAnnotation } from "./core/annotation/canonical.ts";
 import type { Envelope } from "./messages/envelope.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -76,6 +77,14 @@ export interface Publisher {
   publish(envelope: Envelope): Promise<void>;
   /** Publishes several envelopes; adapters may batch. */
   publishAll?(envelopes: readonly Envelope[]): Promise<void>;
+  /**
+   * For a publisher that lives in the same database (the local runtime's delivery table): publish
+   * inside the effect's transaction, so the outbox row is written already sent. Optional; the
+   * cloud publisher publishes after commit instead.
+   */
+  publishWithin?(tx: Queryable, envelopes: readonly Envelope[]): Promise<void>;
+  /** Called after a transaction that used `publishWithin` committed. */
+  committed?(): void;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -117,7 +126,7 @@ export interface FetchedLabel {
   ref: LabelRef;
   /** The label converted to the canonical annotation, or why it could not be. */
   result:
-    | { ok: true; annotation: import("./core/annotation/canonical.ts").CanonicalAnnotation }
+    | { ok: true; annotation: CanonicalAnnotation }
     | { ok: false; error: string };
 }
 

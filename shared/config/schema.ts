@@ -82,8 +82,8 @@ export const EnvSchema = z
     ONTOLOGY: jsonOf(z.array(z.string().min(1)).min(2)).default(DEFAULT_ONTOLOGY),
     TASK: z.enum(["segmentation", "detection", "classification"]).default("segmentation"),
     REGISTER_BATCH_SIZE: int(1, 1000).default(1000),
-    /** register waits up to this long (message age) for uploads still being normalised, to batch them. */
-    REGISTER_BATCH_WINDOW_SECONDS: num(0, 600).default(5),
+    /** An upload normalising for less than this holds registration back, so a burst goes in one batch. */
+    REGISTER_BATCH_WINDOW_SECONDS: num(0, 3600).default(60),
     ENCORD_DOMAIN: z.string().url().default("https://api.encord.com"),
     ENCORD_SSH_KEY_FILE: z.string().optional(),
     ENCORD_SSH_KEY: z.string().optional(),
@@ -123,7 +123,7 @@ export const EnvSchema = z
     PORT: int(0, 65535).default(8080),
     POLL_INTERVAL_SECONDS: num(0.2, 86_400).default(5),
     RECONCILE_INTERVAL_SECONDS: num(1, 86_400).default(30),
-    LOCAL_CONCURRENCY: int(1, 64).default(4),
+    LOCAL_CONCURRENCY: int(1, 64).default(8),
 
     // GCP
     GOOGLE_CLOUD_PROJECT: z.string().optional(),

@@ -1,4 +1,4 @@
-import { DeferredError, PermanentError, describeError, isTransient } from "../errors.ts";
+import { PermanentError, describeError, isTransient } from "../errors.ts";
 import { parseEnvelope, type ParsedMessage } from "../messages/build.ts";
 import type { ConsumerName } from "../messages/topics.ts";
 import type { Deps } from "../ports.ts";
@@ -43,10 +43,6 @@ export async function handleDelivery(consumer: ConsumerName, raw: unknown, deps:
     scoped.debug("handled", { status: outcome.status });
     return outcome;
   } catch (err) {
-    if (err instanceof DeferredError) {
-      scoped.debug("deferred", { reason: err.message });
-      throw err;
-    }
     if (isTransient(err) || !(err instanceof PermanentError)) {
       // Unknown errors are retried too: the event-age guard and max delivery attempts bound them.
       scoped.warn("handler failed; the message will be redelivered", { error: describeError(err), transient: isTransient(err) });

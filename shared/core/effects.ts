@@ -18,6 +18,7 @@ export async function transact<T>(
   fn: (tx: Queryable, emit: Emit) => Promise<T>,
 ): Promise<T> {
   let emitted: string[] = [];
+  const within = deps.publisher.publishWithin?.bind(deps.publisher);
   const result = await deps.db.transaction(async (tx) => {
     emitted = []; // the adapter may rerun this callback after a serialisation failure
     const emit: Emit = async (type, data, options) => {
@@ -26,12 +27,14 @@ export async function transact<T>(
         occurredAt: deps.clock.now(),
         ...(cause ? { correlationId: cause.correlationId, causationId: cause.id } : {}),
       });
-      await enqueueOutbox(tx, envelope, topicFor(type));
-      emitted.push(envelope.id);
+      await enqueueOutbox(tx, envelope, topicFor(type), { sent: Boolean(within) });
+      if (within) await within(tx, [envelope]);
+      else emitted.push(envelope.id);
       return envelope;
     };
     return fn(tx, emit);
   });
+  deps.publisher.committed?.();
   if (emitted.length > 0) {
     await flushOutbox(deps, { ids: emitted }).catch((err: unknown) => {
       deps.log.warn("publishing after commit failed; reconcile will republish", { error: describeError(err), ids: emitted });

@@ -51,7 +51,8 @@ export function topicFor(type: MessageType): TopicName {
  */
 export const SUBSCRIPTIONS = {
   ingest: ["object.finalized"],
-  register: ["item.normalised"],
+  // item.failed too: a failed upload may have been the last of a burst the others wait for.
+  register: ["item.normalised", "item.failed"],
   poll: ["poll.tick"],
   threshold: ["annotations.accepted", "threshold.tick"],
   "on-training-completed": ["training.completed", "training.failed"],

@@ -28,7 +28,8 @@ export async function reconcile(message: Envelope | null, deps: Deps): Promise<C
   if (republished) notes.push(`${republished} outbox rows republished`);
 
   const seen = await listItemsInState(deps.db, "seen", stuck, 200);
-  const normalised = await listItemsInState(deps.db, "normalised", stuck, 1);
+  // Registration should follow within seconds; a minute without it means a lost nudge.
+  const normalised = await listItemsInState(deps.db, "normalised", Math.min(stuck, 60), 1);
   await transact(deps, message, async (_tx, emit) => {
     for (const item of seen) {
       await emit("object.finalized", { bucket: item.source_bucket, name: item.source_name, generation: item.source_generation, reprocess: true });

@@ -1,4 +1,4 @@
-import { DeferredError, describeError } from "../../errors.ts";
+import { describeError } from "../../errors.ts";
 import type { Envelope } from "../../messages/envelope.ts";
 import type { Deps, RegistrationRequest } from "../../ports.ts";
 import { claimItemsForRegistration, releaseRegistrationClaim, transitionItem, type ItemRow } from "../../db/queries/items.ts";
@@ -16,15 +16,17 @@ const CLAIM_SECONDS = 600;
  * lease that expires, and the backend call is idempotent (duplicates skipped by the backend adapter).
  */
 export async function registerPending(message: Envelope | null, deps: Deps): Promise<ConsumerOutcome> {
-  await waitForBurst(message, deps);
+  const normalising = message ? await uploadsStillNormalising(deps) : 0;
+  if (normalising > 0 && message) {
+    // The last upload of a burst to finish (normalised or failed) triggers registration of all.
+    // Nothing was done, so there is nothing to record: a redelivery may simply look again.
+    return { status: "skipped", detail: `${normalising} upload(s) still normalising; the last one to finish registers the batch` };
+  }
   const token = deps.ids.next("claim");
   const claimed = await deps.db.transaction((tx) =>
     claimItemsForRegistration(tx, token, deps.config.annotation.registerBatchSize, CLAIM_SECONDS),
   );
-  if (claimed.length === 0) {
-    if (message) await deps.db.transaction((tx) => claimInbox(tx, "register", message.id));
-    return { status: "skipped", detail: "nothing waiting for registration" };
-  }
+  if (claimed.length === 0) return { status: "skipped", detail: "nothing waiting for registration" };
 
   const backend = await deps.backend();
   let results;
@@ -73,22 +75,19 @@ export async function registerPending(message: Envelope | null, deps: Deps): Pro
 }
 
 /**
- * A burst of uploads normalises over a few seconds. While the triggering message is younger than
- * the batch window and uploads are still being normalised, defer (the platform redelivers shortly)
- * so the burst reaches the backend as one batch instead of one call per item.
+ * Uploads of a burst normalise over a few seconds. While some are still being normalised (and only
+ * for a bounded time, so one stuck upload cannot hold the others back), this delivery leaves the
+ * work to the delivery that follows the last of them: every upload ends with `item.normalised` or
+ * `item.failed`, and both reach `register`. The burst then reaches the backend as one batch.
  */
-async function waitForBurst(message: Envelope | null, deps: Deps): Promise<void> {
-  const windowMs = deps.config.annotation.registerBatchWindowSeconds * 1000;
-  if (!message || windowMs <= 0) return;
-  if (deps.clock.now().getTime() - Date.parse(message.occurredAt) >= windowMs) return;
+async function uploadsStillNormalising(deps: Deps): Promise<number> {
+  const windowSeconds = deps.config.annotation.registerBatchWindowSeconds;
+  if (windowSeconds <= 0) return 0;
   const { rows } = await deps.db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM items WHERE state = 'seen' AND created_at > now() - make_interval(secs => $1)`,
-    [Math.max(60, windowMs / 1000)],
+    `SELECT count(*)::int AS n FROM items WHERE state = 'seen' AND state_changed_at > now() - make_interval(secs => $1)`,
+    [windowSeconds],
   );
-  const normalising = rows[0]?.n ?? 0;
-  if (normalising > 0) {
-    throw new DeferredError(`waiting for ${normalising} upload(s) still being normalised, to register them in one batch`, { retryAfterMs: 1000 });
-  }
+  return rows[0]?.n ?? 0;
 }
 
 function toRequest(item: ItemRow): RegistrationRequest {

@@ -53,17 +53,18 @@ export interface NewItem {
 
 /** Inserts the item in state `seen` unless it exists; returns the row either way. */
 export async function insertItemIfAbsent(db: Queryable, item: NewItem): Promise<{ row: ItemRow; created: boolean }> {
+  // One round trip for the common case: insert the item and its first transition together.
   const inserted = await db.query<ItemRow>(
-    `INSERT INTO items (id, source_bucket, source_name, source_generation, source_size)
-     VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT (source_bucket, source_name, source_generation) DO NOTHING
-     RETURNING ${COLUMNS}`,
+    `WITH ins AS (
+       INSERT INTO items (id, source_bucket, source_name, source_generation, source_size)
+       VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (source_bucket, source_name, source_generation) DO NOTHING
+       RETURNING ${COLUMNS}),
+     rec AS (INSERT INTO item_transitions (item_id, from_state, to_state, reason) SELECT id, NULL, 'seen', 'uploaded' FROM ins)
+     SELECT * FROM ins`,
     [item.id, item.bucket, item.name, item.generation, item.size],
   );
-  if (inserted.rows[0]) {
-    await recordTransition(db, item.id, null, "seen", "uploaded");
-    return { row: inserted.rows[0], created: true };
-  }
+  if (inserted.rows[0]) return { row: inserted.rows[0], created: true };
   const existing = await getItemBySource(db, item.bucket, item.name, item.generation);
   if (!existing) throw new Error(`item ${item.id} vanished after a conflicting insert`);
   return { row: existing, created: false };

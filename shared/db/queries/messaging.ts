@@ -19,10 +19,11 @@ export async function inboxHas(db: Queryable, consumer: string, messageId: strin
   return rows.length > 0;
 }
 
-export async function enqueueOutbox(db: Queryable, envelope: Envelope, topic: string): Promise<void> {
+export async function enqueueOutbox(db: Queryable, envelope: Envelope, topic: string, options: { sent?: boolean } = {}): Promise<void> {
   await db.query(
-    `INSERT INTO outbox (id, type, topic, envelope) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`,
-    [envelope.id, envelope.type, topic, JSON.stringify(envelope)],
+    `INSERT INTO outbox (id, type, topic, envelope, sent_at, attempts) VALUES ($1, $2, $3, $4, CASE WHEN $5 THEN now() END, CASE WHEN $5 THEN 1 ELSE 0 END)
+     ON CONFLICT (id) DO NOTHING`,
+    [envelope.id, envelope.type, topic, JSON.stringify(envelope), options.sent === true],
   );
 }
 

@@ -4,7 +4,7 @@ import type { Envelope } from "../../messages/envelope.ts";
 import { consumersOf, isMessageType, type ConsumerName } from "../../messages/topics.ts";
 import { handleDelivery } from "../../core/delivery.ts";
 import { recordDeadLetter } from "../../db/queries/dead-letters.ts";
-import type { Db, Deps, Publisher } from "../../ports.ts";
+import type { Db, Deps, Publisher, Queryable } from "../../ports.ts";
 
 /**
  * The local runtime's Pub/Sub: publishing writes one `local_deliveries` row per subscribed
@@ -22,18 +22,27 @@ export class LocalDeliveriesPublisher implements Publisher {
   }
 
   async publishAll(envelopes: readonly Envelope[]): Promise<void> {
+    await this.publishWithin(this.db, envelopes);
+    this.wake.emit("published");
+  }
+
+  /** The delivery table is in the same database: use the effect's own transaction. */
+  async publishWithin(tx: Queryable, envelopes: readonly Envelope[]): Promise<void> {
     const rows: { message_id: string; consumer: string; envelope: Envelope }[] = [];
     for (const envelope of envelopes) {
       const consumers = isMessageType(envelope.type) ? consumersOf(envelope.type) : [];
       for (const consumer of consumers) rows.push({ message_id: envelope.id, consumer, envelope });
     }
     if (rows.length === 0) return;
-    await this.db.query(
+    await tx.query(
       `INSERT INTO local_deliveries (message_id, consumer, envelope)
        SELECT r.message_id, r.consumer, r.envelope FROM jsonb_to_recordset($1::jsonb) AS r(message_id text, consumer text, envelope jsonb)
        ON CONFLICT DO NOTHING`,
       [JSON.stringify(rows)],
     );
+  }
+
+  committed(): void {
     this.wake.emit("published");
   }
 }
@@ -57,6 +66,9 @@ export class LocalDispatcher {
   private timer: NodeJS.Timeout | null = null;
   private pumping = false;
   private repump = false;
+  /** Acknowledged deliveries waiting to be marked done in one statement (see markDone). */
+  private acked: { message_id: string; consumer: string }[] = [];
+  private ackTimer: NodeJS.Timeout | null = null;
   readonly stats: DispatcherStats = { delivered: 0, retried: 0, dead: 0 };
 
   constructor(
@@ -79,11 +91,13 @@ export class LocalDispatcher {
     this.publisher.wake.off("published", this.onWake);
     if (this.timer) clearTimeout(this.timer);
     await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => setTimeout(r, timeoutMs))]);
+    await this.flushAcks();
   }
 
   /** Resolves when nothing is due or in flight (tests and the demo use it to settle). */
   async idle(): Promise<boolean> {
     if (this.inflight.size > 0) return false;
+    await this.flushAcks();
     const { rows } = await this.deps.db.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM local_deliveries WHERE state IN ('pending', 'inflight') AND next_attempt_at <= now()`,
     );
@@ -127,6 +141,34 @@ export class LocalDispatcher {
     }
   }
 
+  /**
+   * Marks acknowledged deliveries done in batches of a few milliseconds: one statement instead of
+   * one per delivery. Safe under at-least-once: if the process dies first, the rows are still
+   * `inflight` and are delivered again on start, and every consumer is idempotent.
+   */
+  private markDone(row: DueRow): void {
+    this.acked.push({ message_id: row.message_id, consumer: row.consumer });
+    this.ackTimer ??= setTimeout(() => void this.flushAcks(), 10);
+  }
+
+  private async flushAcks(): Promise<void> {
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = null;
+    const rows = this.acked;
+    this.acked = [];
+    if (rows.length === 0) return;
+    try {
+      await this.deps.db.query(
+        `UPDATE local_deliveries d SET state = 'done', last_error = NULL, lease_until = NULL, updated_at = now()
+         FROM jsonb_to_recordset($1::jsonb) AS r(message_id text, consumer text)
+         WHERE d.message_id = r.message_id AND d.consumer = r.consumer AND d.state = 'inflight'`,
+        [JSON.stringify(rows)],
+      );
+    } catch (err) {
+      this.deps.log.warn("could not mark deliveries done; they will be delivered again", { error: describeError(err), count: rows.length });
+    }
+  }
+
   private async claim(limit: number): Promise<DueRow[]> {
     const { rows } = await this.deps.db.query<DueRow>(
       `UPDATE local_deliveries SET state = 'inflight', attempts = attempts + 1, lease_until = now() + interval '10 minutes', updated_at = now()
@@ -143,10 +185,7 @@ export class LocalDispatcher {
   private async deliver(row: DueRow): Promise<void> {
     try {
       await handleDelivery(row.consumer, row.envelope, this.deps);
-      await this.deps.db.query(
-        `UPDATE local_deliveries SET state = 'done', last_error = NULL, lease_until = NULL, updated_at = now() WHERE message_id = $1 AND consumer = $2`,
-        [row.message_id, row.consumer],
-      );
+      this.markDone(row);
       this.stats.delivered++;
     } catch (err) {
       const error = describeError(err);

@@ -66,6 +66,19 @@ describe("cocoEvaluate — images, categories and crowds", () => {
     expect(stats.AR100).toBe(1);
   });
 
+  it("does not trade a regular match for a better-fitting crowd region", () => {
+    // The detection [0,0,10,6] lies inside the crowd [0,0,20,20] (crowd IoU 60/60 = 1) and overlaps
+    // the regular GT [0,0,10,10] with IoU 60/100 = .6. GT are scanned regular first; once the
+    // regular one is a candidate (t ≤ .6) the scan stops before the crowd → TP. For t ≥ .65 only
+    // the crowd matches → ignored, leaving the regular GT unfound → 0.
+    // AP = (3 · 1/(1+ε) + 7 · 0)/10; AP50 = 1/(1+ε); AP75 = 0.
+    const gt = groundTruth([ann([0, 0, 10, 10]), ann([0, 0, 20, 20], { iscrowd: 1 })]);
+    const { stats } = cocoEvaluate(gt, [det([0, 0, 10, 6], 0.9)]);
+    expect(stats.AP).toBeCloseTo((3 * ONE) / 10, 12);
+    expect(stats.AP50).toBeCloseTo(ONE, 12);
+    expect(stats.AP75).toBe(0);
+  });
+
   it("disregards a user `ignore` flag: only iscrowd makes a GT ignored (COCOeval._prepare)", () => {
     // `_prepare` sets ignore from `ignore` and then overwrites it with `'iscrowd' in gt and
     // gt['iscrowd']`. A GT with ignore: 1 therefore still counts: with an exact detection AP = 1/(1+ε),
@@ -131,6 +144,18 @@ describe("cocoEvaluate — order, truncation and area ranges", () => {
     expect(fpFirst.stats.AP).toBeCloseTo(0.5, 12); // pr = [0, ½], rc = [0, 1]
     const tpFirst = cocoEvaluate(single, [det([0, 0, 10, 10], 0.5), det([50, 50, 10, 10], 0.5)]);
     expect(tpFirst.stats.AP).toBeCloseTo(ONE, 12); // pr = [1/(1+ε), ½], rc = [1, 1]
+  });
+
+  it("keeps tie order through a long merge: 20 equal scores over 20 images", () => {
+    // Images 1…20 have one GT each and one detection scored .5: exact on images 1–8, a miss on
+    // 9–20. Ties keep image order, so the 8 TPs come first: pr = 1/(1+ε), then k/(k+ε) = 1 for
+    // k ≥ 2 → envelope 1 up to rc = 8/20 = .4 and nothing after. recThrs 0 … .40 are 41 values
+    // (40 × .01 rounds to the double .4) → AP50 = 41/101. Any reordering of the equal scores that
+    // moves a miss ahead of a TP lowers it. 20 detections also take the sort past its 16-item runs.
+    const images = Array.from({ length: 20 }, (_, i) => i + 1);
+    const gt = groundTruth(images.map((image) => ann([0, 0, 10, 10], { image_id: image })), { images });
+    const dt = images.map((image) => det(image <= 8 ? [0, 0, 10, 10] : [50, 50, 10, 10], 0.5, image));
+    expect(cocoEvaluate(gt, dt).stats.AP50).toBeCloseTo(41 / 101, 12);
   });
 
   it("keeps only the 100 best detections of an image: the 101st true positive is cut", () => {

@@ -1,0 +1,114 @@
+import type { CocoAccumulation } from "./coco-accumulate.ts";
+import type { CocoParams } from "./coco-evaluate-images.ts";
+import { AREA_LABELS } from "./coco-types.ts";
+import type { AreaLabel, CocoPerClass, CocoStats } from "./coco-types.ts";
+
+/**
+ * NumPy's pairwise summation (`pairwise_sum_DOUBLE`, blocks of 128 with 8 accumulators), so that
+ * means come out bit-identical to `np.mean` rather than merely close.
+ */
+export function pairwiseSum(values: ArrayLike<number>, start: number, n: number): number {
+  if (n < 8) {
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += values[start + i]!;
+    return sum;
+  }
+  if (n <= 128) {
+    let r0 = values[start]!, r1 = values[start + 1]!, r2 = values[start + 2]!, r3 = values[start + 3]!;
+    let r4 = values[start + 4]!, r5 = values[start + 5]!, r6 = values[start + 6]!, r7 = values[start + 7]!;
+    let i = 8;
+    for (; i < n - (n % 8); i += 8) {
+      const at = start + i;
+      r0 += values[at]!; r1 += values[at + 1]!; r2 += values[at + 2]!; r3 += values[at + 3]!;
+      r4 += values[at + 4]!; r5 += values[at + 5]!; r6 += values[at + 6]!; r7 += values[at + 7]!;
+    }
+    let sum = (r0 + r1 + (r2 + r3)) + (r4 + r5 + (r6 + r7));
+    for (; i < n; i++) sum += values[start + i]!;
+    return sum;
+  }
+  let half = Math.floor(n / 2);
+  half -= half % 8;
+  return pairwiseSum(values, start, half) + pairwiseSum(values, start + half, n - half);
+}
+
+/** `np.mean(s[s > -1])`, or −1 when nothing is above −1 (COCOeval's "undefined"). */
+export function meanOfDefined(values: ArrayLike<number>, count = values.length): number {
+  const kept = new Float64Array(count);
+  let n = 0;
+  for (let i = 0; i < count; i++) if (values[i]! > -1) kept[n++] = values[i]!;
+  return n === 0 ? -1 : pairwiseSum(kept, 0, n) / n;
+}
+
+interface Selection {
+  /** null: all IoU thresholds; otherwise the thresholds equal (`==`) to it, possibly none. */
+  iouThr: number | null;
+  area: AreaLabel;
+  maxDets: number;
+}
+
+function matchingIndices(values: ArrayLike<number>, wanted: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < values.length; i++) if (values[i] === wanted) out.push(i);
+  return out;
+}
+
+/** `_summarize`: gathers `s[t, :, :, aind, mind]` (or the recall slice) in C order, then the mean. */
+function summarizeOne(acc: CocoAccumulation, params: CocoParams, precisionNotRecall: boolean, sel: Selection, k?: number): number {
+  const { T, R, K, A, M } = acc.counts;
+  const tind = sel.iouThr === null ? [...Array(T).keys()] : matchingIndices(params.iouThrs, sel.iouThr);
+  const a = AREA_LABELS.indexOf(sel.area);
+  const mind = matchingIndices(params.maxDets, sel.maxDets);
+  const kind = k === undefined ? [...Array(K).keys()] : [k];
+  const gathered: number[] = [];
+  for (const t of tind) {
+    if (precisionNotRecall) {
+      for (let r = 0; r < R; r++) {
+        for (const kk of kind) for (const m of mind) gathered.push(acc.precision[(((t * R + r) * K + kk) * A + a) * M + m]!);
+      }
+    } else {
+      for (const kk of kind) for (const m of mind) gathered.push(acc.recall[((t * K + kk) * A + a) * M + m]!);
+    }
+  }
+  return meanOfDefined(gathered);
+}
+
+/**
+ * `_summarizeDets`: the twelve stats. Like pycocotools, the first one asks for maxDets == 100
+ * literally (−1 when 100 is not among `maxDets`); the others use maxDets[0], [1] and [2].
+ */
+export function summarizeDetections(acc: CocoAccumulation, params: CocoParams): CocoStats {
+  const md = params.maxDets;
+  const last = md[2]!;
+  const ap = (sel: Selection) => summarizeOne(acc, params, true, sel);
+  const ar = (sel: Selection) => summarizeOne(acc, params, false, sel);
+  return {
+    AP: ap({ iouThr: null, area: "all", maxDets: 100 }),
+    AP50: ap({ iouThr: 0.5, area: "all", maxDets: last }),
+    AP75: ap({ iouThr: 0.75, area: "all", maxDets: last }),
+    APs: ap({ iouThr: null, area: "small", maxDets: last }),
+    APm: ap({ iouThr: null, area: "medium", maxDets: last }),
+    APl: ap({ iouThr: null, area: "large", maxDets: last }),
+    AR1: ar({ iouThr: null, area: "all", maxDets: md[0]! }),
+    AR10: ar({ iouThr: null, area: "all", maxDets: md[1]! }),
+    AR100: ar({ iouThr: null, area: "all", maxDets: last }),
+    ARs: ar({ iouThr: null, area: "small", maxDets: last }),
+    ARm: ar({ iouThr: null, area: "medium", maxDets: last }),
+    ARl: ar({ iouThr: null, area: "large", maxDets: last }),
+  };
+}
+
+/**
+ * Per-category numbers the way detectron2 and mmdet read COCOeval's arrays:
+ * `precision[:, :, k, area=all, maxDets=-1]` averaged over cells > −1.
+ */
+export function summarizePerClass(acc: CocoAccumulation, params: CocoParams, catIds: number[], catNames: string[]): CocoPerClass[] {
+  const last = params.maxDets[params.maxDets.length - 1]!;
+  return catIds.map((categoryId, k) => ({
+    categoryId,
+    name: catNames[k] ?? String(categoryId),
+    AP: summarizeOne(acc, params, true, { iouThr: null, area: "all", maxDets: last }, k),
+    AP50: summarizeOne(acc, params, true, { iouThr: 0.5, area: "all", maxDets: last }, k),
+    AP75: summarizeOne(acc, params, true, { iouThr: 0.75, area: "all", maxDets: last }, k),
+    AR100: summarizeOne(acc, params, false, { iouThr: null, area: "all", maxDets: last }, k),
+  }));
+}

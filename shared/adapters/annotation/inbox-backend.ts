@@ -93,7 +93,9 @@ export function createInboxBackend(deps: { store: ObjectStore; config: Config; l
         ...ref,
         itemId,
         title,
-        editedAt: converted.ok ? converted.annotation.provenance.editedAt : ref.editedAt,
+        // The revision is the file (its write time, to the millisecond), not the row's own edit
+        // time: Encord label rows carry whole seconds, and two saves within a second must both count.
+        editedAt: ref.editedAt,
         annotator: converted.ok ? converted.annotation.provenance.annotator : null,
         labelId: typeof record.label_hash === "string" ? record.label_hash : ref.labelId,
       };
@@ -108,7 +110,7 @@ export function createInboxBackend(deps: { store: ObjectStore; config: Config; l
       }
       return annotations.map((annotation) => ({
         // One file may label many images: each becomes its own label, named after its image.
-        ref: { ...ref, labelId: `${ref.labelId}#${annotation.itemId}`, title: titleOf(annotation.itemId), itemId: null, editedAt: annotation.provenance.editedAt, annotator: annotation.provenance.annotator },
+        ref: { ...ref, labelId: `${ref.labelId}#${annotation.itemId}`, title: titleOf(annotation.itemId), itemId: null, annotator: annotation.provenance.annotator },
         result: { ok: true as const, annotation },
       }));
     }

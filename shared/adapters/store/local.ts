@@ -15,6 +15,8 @@ import type { ObjectInfo, ObjectStore, PutOptions } from "../../ports.ts";
  */
 export class LocalObjectStore implements ObjectStore {
   readonly root: string;
+  /** Folders this process already created: `mkdir -p` costs a syscall per level otherwise. */
+  private readonly folders = new Set<string>();
   constructor(root: string) {
     this.root = resolve(root);
   }
@@ -41,13 +43,27 @@ export class LocalObjectStore implements ObjectStore {
       const existing = await this.head(uri);
       if (existing) return existing;
     }
-    await mkdir(dirname(path), { recursive: true });
+    await this.ensureFolder(dirname(path));
     const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.part`;
-    await writeFile(tmp, body);
+    try {
+      await writeFile(tmp, body);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      // The folder was removed behind our back: forget it and create it again.
+      this.folders.clear();
+      await this.ensureFolder(dirname(path));
+      await writeFile(tmp, body);
+    }
     await rename(tmp, path);
     // The body is in memory: hash it here rather than reading the file back.
     const info = await this.infoOf(uri, path, false);
     return { ...info, md5Hash: createHash("md5").update(body).digest("base64") };
+  }
+
+  private async ensureFolder(dir: string): Promise<void> {
+    if (this.folders.has(dir)) return;
+    await mkdir(dir, { recursive: true });
+    this.folders.add(dir);
   }
 
   async head(uri: string): Promise<ObjectInfo | null> {

@@ -7,21 +7,18 @@ import { createPgDb } from "../../shared/adapters/db/pg.ts";
 import { wrapPglite } from "../../shared/adapters/db/pglite.ts";
 import { migrate } from "../../shared/db/migrate.ts";
 import { loadMigrations } from "../../shared/db/migrations.ts";
-import type { Db } from "../../shared/ports.ts";
+import type { Db, Queryable } from "../../shared/ports.ts";
 
 export const testDbKind: "pg" | "pglite" = process.env.DATABASE_URL ? "pg" : "pglite";
 
 /**
  * A migrated, isolated database for one test: a fresh schema on the real Postgres named by
- * DATABASE_URL, or an in-memory PGlite otherwise. `close()` drops the schema.
- *
- * PGlite's initdb takes seconds, so the migrated data directory is dumped once into the temp
- * folder (keyed by the migrations' hash) and every test database starts from that dump.
+ * DATABASE_URL, or a fresh schema in this test file's PGlite otherwise. `close()` drops it.
  */
 export async function createTestDb(): Promise<Db> {
   const url = process.env.DATABASE_URL;
-  if (!url) return wrapPglite(await pgliteFromTemplate());
   const schema = `t_${randomBytes(6).toString("hex")}`;
+  if (!url) return pgliteSchema(schema);
   const admin = createPgDb({ connectionString: url, max: 1 });
   await admin.exec(`CREATE SCHEMA ${schema}`);
   const db = createPgDb({ connectionString: url, schema, max: 5 });
@@ -36,13 +33,55 @@ export async function createTestDb(): Promise<Db> {
   };
 }
 
-async function pgliteFromTemplate(): Promise<PGlite> {
-  const migrations = loadMigrations();
-  const hash = createHash("sha256").update(JSON.stringify(migrations)).digest("hex").slice(0, 16);
-  const file = join(tmpdir(), `mlops-pglite-template-${hash}.tar`);
+// ---------------------------------------------------------------------------------------------
+// PGlite: starting an instance costs seconds (initdb), so each test file (one worker) starts one,
+// from a dump of a migrated data directory cached in the temp folder, and every test gets its own
+// schema in it. PGlite has one session, so each Db switches `search_path` to its schema before
+// it talks to the database (PGlite runs one statement or transaction at a time, so a switch
+// cannot interleave with another Db's work).
+
+let shared: Promise<{ pglite: PGlite; current: { schema: string } }> | null = null;
+
+async function pgliteSchema(schema: string): Promise<Db> {
+  shared ??= startShared();
+  const { pglite, current } = await shared;
+  const base = wrapPglite(pglite);
+  const use = async () => {
+    if (current.schema !== schema) {
+      await pglite.exec(`SET search_path TO ${schema}, public`);
+      current.schema = schema;
+    }
+  };
+  await pglite.exec(`CREATE SCHEMA ${schema}`);
+  await use();
+  const db: Db = {
+    kind: "pglite",
+    async query(text, params) {
+      await use();
+      return base.query(text, params);
+    },
+    async exec(sql) {
+      await use();
+      return base.exec(sql);
+    },
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      await use();
+      return base.transaction(fn);
+    },
+    async close() {
+      await pglite.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
+      if (current.schema === schema) current.schema = "";
+    },
+  };
+  await migrate(db, loadMigrations());
+  return db;
+}
+
+async function startShared(): Promise<{ pglite: PGlite; current: { schema: string } }> {
+  const file = join(tmpdir(), `mlops-pglite-empty-${pgliteVersionKey()}.tar`);
   if (!existsSync(file)) {
     const fresh = new PGlite();
-    await migrate(wrapPglite(fresh), migrations);
+    await fresh.waitReady;
     const dump = await fresh.dumpDataDir("none");
     await fresh.close();
     const tmp = `${file}.${process.pid}.tmp`;
@@ -51,5 +90,10 @@ async function pgliteFromTemplate(): Promise<PGlite> {
   }
   const pglite = new PGlite({ loadDataDir: new Blob([readFileSync(file)]) });
   await pglite.waitReady;
-  return pglite;
+  return { pglite, current: { schema: "" } };
+}
+
+function pgliteVersionKey(): string {
+  const pkg = readFileSync(join(import.meta.dirname, "../../node_modules/@electric-sql/pglite/package.json"), "utf8");
+  return createHash("sha256").update(pkg).digest("hex").slice(0, 12);
 }

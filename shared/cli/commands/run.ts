@@ -159,8 +159,8 @@ function waitForSignal(onStop: () => Promise<void>): Promise<void> {
       stopping = true;
       void onStop().finally(resolve);
     };
-    process.once("SIGINT", handler);
-    process.once("SIGTERM", handler);
+    // A second Ctrl-C while stopping forces the exit.
     process.on("SIGINT", handler);
+    process.on("SIGTERM", handler);
   });
 }

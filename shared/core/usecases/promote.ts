@@ -50,6 +50,7 @@ export async function onEvaluationCompleted(message: Envelope<EvaluationComplete
       await insertDecision(tx, { id: prodDecision, evaluationId, modelId: candidate, alias: "prod", outcome: "promote", reasons: decision.reasons, checks: decision.checks, policy, actor: "policy" });
       if (await move(tx, emit, { alias: "prod", modelId: candidate, decisionId: prodDecision, actor: "policy", reason: `evaluation ${evaluationId}: policy prod=auto`, causeId: message.id, evaluationId })) aliases.push("prod");
     } else if (decision.prodOutcome === "review") {
+      await supersedeOpenReviews(tx, deps, "prod", evaluationId);
       await insertDecision(tx, { id: deps.ids.next("dec"), evaluationId, modelId: candidate, alias: "prod", outcome: "review", reasons: decision.reasons, checks: decision.checks, policy, actor: "policy" });
       await emit("promotion.review_requested", { evaluationId, modelId: candidate, alias: "prod", reasons: decision.reasons });
     }
@@ -126,6 +127,25 @@ export async function resolveReview(
     text: `by ${input.actor}${input.reason ? `: ${input.reason}` : ""}`,
   });
   return { status: "done", detail: moved ? `${pending.alias} → ${pending.model_id}` : "recorded" };
+}
+
+/**
+ * A newer candidate waiting for the same alias makes older open reviews moot: they are closed as
+ * rejected by the policy, naming what superseded them, so reviewers see one decision to make.
+ */
+async function supersedeOpenReviews(tx: Queryable, deps: Deps, alias: string, byEvaluationId: string): Promise<void> {
+  const { rows } = await tx.query<{ evaluation_id: string; model_id: string }>(
+    `SELECT d.evaluation_id, d.model_id FROM promotion_decisions d
+     WHERE d.alias = $1 AND d.outcome = 'review' AND d.evaluation_id <> $2 AND NOT EXISTS (
+       SELECT 1 FROM promotion_decisions r WHERE r.evaluation_id = d.evaluation_id AND r.alias = d.alias AND r.outcome IN ('approved', 'rejected'))`,
+    [alias, byEvaluationId],
+  );
+  for (const r of rows) {
+    await insertDecision(tx, {
+      id: deps.ids.next("dec"), evaluationId: r.evaluation_id, modelId: r.model_id, alias, outcome: "rejected",
+      reasons: [`superseded by evaluation ${byEvaluationId}`], checks: [], policy: undefined, actor: "policy",
+    });
+  }
 }
 
 export async function move(

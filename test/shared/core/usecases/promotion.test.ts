@@ -106,6 +106,26 @@ describe(`promotion by policy, review and rollback (${testDbKind})`, () => {
     expect((await aliasHolder(t.db, "prod"))?.model_id).toBe("mdl_new");
   });
 
+  it("closes an older open prod review when a newer candidate asks for the same alias", async () => {
+    t = await createTestDeps({ env: { PROMOTION_POLICY: JSON.stringify({ primary_metric: { name: "mIoU", threshold: 0.3 }, min_eval_items: 1, prod: "approve" }) } });
+    await seed();
+    await onEvaluationCompleted(await complete(report("eval_1", modelResult("candidate", "mdl_new", 0.8, {}), modelResult("champion", "mdl_old", 0.75, {}))), t.deps);
+    await t.db.query(`INSERT INTO models (id, name, task, uri, card, dataset_version_id) VALUES ('mdl_newer', 'baseline-mlp', 'segmentation', 'gs://models/mdl_newer/', '{}', 'v2')`);
+    await t.db.query(`INSERT INTO evaluations (id, candidate_model_id, champion_model_id, dataset_version_id, state) VALUES ('eval_2', 'mdl_newer', 'mdl_new', 'v2', 'running')`);
+    const second = report("eval_2", { ...modelResult("candidate", "mdl_newer", 0.85, {}) }, modelResult("champion", "mdl_new", 0.8, {}));
+    const uri = "gs://models/default/evaluations/eval_2/report.json";
+    await t.store.put(uri, JSON.stringify(second));
+    await onEvaluationCompleted(envelope("evaluation.completed", { evaluationId: "eval_2", candidateModelId: "mdl_newer", championModelId: "mdl_new", reportUri: uri, summaryUri: uri }), t.deps);
+    const prod = (await t.db.query<{ evaluation_id: string; outcome: string; reasons: string[] }>(
+      `SELECT evaluation_id, outcome, reasons FROM promotion_decisions WHERE alias = 'prod' ORDER BY created_at, outcome`)).rows;
+    expect(prod).toEqual(expect.arrayContaining([
+      { evaluation_id: "eval_1", outcome: "review", reasons: expect.any(Array) },
+      { evaluation_id: "eval_1", outcome: "rejected", reasons: ["superseded by evaluation eval_2"] },
+      { evaluation_id: "eval_2", outcome: "review", reasons: expect.any(Array) },
+    ]));
+    await expect(runCommand(envelope("command", { name: "approve", actor: "lead@team", evaluationId: "eval_1" }), t.deps)).resolves.toMatchObject({ status: "duplicate" });
+  });
+
   it("refuses a promote command for an unknown model with a permanent error", async () => {
     t = await createTestDeps();
     await expect(runCommand(envelope("command", { name: "promote", actor: "x", modelId: "mdl_nope", alias: "prod" }), t.deps)).rejects.toThrow(/no model mdl_nope/);

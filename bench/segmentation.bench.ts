@@ -121,7 +121,7 @@ export const segmentationBench: BenchSuite = async () => {
       unit: "Mpixel/s",
       target: `≥ ${TARGET_MPX} Mpixel/s`,
       pass: mpx >= TARGET_MPX,
-      note: `${SCENES} scenes of ${SIZE}×${SIZE}, 512 tiles; ${(inferenceShare * 100).toFixed(0)} % of the time in onnxruntime; ` +
+      note: `${SCENES} scenes of ${SIZE}×${SIZE}, 256×256 tiles; ${(inferenceShare * 100).toFixed(0)} % of the time in onnxruntime; ` +
         `${((SCENES * SIZE * SIZE) / cpuSeconds / 1e6).toFixed(1)} Mpixel per CPU-second`,
     });
   } finally {

@@ -70,7 +70,7 @@ export async function scoreModels(input: {
 
 export function resolveOptions(options: EvaluatorOptions = {}): Required<EvaluatorOptions> {
   return {
-    tileSize: options.tileSize ?? 512,
+    tileSize: options.tileSize ?? 256,
     tileMultiple: options.tileMultiple ?? 32,
     batchSize: options.batchSize ?? 8,
     now: options.now ?? (() => 0),

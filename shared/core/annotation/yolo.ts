@@ -1,6 +1,7 @@
 import { PermanentError } from "../../errors.ts";
 import type { CanonicalAnnotation, CanonicalObject, Provenance } from "./canonical.ts";
 import { classById, type Ontology } from "./ontology.ts";
+import { polygonBounds } from "./rasterise.ts";
 
 /**
  * YOLO txt labels (Ultralytics layout): one line per object, class id then coordinates normalised
@@ -77,19 +78,8 @@ function boxCorners(box: { x: number; y: number; w: number; h: number }): number
 }
 
 function envelopeCentreSize(rings: readonly (readonly number[])[], width: number, height: number): number[] {
-  let minX = Infinity;
-  let minY = Infinity;
-  let maxX = -Infinity;
-  let maxY = -Infinity;
-  for (const ring of rings) {
-    for (let i = 0; i + 1 < ring.length; i += 2) {
-      minX = Math.min(minX, ring[i]!);
-      maxX = Math.max(maxX, ring[i]!);
-      minY = Math.min(minY, ring[i + 1]!);
-      maxY = Math.max(maxY, ring[i + 1]!);
-    }
-  }
-  return [(minX + maxX) / 2 / width, (minY + maxY) / 2 / height, (maxX - minX) / width, (maxY - minY) / height];
+  const [x, y, w, h] = polygonBounds(rings);
+  return [(x + w / 2) / width, (y + h / 2) / height, w / width, h / height];
 }
 
 function line(cls: number, values: readonly number[]): string {

@@ -78,9 +78,10 @@ export async function onTrainingCompleted(message: Envelope<TrainingCompleted>, 
 
   const champion = await aliasHolder(deps.db, deps.config.policy.champion_alias);
   const evaluationId = deps.ids.next("eval");
-  const result = await transact(deps, message, async (tx) => {
+  const result = await transact(deps, message, async (tx, emit) => {
     const first = await claimInbox(tx, "on-training-completed", message.id);
-    await markRunSucceeded(tx, runId, selfReported);
+    // The line has no run in flight any more: samples that arrived meanwhile may be due.
+    if (await markRunSucceeded(tx, runId, selfReported)) await emit("threshold.tick", { reason: "nudge", line: run.line });
     const model = await insertModel(tx, {
       id: `mdl_${runId.slice(4)}`, trainingRunId: runId, name: card.data.name, task: card.data.task,
       uri: outputPrefix, card: card.data, datasetVersionId: run.dataset_version_id,
@@ -102,9 +103,12 @@ export async function onTrainingFailed(message: Envelope<TrainingFailed>, deps: 
   const run = await getTrainingRun(deps.db, runId);
   if (!run) throw new PermanentError("unknown_run", `training.failed for unknown run ${runId}`);
   const retry = resumable && run.attempt < deps.config.training.maxAttempts;
-  const changed = await transact(deps, message, async (tx) => {
+  const changed = await transact(deps, message, async (tx, emit) => {
     if (!(await claimInbox(tx, "on-training-completed", message.id))) return false;
-    return retry ? Boolean(await markRunRelaunching(tx, runId, reason)) : Boolean(await markRunFailed(tx, runId, reason));
+    if (retry) return Boolean(await markRunRelaunching(tx, runId, reason));
+    const failed = await markRunFailed(tx, runId, reason);
+    if (failed) await emit("threshold.tick", { reason: "nudge", line: run.line });
+    return Boolean(failed);
   });
   if (!changed) return { status: "duplicate" };
   if (retry) {

@@ -1,6 +1,6 @@
 import { summariseIssues } from "../messages/build.ts";
 import { DEFAULT_PROMOTION_POLICY, type PromotionPolicy } from "../core/promotion/policy-schema.ts";
-import { EnvSchema, type Env } from "./schema.ts";
+import { EnvSchema, crossFieldIssues, type Env } from "./schema.ts";
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
@@ -77,9 +77,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   // Empty strings mean "unset": `FOO=` in a .env file should not become a plausible empty value.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
   const parsed = EnvSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => summariseIssues([i])));
-  }
+  const issues = [...(parsed.success ? [] : parsed.error.issues.map((i) => summariseIssues([i]))), ...crossFieldIssues(cleaned)];
+  if (!parsed.success || issues.length > 0) throw new ConfigError(issues);
   const e = parsed.data;
   return {
     runtime: e.MLOPS_RUNTIME,

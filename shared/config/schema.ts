@@ -131,24 +131,30 @@ export const EnvSchema = z
     TRAIN_JOB: z.string().default("train"),
     EVALUATE_JOB: z.string().default("evaluate"),
     TOPIC_PREFIX: z.string().default(""),
-  })
-  .superRefine((env, ctx) => {
-    if (env.MLOPS_RUNTIME === "gcp") {
-      for (const key of ["GOOGLE_CLOUD_PROJECT", "REGION"] as const) {
-        if (!env[key]) ctx.addIssue({ code: "custom", path: [key], message: "required when MLOPS_RUNTIME=gcp" });
-      }
-    }
-    if (env.ANNOTATION_BACKEND === "encord") {
-      if (!env.ENCORD_SSH_KEY_FILE && !env.ENCORD_SSH_KEY) {
-        ctx.addIssue({ code: "custom", path: ["ENCORD_SSH_KEY_FILE"], message: "set ENCORD_SSH_KEY_FILE (a path) or ENCORD_SSH_KEY (the key) when ANNOTATION_BACKEND=encord" });
-      }
-      for (const key of ["ENCORD_INTEGRATION", "ENCORD_DATASET_HASH", "ENCORD_PROJECT_HASH"] as const) {
-        if (!env[key]) ctx.addIssue({ code: "custom", path: [key], message: "required when ANNOTATION_BACKEND=encord" });
-      }
-    }
-    if (env.THRESHOLD_M > env.THRESHOLD_N) {
-      ctx.addIssue({ code: "custom", path: ["THRESHOLD_M"], message: "must not exceed THRESHOLD_N" });
-    }
   });
+
+/**
+ * Rules across variables. They read the raw strings, so they are reported together with the
+ * per-variable problems (a zod refinement would only run once every field parsed).
+ */
+export function crossFieldIssues(env: Readonly<Record<string, string | undefined>>): string[] {
+  const issues: string[] = [];
+  const has = (key: string) => typeof env[key] === "string" && env[key] !== "";
+  if (env.MLOPS_RUNTIME === "gcp") {
+    for (const key of ["GOOGLE_CLOUD_PROJECT", "REGION"]) if (!has(key)) issues.push(`${key}: required when MLOPS_RUNTIME=gcp`);
+  }
+  if (env.ANNOTATION_BACKEND === "encord") {
+    if (!has("ENCORD_SSH_KEY_FILE") && !has("ENCORD_SSH_KEY")) {
+      issues.push("ENCORD_SSH_KEY_FILE: set ENCORD_SSH_KEY_FILE (a path) or ENCORD_SSH_KEY (the key) when ANNOTATION_BACKEND=encord");
+    }
+    for (const key of ["ENCORD_INTEGRATION", "ENCORD_DATASET_HASH", "ENCORD_PROJECT_HASH"]) {
+      if (!has(key)) issues.push(`${key}: required when ANNOTATION_BACKEND=encord`);
+    }
+  }
+  const n = Number(env.THRESHOLD_N ?? 100);
+  const m = Number(env.THRESHOLD_M ?? 20);
+  if (Number.isFinite(n) && Number.isFinite(m) && m > n) issues.push("THRESHOLD_M: must not exceed THRESHOLD_N");
+  return issues;
+}
 
 export type Env = z.infer<typeof EnvSchema>;

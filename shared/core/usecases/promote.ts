@@ -1,7 +1,7 @@
 import { PermanentError, describeError } from "../../errors.ts";
 import type { Envelope } from "../../messages/envelope.ts";
 import type { EvaluationCompleted, EvaluationFailed } from "../../messages/events.ts";
-import type { Deps, Queryable } from "../../ports.ts";
+import type { Deps, NotificationAttachment, Queryable } from "../../ports.ts";
 import { decisionsOf, getEvaluation, insertDecision, markEvaluationFailed, markEvaluationSucceeded } from "../../db/queries/evaluations.ts";
 import { claimInbox } from "../../db/queries/messaging.ts";
 import { getModel, moveAlias } from "../../db/queries/models.ts";
@@ -58,20 +58,21 @@ export async function onEvaluationCompleted(message: Envelope<EvaluationComplete
   });
   if (moved === null) return { status: "duplicate" };
 
+  const attachments = await summaryAttachment(reportUri, deps);
   const primary = `${metrics.primaryMetric} ${fmt(metrics.candidateValue)}${metrics.championValue !== null ? ` (champion ${fmt(metrics.championValue)})` : ""}`;
   if (!decision.stagingMove && decision.outcome === "review") {
     await notify(deps, {
       severity: "warning", threadKey: `eval:${evaluationId}`, title: `Review needed for staging: ${candidate}`,
       text: [`${primary}.`, ...decision.reasons, `Approve with \`mlops command approve ${evaluationId}\` or reject with \`mlops command reject ${evaluationId}\`.`].join("\n"),
-      links: [{ label: "evaluation report", url: summaryUri }],
+      links: [{ label: "evaluation report", url: summaryUri }], attachments,
     });
   } else if (!decision.stagingMove) {
     await notify(deps, {
       severity: "alert", threadKey: `eval:${evaluationId}`, title: `Model ${candidate} refused for staging`,
-      text: [`${primary}.`, ...decision.reasons, `Override with \`mlops command approve ${evaluationId}\`.`].join("\n"), links: [{ label: "evaluation report", url: summaryUri }],
+      text: [`${primary}.`, ...decision.reasons, `Override with \`mlops command approve ${evaluationId}\`.`].join("\n"), links: [{ label: "evaluation report", url: summaryUri }], attachments,
     });
   } else {
-    await notify(deps, { severity: "info", threadKey: `eval:${evaluationId}`, title: `Model ${candidate} promoted to ${moved.join(" and ")}`, text: primary, links: [{ label: "evaluation report", url: summaryUri }] });
+    await notify(deps, { severity: "info", threadKey: `eval:${evaluationId}`, title: `Model ${candidate} promoted to ${moved.join(" and ")}`, text: primary, links: [{ label: "evaluation report", url: summaryUri }], attachments });
     if (decision.prodOutcome === "review") {
       await notify(deps, { severity: "warning", threadKey: `eval:${evaluationId}`, title: `Review needed for prod: ${candidate}`, text: `Approve with \`mlops command approve ${evaluationId}\` or reject with \`mlops command reject ${evaluationId}\`.` });
     }
@@ -159,6 +160,17 @@ export async function move(
   if (!row) return false;
   await emit("model.promoted", { modelId: m.modelId, alias: m.alias, previousModelId: row.previous_model_id, evaluationId: m.evaluationId, actor: m.actor, reason: m.reason });
   return true;
+}
+
+/** The report's Markdown summary, attached to notifications (Slack uploads it into the thread). */
+async function summaryAttachment(reportUri: string, deps: Deps): Promise<NotificationAttachment[]> {
+  const uri = reportUri.replace(/report\.json$/, "summary.md");
+  if (uri === reportUri) return [];
+  try {
+    return [{ name: "evaluation-summary.md", contentType: "text/markdown", content: await deps.store.get(uri) }];
+  } catch {
+    return []; // best effort: the link is in the message anyway
+  }
 }
 
 async function readReport(uri: string, deps: Deps): Promise<EvaluationReport> {

@@ -1,0 +1,66 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig, redactConfig } from "../../../shared/config/load.ts";
+import { DEFAULT_ONTOLOGY } from "../../../shared/config/schema.ts";
+
+describe("loadConfig", () => {
+  it("runs on embedded defaults with an empty environment", () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      runtime: "local",
+      workspace: ".mlops",
+      buckets: { archive: "archive", annotation: "annotation", datasets: "datasets", models: "models" },
+      normalise: { rgbBands: [3, 2, 1], nirBand: 4, stretchPercentiles: [2, 98], nodataValue: null },
+      annotation: { backend: "local", ontology: DEFAULT_ONTOLOGY, task: "segmentation", registerBatchSize: 1000 },
+      threshold: { line: "default", n: 100, m: 20, tHours: 24, evalSplitPercent: 20 },
+    });
+    expect(c.policy.primary_metric).toMatchObject({ name: "mIoU", greater_is_better: true });
+  });
+
+  it.each([
+    [{ BAND_RGB: "4,3,2", BAND_NIR: "none", STRETCH_PERCENTILES: "none" }, { rgbBands: [4, 3, 2], nirBand: null, stretchPercentiles: null }],
+    [{ BAND_NIR: "8", STRETCH_PERCENTILES: " 1 , 99.5 ", NODATA_VALUE: "-9999" }, { nirBand: 8, stretchPercentiles: [1, 99.5], nodataValue: -9999 }],
+  ])("parses normalisation settings %j", (env, expected) => {
+    expect(loadConfig(env).normalise).toMatchObject(expected);
+  });
+
+  it("treats empty strings as unset instead of plausible values", () => {
+    expect(loadConfig({ DATABASE_URL: "", THRESHOLD_N: "" }).threshold.n).toBe(100);
+  });
+
+  it("reports every problem at once, each naming its variable", () => {
+    let error: ConfigError | undefined;
+    try {
+      loadConfig({ BAND_RGB: "3,2", THRESHOLD_N: "zero", ONTOLOGY: "[not json", PROMOTION_POLICY: '{"prod":"sometimes"}', MLOPS_RUNTIME: "gcp" });
+    } catch (err) {
+      error = err as ConfigError;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const text = error!.issues.join("\n");
+    expect(text).toMatch(/BAND_RGB: exactly 3 band numbers/);
+    expect(text).toMatch(/THRESHOLD_N/);
+    expect(text).toMatch(/ONTOLOGY: not valid JSON/);
+    expect(text).toMatch(/PROMOTION_POLICY\.prod/);
+    expect(text).toMatch(/GOOGLE_CLOUD_PROJECT: required when MLOPS_RUNTIME=gcp/);
+    expect(text).toMatch(/REGION: required when MLOPS_RUNTIME=gcp/);
+    expect(error!.issues.length).toBeGreaterThanOrEqual(6);
+  });
+
+  it("requires the Encord settings only for the encord backend", () => {
+    expect(() => loadConfig({ ANNOTATION_BACKEND: "encord" })).toThrow(/ENCORD_SSH_KEY_FILE[\s\S]*ENCORD_INTEGRATION[\s\S]*ENCORD_DATASET_HASH[\s\S]*ENCORD_PROJECT_HASH/);
+    const c = loadConfig({ ANNOTATION_BACKEND: "encord", ENCORD_SSH_KEY: "k", ENCORD_INTEGRATION: "gcs", ENCORD_DATASET_HASH: "d", ENCORD_PROJECT_HASH: "p", ENCORD_DOMAIN: "https://api.us.encord.com/" });
+    expect(c.encord.domain).toBe("https://api.us.encord.com");
+  });
+
+  it("refuses M above N", () => {
+    expect(() => loadConfig({ THRESHOLD_N: "5", THRESHOLD_M: "6" })).toThrow(/THRESHOLD_M: must not exceed THRESHOLD_N/);
+  });
+
+  it("redacts secrets for printing", () => {
+    const c = redactConfig(loadConfig({ DATABASE_URL: "postgres://app:hunter2@db:5432/x", SLACK_BOT_TOKEN: "xoxb-1", ENCORD_SSH_KEY: "-----BEGIN" }));
+    const text = JSON.stringify(c);
+    expect(text).not.toContain("hunter2");
+    expect(text).not.toContain("xoxb-1");
+    expect(text).not.toContain("BEGIN");
+    expect(c.db.url).toBe("postgres://app:***@db:5432/x");
+  });
+});

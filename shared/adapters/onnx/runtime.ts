@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
-import { Tensor, type InferenceSession } from "onnxruntime-node";
+import { InferenceSession, Tensor } from "onnxruntime-node";
+import { ATTRIBUTE_TYPE, ModelProto, TENSOR_DATA_TYPE } from "./onnx-proto.ts";
 import { PermanentError } from "../../errors.ts";
 import type { ModelCard } from "../../core/models/model-card.ts";
 import type { ModelOutput, ModelRunner } from "../../core/evaluation/types.ts";
@@ -23,6 +24,45 @@ export interface LoadModelOptions {
   intraOpNumThreads?: number;
   /** Upper bound for batches when the ONNX batch dimension is symbolic (default 64). */
   maxBatch?: number;
+  /** Append the argmax of segmentation logits to the graph (default true; see appendLabelsOutput). */
+  fuseArgmax?: boolean;
+}
+
+/** Name of the labels output appended to segmentation models (unlikely to clash with a model's own). */
+export const FUSED_LABELS_OUTPUT = "__mlops_labels";
+
+/**
+ * Appends `ArgMax(axis=1) → Cast(int32)` to a segmentation model's logits output, as a new graph
+ * output. Evaluating then moves one int32 per pixel out of onnxruntime instead of C floats, and
+ * the argmax runs in native code: on the baseline model that is 2–3× the throughput.
+ *
+ * The model bytes are not re-encoded (our protobuf schema is a subset and would drop fields it does
+ * not know): a second ModelProto holding only the new nodes and output is appended. Protobuf
+ * merges a repeated embedded message field by concatenation, so parsers see the original graph
+ * plus our two nodes. ONNX ArgMax keeps the first maximum on ties, as our own argmax does.
+ */
+export function appendLabelsOutput(bytes: Uint8Array, logitsName: string): Uint8Array {
+  const argmax = `${FUSED_LABELS_OUTPUT}_argmax`;
+  const extra = ModelProto.encode(
+    ModelProto.fromObject({
+      graph: {
+        node: [
+          { input: [logitsName], output: [argmax], opType: "ArgMax", name: argmax, attribute: [
+            { name: "axis", type: ATTRIBUTE_TYPE.INT, i: 1 },
+            { name: "keepdims", type: ATTRIBUTE_TYPE.INT, i: 0 },
+          ] },
+          { input: [argmax], output: [FUSED_LABELS_OUTPUT], opType: "Cast", name: FUSED_LABELS_OUTPUT, attribute: [
+            { name: "to", type: ATTRIBUTE_TYPE.INT, i: TENSOR_DATA_TYPE.int32 },
+          ] },
+        ],
+        output: [{ name: FUSED_LABELS_OUTPUT, type: { tensorType: { elemType: TENSOR_DATA_TYPE.int32 } } }],
+      },
+    }),
+  ).finish();
+  const out = new Uint8Array(bytes.length + extra.length);
+  out.set(bytes);
+  out.set(extra, bytes.length);
+  return out;
 }
 
 /**
@@ -36,7 +76,20 @@ export async function loadModel(options: LoadModelOptions): Promise<LoadedModel>
   if (!bytes) throw new Error("loadModel needs modelBytes or modelPath");
   const sessionOptions: InferenceSession.SessionOptions = { graphOptimizationLevel: "all" };
   if (options.intraOpNumThreads !== undefined) sessionOptions.intraOpNumThreads = options.intraOpNumThreads;
-  const session = await loadAndValidate(bytes, card, sessionOptions);
+  let session = await loadAndValidate(bytes, card, sessionOptions);
+  let runCard = card;
+  let originalOutputFormat: string | undefined;
+  if (card.task === "segmentation" && card.output.format === "logits" && options.fuseArgmax !== false) {
+    try {
+      const fused = await InferenceSession.create(appendLabelsOutput(bytes, card.output.name), sessionOptions);
+      await session.release();
+      session = fused;
+      runCard = { ...card, output: { ...card.output, name: FUSED_LABELS_OUTPUT, format: "labels" } };
+      originalOutputFormat = card.output.format;
+    } catch {
+      // An unusual graph the fused version does not load in: evaluate the logits as they are.
+    }
+  }
 
   // A fixed ONNX batch dimension (often 1 from exporters) caps the batch; a fixed B > 1 also
   // means partial batches must be padded up to B.
@@ -46,7 +99,8 @@ export async function loadModel(options: LoadModelOptions): Promise<LoadedModel>
   const maxBatch = fixedBatch ?? Math.max(1, options.maxBatch ?? 64);
 
   return {
-    card,
+    card: runCard,
+    ...(originalOutputFormat ? { originalOutputFormat } : {}),
     maxBatch,
     async run(input, dims) {
       const batch = dims[0] ?? 1;
@@ -60,14 +114,17 @@ export async function loadModel(options: LoadModelOptions): Promise<LoadedModel>
         : new Tensor("uint8", asUint8(padded), runDims);
       let result: InferenceSession.ReturnType;
       try {
-        result = await session.run({ [card.input.name]: tensor }, [card.output.name]);
+        result = await session.run({ [card.input.name]: tensor }, [runCard.output.name]);
       } catch (err) {
         const reason = (err as Error).message.replace(/\s+/g, " ").slice(0, 400);
         throw new PermanentError("inference_failed", `model "${card.name}" failed on input [${runDims.join(",")}]: ${reason}`, { cause: err });
       }
-      const value = result[card.output.name];
+      // onnxruntime-node 1.23 keys a single fetched output by the graph's FIRST output name,
+      // whichever output was fetched; we fetch exactly one, so take the one value it returns.
+      const values = Object.values(result);
+      const value = result[runCard.output.name] ?? (values.length === 1 ? values[0] : undefined);
       if (!value || !(value instanceof Tensor)) {
-        throw new PermanentError("bad_model_output", `model "${card.name}" returned no tensor "${card.output.name}"`);
+        throw new PermanentError("bad_model_output", `model "${card.name}" returned no tensor "${runCard.output.name}"`);
       }
       const output = toModelOutput(value);
       return padded === input ? output : sliceBatch(output, batch);

@@ -20,7 +20,7 @@ export function modelResult(model: ModelUnderTest, scores: ModelScores): ModelRe
     uri: model.uri,
     name: card.name,
     classes: [...card.classes],
-    outputFormat: card.output.format,
+    outputFormat: model.runner.originalOutputFormat ? `${model.runner.originalOutputFormat} (argmax fused into the graph)` : card.output.format,
     primaryMetric: scores.primaryMetric,
     metrics: scores.metrics,
     perClassMetric: scores.perClassMetric,

@@ -87,27 +87,16 @@ export function createSegmentationEvaluator(
     }
   };
 
-  // Fully convolutional tiles come in a few sizes (full tiles, edge tiles): reuse their buffers,
-  // two per size, so the next tile is written while the model still reads the previous one.
+  // Fully convolutional tiles come in a few sizes (full tiles, edge tiles): reuse their buffers.
   const scratch = new Map<string, Float32Array | Uint8Array>();
-  let parity = 0;
   const scratchInput = (h: number, w: number): Float32Array | Uint8Array => {
-    parity ^= 1;
-    const key = `${h}x${w}#${parity}`;
+    const key = `${h}x${w}`;
     let tensor = scratch.get(key);
     if (!tensor) {
       tensor = allocateInput(encoding, 1, h, w);
-      if (scratch.size < 16) scratch.set(key, tensor);
+      if (scratch.size < 8) scratch.set(key, tensor);
     }
     return tensor;
-  };
-  // Inference runs on onnxruntime's threads: tile n + 1 is written while tile n is inferred, and
-  // tile n is scored while tile n + 1 is inferred. One run in flight at a time.
-  let inFlight: { job: TileJob; output: Promise<ModelOutput> } | null = null;
-  const drain = async (): Promise<void> => {
-    const previous = inFlight;
-    inFlight = null;
-    if (previous) consume(previous.job, await previous.output, 0);
   };
 
   const fixed = card.input.width !== null && card.input.height !== null;
@@ -135,13 +124,8 @@ export function createSegmentationEvaluator(
         } else {
           const tensor = scratchInput(tile.inputHeight, tile.inputWidth);
           writeTile(tensor, 0, encoding, tile.inputHeight, tile.inputWidth, bands, tile.region);
-          const previous = inFlight;
-          const previousOutput = previous ? await previous.output : null;
-          const output = timedRun(model.runner, tensor, inputDims(encoding, 1, tile.inputHeight, tile.inputWidth), clock, now);
-          // Keep a rejection from going unhandled while the previous tile is scored; drain() rethrows it.
-          output.catch(() => undefined);
-          inFlight = { job, output };
-          if (previous && previousOutput) consume(previous.job, previousOutput, 0);
+          const output = await timedRun(model.runner, tensor, inputDims(encoding, 1, tile.inputHeight, tile.inputWidth), clock, now);
+          consume(job, output, 0);
         }
       }
       // Batched tiles may still hold this sample's truth; it is released when the batch runs.
@@ -152,7 +136,6 @@ export function createSegmentationEvaluator(
 
     async finish() {
       const start = now();
-      await drain();
       await batcher?.flush();
       totalMs += now() - start;
       const metrics = segmentationMetrics(confusion, knownDatasetIds(classMap));

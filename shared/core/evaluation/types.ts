@@ -15,6 +15,11 @@ export interface ModelRunner {
   readonly maxBatch: number;
   /** Runs one batch. `dims` follow the card's layout (NCHW or NHWC). */
   run(input: Float32Array | Uint8Array, dims: readonly number[]): Promise<ModelOutput>;
+  /**
+   * Set when the runtime appended the argmax of segmentation logits to the graph: `card` then
+   * describes the labels output it returns, and this says what the model itself outputs.
+   */
+  readonly originalOutputFormat?: string;
 }
 
 /** Float outputs arrive as Float32Array; integer outputs (labels, int64 included) as Int32Array. */

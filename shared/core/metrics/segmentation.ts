@@ -117,22 +117,31 @@ export function accumulateLogitsRegion(
   const lutLength = lut.length;
   const counts = new Uint32Array(256 * cols);
   const plane = planeWidth * planeHeight;
+  const width = region.width;
+  // Per row: scan each channel plane sequentially (contiguous reads, a tight loop the JIT likes)
+  // keeping the running maximum and its channel, then count against the ground truth.
+  const best = new Float32Array(width);
+  const arg = new Uint16Array(width);
   for (let row = 0; row < region.height; row++) {
-    let g = (region.y + row) * gtWidth + region.x;
-    let p = offset + row * planeWidth;
-    const end = g + region.width;
-    for (; g < end; g++, p++) {
-      let best = logits[p]!;
-      let arg = 0;
-      for (let c = 1, q = p + plane; c < channels; c++, q += plane) {
-        const v = logits[q]!;
+    const g0 = (region.y + row) * gtWidth + region.x;
+    const p0 = offset + row * planeWidth;
+    best.set(logits.subarray(p0, p0 + width));
+    arg.fill(0);
+    for (let c = 1; c < channels; c++) {
+      const q0 = p0 + c * plane;
+      for (let x = 0; x < width; x++) {
+        const v = logits[q0 + x]!;
+        const b = best[x]!;
         // The second clause lets a number replace a NaN kept from channel 0.
-        if (v > best || (best !== best && v === v)) {
-          best = v;
-          arg = c;
+        if (v > b || (b !== b && v === v)) {
+          best[x] = v;
+          arg[x] = c;
         }
       }
-      counts[gt[g]! * cols + (arg < lutLength ? lut[arg]! : k)]! += 1;
+    }
+    for (let x = 0; x < width; x++) {
+      const a = arg[x]!;
+      counts[gt[g0 + x]! * cols + (a < lutLength ? lut[a]! : k)]! += 1;
     }
   }
   foldCounts(cm, counts, options.ignoreIndex);

@@ -11,7 +11,7 @@ const twoClass = { classes: ["a", "b"], weights: [1, 0, 0, 0, 1, 0] };
 describe("loadModel", () => {
   it("runs a batch and returns float logits with their dims", async () => {
     const { bytes, card } = segmentationLogitsModel(twoClass);
-    const model = await loadModel({ modelBytes: bytes, card });
+    const model = await loadModel({ modelBytes: bytes, card, fuseArgmax: false });
     try {
       // N=1, C=3, H=1, W=2: pixel 0 = (1, 2, 3), pixel 1 = (5, 4, 0).
       const out = await model.run(Float32Array.from([1, 5, 2, 4, 3, 0]), [1, 3, 1, 2]);
@@ -21,6 +21,22 @@ describe("loadModel", () => {
       expect(model.maxBatch).toBeGreaterThan(1);
     } finally {
       await model.release();
+    }
+  });
+
+  it("fuses the argmax of segmentation logits into the graph: labels out, same answer, original format reported", async () => {
+    const { bytes, card } = segmentationLogitsModel({ classes: ["a", "b", "c"], weights: [1, 0, 0, 0, 1, 0, 0, 0, 1] });
+    const fused = await loadModel({ modelBytes: bytes, card });
+    try {
+      expect(fused.card.output.format).toBe("labels");
+      expect(fused.originalOutputFormat).toBe("logits");
+      // Pixels (r, g, b): (1, 2, 3) → c; (5, 4, 0) → a; (2, 7, 7) → b (tie: the first maximum wins).
+      const out = await fused.run(Float32Array.from([1, 5, 2, 2, 4, 7, 3, 0, 7]), [1, 3, 1, 3]);
+      expect(out.data).toBeInstanceOf(Int32Array);
+      expect(out.dims).toEqual([1, 1, 3]);
+      expect(Array.from(out.data)).toEqual([2, 0, 1]);
+    } finally {
+      await fused.release();
     }
   });
 
@@ -39,7 +55,7 @@ describe("loadModel", () => {
 
   it("pads partial batches for a fixed ONNX batch size and returns only the real rows", async () => {
     const { bytes, card } = segmentationLogitsModel({ ...twoClass, size: [1, 1], batch: 3 });
-    const model = await loadModel({ modelBytes: bytes, card });
+    const model = await loadModel({ modelBytes: bytes, card, fuseArgmax: false });
     try {
       expect(model.maxBatch).toBe(3);
       // Two images of one pixel each: (1, 2, 0) and (7, 3, 0).

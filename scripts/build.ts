@@ -67,8 +67,11 @@ export async function buildAll(options: { only?: string[]; log?: (line: string) 
   for (const e of entries) {
     const outdir = join(ROOT, "dist", e.kind === "function" ? "functions" : "jobs", e.name);
     await rm(outdir, { recursive: true, force: true });
+    // The train job also carries the baseline trainer, so the image trains without TRAINER_COMMAND.
+    const entryPoints: Record<string, string> = { index: e.entry };
+    if (e.kind === "job" && e.name === "train") entryPoints["trainer-baseline"] = join(ROOT, "functions", "jobs", "trainers", "baseline.ts");
     const result = await build({
-      entryPoints: { index: e.entry },
+      entryPoints,
       outdir,
       bundle: true,
       splitting: true,

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { createWriteStream } from "node:fs";
+import { createWriteStream, existsSync } from "node:fs";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -13,6 +13,12 @@ import type { Logger } from "../../../shared/ports.ts";
 const BASELINE_TRAINER = fileURLToPath(new URL("../trainers/baseline.ts", import.meta.url));
 /** `--import tsx` resolves from the working directory: run the baseline from the repository root. */
 const REPOSITORY_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+/** In the built job (dist/jobs/train, the job image) the baseline is a bundle next to this code. */
+const BUNDLED_BASELINE = fileURLToPath(new URL("./trainer-baseline.js", import.meta.url));
+
+function baselineArgs(): string[] {
+  return existsSync(BUNDLED_BASELINE) ? [BUNDLED_BASELINE] : ["--import", "tsx", BASELINE_TRAINER];
+}
 const STDERR_TAIL_LINES = 20;
 
 export interface TrainerExit {
@@ -40,14 +46,14 @@ export interface StartTrainerOptions {
 }
 
 export function describeTrainerCommand(command: string | null): string {
-  return command ?? `${process.execPath} --import tsx ${BASELINE_TRAINER}`;
+  return command ?? [process.execPath, ...baselineArgs()].join(" ");
 }
 
 export function startTrainer(options: StartTrainerOptions): TrainerProcess {
   // A process group of its own, so SIGTERM reaches the trainer even when a shell started it.
   const child = options.command
     ? spawn(options.command, { shell: true, env: options.env, stdio: ["ignore", "pipe", "pipe"], detached: true })
-    : spawn(process.execPath, ["--import", "tsx", BASELINE_TRAINER], { cwd: REPOSITORY_ROOT, env: options.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    : spawn(process.execPath, baselineArgs(), { cwd: existsSync(BUNDLED_BASELINE) ? undefined : REPOSITORY_ROOT, env: options.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
 
   const logFile = createWriteStream(options.logFile, { flags: "a" });
   const tail: string[] = [];

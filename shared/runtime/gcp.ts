@@ -143,7 +143,7 @@ let injected: Deps | null = null;
  * Replaces the deps every provider returns (tests run the real functions against a test database
  * and fakes this way). Pass null to go back to building real ones.
  */
-export function setDepsForTesting(deps: Deps | null): void {
+export function overrideDeps(deps: Deps | null): void {
   injected = deps;
 }
 

@@ -26,7 +26,7 @@ import { PubSubPublisher } from "../../shared/adapters/gcp/pubsub.ts";
 import { buildEnvelope } from "../../shared/messages/build.ts";
 import { SUBSCRIPTIONS, TOPICS, topicFor, type ConsumerName, type MessageType } from "../../shared/messages/topics.ts";
 import type { Db, Deps } from "../../shared/ports.ts";
-import { createGcpDeps, setDepsForTesting } from "../../shared/runtime/gcp.ts";
+import { createGcpDeps, overrideDeps } from "../../shared/runtime/gcp.ts";
 import { FakeCloudRun } from "../fakes/cloud-run.ts";
 import { startGcsFake, type GcsFake } from "../fakes/gcs-server.ts";
 import { freePort, gcloudAvailable, startPubsubEmulator, type PubsubEmulator } from "../helpers/pubsub-emulator.ts";
@@ -97,7 +97,7 @@ describe.skipIf(!hasGcloud)("pipeline on the Pub/Sub emulator", () => {
     }, { service: "pipeline-test" });
     cloudRun = new FakeCloudRun();
     deps = { ...real, jobs: new CloudRunJobRunner({ project: PROJECT, region: "europe-west4", jobNames: { train: "train", evaluate: "evaluate" }, api: cloudRun }) };
-    setDepsForTesting(deps);
+    overrideDeps(deps);
 
     // Topics, and a push subscription per consumer and topic, to one framework server per function.
     pubsub = new PubSub({ projectId: PROJECT, apiEndpoint: emulator.host });
@@ -140,7 +140,7 @@ describe.skipIf(!hasGcloud)("pipeline on the Pub/Sub emulator", () => {
   });
 
   afterAll(async () => {
-    setDepsForTesting(null);
+    overrideDeps(null);
     for (const s of servers) await new Promise<void>((r) => s.close(() => r()));
     await jobPublisher?.close().catch(() => undefined);
     await pubsub?.close().catch(() => undefined);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { setDepsForTesting } from "../../shared/runtime/gcp.ts";
+import { overrideDeps } from "../../shared/runtime/gcp.ts";
 import { startFunction, type FunctionTest } from "./harness.ts";
 import { seedItem } from "./seed.ts";
 
@@ -12,7 +12,7 @@ afterAll(async () => t.close());
 describe("dashboard function", () => {
   it("answers 503 without details when its deps cannot be built (cold start misconfigured)", async () => {
     // No injected deps: the function builds real ones from process.env, which names no project.
-    setDepsForTesting(null);
+    overrideDeps(null);
     const saved = { project: process.env.GOOGLE_CLOUD_PROJECT, region: process.env.REGION };
     delete process.env.GOOGLE_CLOUD_PROJECT;
     delete process.env.REGION;

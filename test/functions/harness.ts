@@ -1,6 +1,6 @@
 /**
  * Runs a real function module (functions/<name>.ts) through the functions framework's HTTP stack
- * (`getTestServer` + `listen(0)` + fetch), with Deps injected through `setDepsForTesting`:
+ * (`getTestServer` + `listen(0)` + fetch), with Deps injected through `overrideDeps`:
  * a migrated test database, the GCS fake behind the real GcsObjectStore, the Cloud Run fake behind
  * the real CloudRunJobRunner, the inbox annotation backend, and a publisher that records.
  */
@@ -17,7 +17,7 @@ import { loadConfig } from "../../shared/config/load.ts";
 import { TransientError } from "../../shared/errors.ts";
 import type { Envelope } from "../../shared/messages/envelope.ts";
 import type { Db, Deps, LogFields, Notification } from "../../shared/ports.ts";
-import { setDepsForTesting } from "../../shared/runtime/gcp.ts";
+import { overrideDeps } from "../../shared/runtime/gcp.ts";
 import { startGcsFake, type GcsFake } from "../fakes/gcs-server.ts";
 import { FakeCloudRun } from "../fakes/cloud-run.ts";
 import { createTestDb } from "../helpers/db.ts";
@@ -84,7 +84,7 @@ export async function startFunction(name: string, env: Record<string, string> = 
     ids: randomIds,
     log,
   };
-  setDepsForTesting(deps);
+  overrideDeps(deps);
   await import(`../../functions/${name}.ts`);
   const server: Server = getTestServer(name);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -99,10 +99,10 @@ export async function startFunction(name: string, env: Record<string, string> = 
     published,
     notifications,
     logs: log.entries,
-    breakDatabase: () => setDepsForTesting({ ...deps, db: unavailableDb(db) }),
-    restoreDatabase: () => setDepsForTesting(deps),
+    breakDatabase: () => overrideDeps({ ...deps, db: unavailableDb(db) }),
+    restoreDatabase: () => overrideDeps(deps),
     async close() {
-      setDepsForTesting(null);
+      overrideDeps(null);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await gcs.close();
       await db.close();

@@ -54,6 +54,8 @@ describe(`local deliveries (${testDbKind})`, () => {
     await until(async () => (await t.db.query(`SELECT 1 FROM items WHERE state = 'normalised'`)).rowCount === 1);
     expect(calls).toBe(3);
     expect(dispatcher.stats.retried).toBe(2);
+    // Acknowledgements are written in small batches, a few milliseconds later.
+    await until(async () => (await t.db.query(`SELECT 1 FROM local_deliveries WHERE consumer = 'ingest' AND state = 'done'`)).rowCount === 1);
     const row = (await t.db.query<{ state: string; attempts: number }>(`SELECT state, attempts FROM local_deliveries WHERE consumer = 'ingest'`)).rows[0];
     expect(row).toEqual({ state: "done", attempts: 3 });
   });

@@ -13,19 +13,3 @@ export async function recordDeadLetter(db: Queryable, input: DeadLetterInput): P
     [input.consumer, input.messageId, input.reason.slice(0, 2000), JSON.stringify(input.payload ?? null)],
   );
 }
-
-export interface DeadLetterRow {
-  id: number;
-  consumer: string;
-  message_id: string | null;
-  reason: string;
-  created_at: Date;
-}
-
-export async function listDeadLetters(db: Queryable, limit = 50): Promise<DeadLetterRow[]> {
-  const { rows } = await db.query<DeadLetterRow>(
-    `SELECT id, consumer, message_id, reason, created_at FROM dead_letters ORDER BY id DESC LIMIT $1`,
-    [limit],
-  );
-  return rows;
-}

@@ -99,10 +99,6 @@ export async function findItemForLabel(db: Queryable, ref: { backendRef: string 
   return null;
 }
 
-export async function recordTransition(db: Queryable, itemId: string, from: ItemState | null, to: ItemState, reason: string | null): Promise<void> {
-  await db.query(`INSERT INTO item_transitions (item_id, from_state, to_state, reason) VALUES ($1, $2, $3, $4)`, [itemId, from, to, reason]);
-}
-
 export interface ItemPatch {
   content_sha256?: string;
   kind?: "product" | "image";

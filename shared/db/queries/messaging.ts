@@ -14,11 +14,6 @@ export async function claimInbox(db: Queryable, consumer: string, messageId: str
   return rows.length > 0;
 }
 
-export async function inboxHas(db: Queryable, consumer: string, messageId: string): Promise<boolean> {
-  const { rows } = await db.query(`SELECT 1 FROM inbox WHERE consumer = $1 AND message_id = $2`, [consumer, messageId]);
-  return rows.length > 0;
-}
-
 export async function enqueueOutbox(db: Queryable, envelope: Envelope, topic: string, options: { sent?: boolean } = {}): Promise<void> {
   await db.query(
     `INSERT INTO outbox (id, type, topic, envelope, sent_at, attempts) VALUES ($1, $2, $3, $4, CASE WHEN $5 THEN now() END, CASE WHEN $5 THEN 1 ELSE 0 END)

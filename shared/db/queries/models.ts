@@ -79,10 +79,3 @@ export async function aliasHistory(db: Queryable, alias: string): Promise<AliasM
   return rows;
 }
 
-export async function aliasesOf(db: Queryable, modelId: string): Promise<string[]> {
-  const { rows } = await db.query<{ alias: string }>(
-    `SELECT alias FROM (SELECT DISTINCT ON (alias) alias, model_id FROM alias_moves ORDER BY alias, id DESC) cur WHERE model_id = $1`,
-    [modelId],
-  );
-  return rows.map((r) => r.alias);
-}

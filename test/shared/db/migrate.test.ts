@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { migrate } from "../../../shared/db/migrate.ts";
+import { MigrationMismatchError, checkMigrationHistory, migrate } from "../../../shared/db/migrate.ts";
 import { loadMigrations } from "../../../shared/db/migrations.ts";
 import type { Db } from "../../../shared/ports.ts";
 import { createTestDb, testDbKind } from "../../helpers/db.ts";
@@ -14,6 +14,30 @@ describe(`migrations (${testDbKind})`, () => {
     expect(again).toEqual([]);
     const { rows } = await db.query<{ id: string }>("SELECT id FROM schema_migrations ORDER BY id");
     expect(rows.map((r) => r.id)).toEqual(loadMigrations().map((m) => m.id));
+  });
+
+  it("refuses a database migrated by newer code, naming the unknown migration, and changes nothing", async () => {
+    db = await createTestDb();
+    await db.query(`INSERT INTO schema_migrations (id) VALUES ('9999_from_the_future')`);
+    const error = await migrate(db, loadMigrations()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MigrationMismatchError);
+    expect(String(error)).toMatch(/9999_from_the_future.*newer release/);
+    const { rows } = await db.query<{ id: string }>("SELECT id FROM schema_migrations ORDER BY id");
+    expect(rows.map((r) => r.id)).toEqual([...loadMigrations().map((m) => m.id), "9999_from_the_future"]);
+  });
+
+  it("refuses a migration that would run out of order, and one from another branch", async () => {
+    db = await createTestDb();
+    const shipped = loadMigrations();
+    const extra = { id: "0002_late_arrival", sql: "CREATE TABLE late_arrival (id int)" };
+    const error = await migrate(db, [...shipped, extra]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MigrationMismatchError);
+    expect((error as MigrationMismatchError).outOfOrder).toEqual(["0002_late_arrival"]);
+    expect((await db.query(`SELECT to_regclass('late_arrival') AS t`)).rows[0]).toEqual({ t: null });
+    // A branch's migration that sorts between shipped ones is unknown, not "newer".
+    expect(() => checkMigrationHistory(["0001_init", "0002_branch"], [{ id: "0001_init", sql: "" }, { id: "0003_x", sql: "" }]))
+      .toThrow(/another branch/);
+    expect(() => checkMigrationHistory(["0001_init"], [{ id: "0001_init", sql: "" }, { id: "0003_x", sql: "" }])).not.toThrow();
   });
 
   it("keeps alias history append-only", async () => {

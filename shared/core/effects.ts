@@ -5,7 +5,7 @@ import { topicFor, type MessageData, type MessageType } from "../messages/topics
 import { enqueueOutbox, markOutboxFailed, markOutboxSent, notifiedRecently, recordNotification, unsentOutbox } from "../db/queries/messaging.ts";
 import type { Deps, Notification, Queryable } from "../ports.ts";
 
-export type Emit = <T extends MessageType>(type: T, data: MessageData<T>, options?: { id?: string }) => Promise<Envelope<MessageData<T>>>;
+export type Emit = <T extends MessageType>(type: T, data: MessageData<T>, options?: { id?: string; correlationId?: string }) => Promise<Envelope<MessageData<T>>>;
 
 /**
  * Runs `fn` in one transaction with an `emit` that writes outbox rows in that same transaction
@@ -26,6 +26,7 @@ export async function transact<T>(
         id: options?.id ?? deps.ids.next("msg"),
         occurredAt: deps.clock.now(),
         ...(cause ? { correlationId: cause.correlationId, causationId: cause.id } : {}),
+        ...(options?.correlationId ? { correlationId: options.correlationId } : {}),
       });
       await enqueueOutbox(tx, envelope, topicFor(type), { sent: Boolean(within) });
       if (within) await within(tx, [envelope]);

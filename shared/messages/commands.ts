@@ -15,6 +15,8 @@ export const CommandSchema = z.discriminatedUnion("name", [
   z.object({ name: z.literal("backfill"), actor, prefix: z.string().default("") }),
   z.object({ name: z.literal("approve"), actor, evaluationId: z.string().min(1) }),
   z.object({ name: z.literal("reject"), actor, evaluationId: z.string().min(1), reason: z.string().default("rejected by reviewer") }),
+  /** Re-drives a dead-lettered message (by dead-letter row id or message id) once its cause is fixed. */
+  z.object({ name: z.literal("replay"), actor, deadLetter: z.string().min(1).max(300) }),
 ]);
 
 export type Command = z.infer<typeof CommandSchema>;

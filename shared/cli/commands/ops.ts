@@ -49,7 +49,7 @@ export function registerOpsCommands(program: Command): void {
     .command("command")
     .description(`publish a manual command: ${COMMAND_NAMES.join(", ")}`)
     .argument("<name>", COMMAND_NAMES.join(" | "))
-    .argument("[args...]", "poll | retrain [line] | promote <model> <alias> | rollback <alias> | reprocess <item> | backfill [prefix] | approve <evaluation> | reject <evaluation> [reason]")
+    .argument("[args...]", "poll | retrain [line] | promote <model> <alias> | rollback <alias> | reprocess <item> | backfill [prefix] | approve <evaluation> | reject <evaluation> [reason] | replay <dead-letter id or message id>")
     .option("--actor <name>", "who asks (recorded with the decision)", process.env.USER ?? "operator")
     .action(async (name: string, args: string[], opts: { actor: string }) => {
       const config = configFromEnv();
@@ -102,6 +102,7 @@ export function parseCommand(name: string, args: string[], actor: string): Mlops
     case "backfill": if (a) raw.prefix = a; break;
     case "approve": raw.evaluationId = a; break;
     case "reject": raw.evaluationId = a; if (args.length > 1) raw.reason = args.slice(1).join(" "); break;
+    case "replay": raw.deadLetter = a; break;
   }
   const parsed = CommandSchema.safeParse(raw);
   if (!parsed.success) {

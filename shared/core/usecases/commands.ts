@@ -6,6 +6,9 @@ import { getItem, transitionItem } from "../../db/queries/items.ts";
 import { claimInbox } from "../../db/queries/messaging.ts";
 import { aliasHistory, getModel } from "../../db/queries/models.ts";
 import { insertDecision } from "../../db/queries/evaluations.ts";
+import { findDeadLetter, markDeadLetterReplayed } from "../../db/queries/dead-letters.ts";
+import { parseEnvelope } from "../../messages/build.ts";
+import { describeError } from "../../errors.ts";
 import { transact } from "../effects.ts";
 import { objectUri } from "../uri.ts";
 import type { ConsumerOutcome } from "../consumers.ts";
@@ -68,11 +71,42 @@ export async function runCommand(message: Envelope<Command>, deps: Deps): Promis
       });
       return { ...outcome, detail: `${missing.length} of ${objects.length} objects queued` };
     }
+    case "replay":
+      return replayDeadLetter(cmd.deadLetter, cmd.actor, message, deps);
     case "approve":
     case "reject":
       // Idempotent without the inbox: a review is resolved at most once (unique decision per alias).
       return resolveReview({ evaluationId: cmd.evaluationId, approve: cmd.name === "approve", actor: cmd.actor, ...(cmd.name === "reject" ? { reason: cmd.reason } : {}) }, message, deps);
   }
+}
+
+/**
+ * Re-drives a dead-lettered message once its cause is fixed (a bug fixed in a new release, a
+ * permission granted, a stale message an operator still wants). The message goes out again on its
+ * topic under a new id derived from the dead letter (`<id>~replay<row>`): its consumer never
+ * processed the original (that is why it was dead-lettered), the original id may already sit in
+ * the outbox, and a redelivered replay command derives the same id, so it publishes nothing twice.
+ * A fresh `occurredAt` lets it past the age guard: replaying is a deliberate, new delivery.
+ */
+async function replayDeadLetter(ref: string, actor: string, message: Envelope<Command>, deps: Deps): Promise<ConsumerOutcome> {
+  const dead = await findDeadLetter(deps.db, ref);
+  if (!dead) throw new PermanentError("unknown_dead_letter", `no dead letter ${ref} (give its row id or its message id)`);
+  let original;
+  try {
+    original = parseEnvelope(dead.payload);
+  } catch (err) {
+    throw new PermanentError("not_replayable", `dead letter ${dead.id} (${dead.consumer}) holds no message this release can read: ${describeError(err)}`);
+  }
+  const replayId = `${original.id}~replay${dead.id}`;
+  const outcome = await once(message, deps, async (tx, emit) => {
+    if (!(await markDeadLetterReplayed(tx, dead.id, actor, replayId))) {
+      const when = dead.replayed_at ? ` at ${dead.replayed_at.toISOString()} by ${dead.replayed_by ?? "someone"}` : " by another command";
+      throw new PermanentError("already_replayed", `dead letter ${dead.id} was replayed${when}`);
+    }
+    await emit(original.type, original.data as never, { id: replayId, correlationId: original.correlationId });
+  });
+  deps.log.info("dead letter replayed", { deadLetter: dead.id, consumer: dead.consumer, originalId: original.id, replayId });
+  return { ...outcome, detail: `dead letter ${dead.id} (${original.type} for ${dead.consumer}) replayed as ${replayId}` };
 }
 
 async function once(

@@ -113,7 +113,9 @@ describe(`the loop on the local runtime (${testDbKind})`, () => {
     const deliveries = await runtime.deps.db.query<{ consumer: ConsumerName; envelope: unknown }>(
       `SELECT consumer, envelope FROM local_deliveries WHERE state = 'done' ORDER BY created_at`,
     );
-    expect(deliveries.rowCount).toBeGreaterThan(40);
+    // Every consumer of the loop took part (how many ticks ran depends on timing, so no count).
+    const consumers = new Set(deliveries.rows.map((d) => d.consumer));
+    for (const c of ["ingest", "register", "poll", "threshold", "on-training-completed", "promote", "reconcile"]) expect(consumers).toContain(c);
     const all = deliveries.rows;
     // Sequentially, in the original order…
     for (const d of all) await handleDelivery(d.consumer, d.envelope, runtime.deps);

@@ -66,6 +66,8 @@ export interface Config {
   slack: { token: string | undefined; channel: string | undefined };
   dashboardUrl: string | undefined;
   local: { port: number; pollIntervalSeconds: number; reconcileIntervalSeconds: number; concurrency: number };
+  /** `MLOPS_FAILPOINTS`, for crash tests; unset in normal operation. */
+  failpoints: string | undefined;
   gcp: { project: string | undefined; region: string | undefined; trainJob: string; evaluateJob: string; topicPrefix: string };
 }
 
@@ -133,6 +135,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     delivery: { maxEventAgeSeconds: e.MAX_EVENT_AGE_SECONDS, maxAttempts: e.MAX_DELIVERY_ATTEMPTS, stuckAfterSeconds: e.STUCK_AFTER_SECONDS },
     slack: { token: e.SLACK_BOT_TOKEN, channel: e.SLACK_CHANNEL },
     dashboardUrl: e.DASHBOARD_URL,
+    failpoints: e.MLOPS_FAILPOINTS,
     local: { port: e.PORT, pollIntervalSeconds: e.POLL_INTERVAL_SECONDS, reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS, concurrency: e.LOCAL_CONCURRENCY },
     gcp: { project: e.GOOGLE_CLOUD_PROJECT, region: e.REGION, trainJob: e.TRAIN_JOB, evaluateJob: e.EVALUATE_JOB, topicPrefix: e.TOPIC_PREFIX },
   };

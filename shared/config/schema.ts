@@ -124,6 +124,8 @@ export const EnvSchema = z
     POLL_INTERVAL_SECONDS: num(0.2, 86_400).default(5),
     RECONCILE_INTERVAL_SECONDS: num(1, 86_400).default(30),
     LOCAL_CONCURRENCY: int(1, 64).default(8),
+    /** Crash testing only: failpoints at which the process kills itself (see shared/core/failpoints.ts). */
+    MLOPS_FAILPOINTS: z.string().optional(),
 
     // GCP
     GOOGLE_CLOUD_PROJECT: z.string().optional(),

@@ -4,6 +4,7 @@ import { buildEnvelope } from "../messages/build.ts";
 import { topicFor, type MessageData, type MessageType } from "../messages/topics.ts";
 import { enqueueOutbox, markOutboxFailed, markOutboxSent, notifiedRecently, recordNotification, unsentOutbox } from "../db/queries/messaging.ts";
 import type { Deps, Notification, Queryable } from "../ports.ts";
+import { failpoint } from "./failpoints.ts";
 
 export type Emit = <T extends MessageType>(type: T, data: MessageData<T>, options?: { id?: string; correlationId?: string }) => Promise<Envelope<MessageData<T>>>;
 
@@ -35,6 +36,7 @@ export async function transact<T>(
     };
     return fn(tx, emit);
   });
+  failpoint("transact.committed");
   deps.publisher.committed?.();
   if (emitted.length > 0) {
     await flushOutbox(deps, { ids: emitted }).catch((err: unknown) => {

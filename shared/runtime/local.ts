@@ -13,12 +13,14 @@ import { LocalObjectStore } from "../adapters/store/local.ts";
 import { migrate } from "../db/migrate.ts";
 import { loadMigrations } from "../db/migrations.ts";
 import { readStatusSnapshot } from "../db/queries/status.ts";
+import { releaseLeasesOfDeadProcesses } from "../db/queries/leases.ts";
 import type { AnnotationBackend, Db, Deps, Logger, Notifier } from "../ports.ts";
 import { ArchiveWatcher } from "./local/watcher.ts";
 import { LocalDeliveriesPublisher, LocalDispatcher } from "./local/deliveries.ts";
 import { LocalJobRunner } from "./local/job-runner.ts";
 import { ConsoleFileNotifier, FanoutNotifier } from "./local/notifier.ts";
 import { SpoolIngestor } from "./local/spool.ts";
+import { armFailpoints } from "./failpoints.ts";
 
 /** Opens the local database: Postgres when DATABASE_URL is set, else PGlite in the workspace. */
 export async function openLocalDb(config: Config): Promise<Db> {
@@ -66,10 +68,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const config = loadConfig(env);
   config.workspace = resolve(config.workspace);
   await mkdir(join(config.workspace, "logs"), { recursive: true });
+  armFailpoints(config.failpoints, config.workspace);
   const say = options.say ?? ((line: string) => process.stderr.write(`${line}\n`));
   const log = createLogger({ level: config.logLevel, base: { runtime: "local" }, destination: createWriteStream(join(config.workspace, "logs", "runtime.jsonl"), { flags: "a" }) as never });
 
   const db = options.db ?? (await openLocalDb(config));
+  const released = await releaseLeasesOfDeadProcesses(db);
+  if (released.cursors + released.items > 0) log.warn("released leases left by a previous process", released);
   const store = new LocalObjectStore(join(config.workspace, "buckets"));
   const publisher = new LocalDeliveriesPublisher(db);
   const jobs = new LocalJobRunner({

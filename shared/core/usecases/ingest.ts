@@ -10,6 +10,7 @@ import { notify, transact } from "../effects.ts";
 import { sha256Hex } from "../json.ts";
 import { baseName, objectUri, stem } from "../uri.ts";
 import type { ConsumerOutcome } from "../consumers.ts";
+import { failpoint } from "../failpoints.ts";
 
 /** Deterministic item id: the same object generation always maps to the same item. */
 export function itemIdFor(bucket: string, name: string, generation: string): string {
@@ -43,6 +44,7 @@ export async function ingest(message: Envelope<ObjectFinalized>, deps: Deps): Pr
 
   try {
     const result = await normaliseItem(row, deps);
+    failpoint("ingest.objects_written");
     const done = await transact(deps, message, async (tx, emit) => {
       if (!(await claimInbox(tx, "ingest", message.id)) && !obj.reprocess) return false;
       const moved = await transitionItem(tx, itemId, ["seen"], "normalised", { ...result, error: null, error_stage: null }, "normalised");
@@ -51,6 +53,7 @@ export async function ingest(message: Envelope<ObjectFinalized>, deps: Deps): Pr
       return true;
     });
     if (!done) return { status: "duplicate", detail: "another delivery normalised it first" };
+    failpoint("ingest.committed");
     log.info("item normalised", { productName: result.product_name, width: result.width, height: result.height });
     return { status: "done" };
   } catch (err) {

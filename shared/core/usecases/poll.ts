@@ -12,6 +12,7 @@ import { checkQuality } from "../annotation/quality.ts";
 import { notify, transact } from "../effects.ts";
 import { canonicalJson, sha256Hex } from "../json.ts";
 import type { ConsumerOutcome } from "../consumers.ts";
+import { failpoint } from "../failpoints.ts";
 
 const LEASE_SECONDS = 300;
 const FETCH_CHUNK = 100;
@@ -43,6 +44,7 @@ export async function pollLabels(message: Envelope | null, deps: Deps): Promise<
         counts.seen++;
         const outcome = await takeInLabel(label, backend, deps, message);
         if (outcome.kind === "accepted" || outcome.kind === "rejected") {
+          failpoint("poll.label_committed");
           counts[outcome.kind]++;
           itemIds.push(outcome.itemId);
         } else if (outcome.kind === "unmatched") counts.unmatched++;

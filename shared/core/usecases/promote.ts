@@ -10,6 +10,7 @@ import { decidePromotion } from "../promotion/policy.ts";
 import { summariseIssues } from "../../messages/build.ts";
 import { notify, transact, type Emit } from "../effects.ts";
 import type { ConsumerOutcome } from "../consumers.ts";
+import { failpoint } from "../failpoints.ts";
 
 /**
  * promote: applies the promotion policy to a finished evaluation. `staging` moves when the policy
@@ -57,6 +58,7 @@ export async function onEvaluationCompleted(message: Envelope<EvaluationComplete
     return aliases;
   });
   if (moved === null) return { status: "duplicate" };
+  failpoint("promote.committed");
 
   const attachments = await summaryAttachment(reportUri, deps);
   const primary = `${metrics.primaryMetric} ${fmt(metrics.candidateValue)}${metrics.championValue !== null ? ` (champion ${fmt(metrics.championValue)})` : ""}`;

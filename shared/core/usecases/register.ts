@@ -5,6 +5,7 @@ import { claimItemsForRegistration, releaseRegistrationClaim, transitionItem, ty
 import { claimInbox } from "../../db/queries/messaging.ts";
 import { transact } from "../effects.ts";
 import type { ConsumerOutcome } from "../consumers.ts";
+import { failpoint } from "../failpoints.ts";
 
 /** How long a register invocation may hold its claim on items while it talks to the backend. */
 const CLAIM_SECONDS = 600;
@@ -38,6 +39,7 @@ export async function registerPending(message: Envelope | null, deps: Deps): Pro
     throw err;
   }
 
+  failpoint("register.backend_called");
   const byId = new Map(results.map((r) => [r.itemId, r]));
   const registered: string[] = [];
   const failed: { id: string; reason: string }[] = [];

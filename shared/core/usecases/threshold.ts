@@ -10,6 +10,7 @@ import { transact } from "../effects.ts";
 import { buildManifest, writeVersionFiles } from "../datasets/freeze.ts";
 import type { ConsumerOutcome } from "../consumers.ts";
 import { launchTrainingRun } from "./training.ts";
+import { failpoint } from "../failpoints.ts";
 
 /**
  * threshold: when at least N accepted samples are not yet in any dataset version (or M samples and
@@ -55,6 +56,7 @@ export async function checkThreshold(message: Envelope<Tick | unknown> | null, d
     classes: config.annotation.ontology, evalSplitPercent: config.threshold.evalSplitPercent, members, datasetsBucket: config.buckets.datasets,
   });
   const files = await writeVersionFiles(manifest, members, deps);
+  failpoint("threshold.files_written");
 
   const runId = deps.ids.next("run");
   const outcome = await transact(deps, message, async (tx, emit) => {
@@ -89,6 +91,7 @@ export async function checkThreshold(message: Envelope<Tick | unknown> | null, d
 
   if (outcome === "in_flight") return { status: "skipped", detail: "another training run started first" };
   if (outcome === "duplicate") return { status: "duplicate" };
+  failpoint("threshold.committed");
   deps.log.info("dataset version frozen", { versionId: files.versionId, seq: manifest.seq, items: manifest.items.length, trigger });
   await launchTrainingRun(runId, deps, message);
   return { status: "done", detail: `dataset ${line} v${manifest.seq} (${manifest.items.length} items), run ${runId}` };

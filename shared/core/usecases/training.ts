@@ -11,6 +11,7 @@ import { ModelCardSchema } from "../models/model-card.ts";
 import { summariseIssues } from "../../messages/build.ts";
 import { notify, transact } from "../effects.ts";
 import type { ConsumerOutcome } from "../consumers.ts";
+import { failpoint } from "../failpoints.ts";
 
 /**
  * Launches the training job of a run in `launching`. There is no idempotency token on Cloud Run's
@@ -42,6 +43,7 @@ export async function launchTrainingRun(runId: string, deps: Deps, cause: Envelo
     deps.log.warn("training launch failed; reconcile will retry", { runId, error: describeError(err) });
     return false;
   }
+  failpoint("training.launched_unrecorded");
   await transact(deps, cause, async (tx, emit) => {
     const launched = await markRunLaunched(tx, run.id, executionName);
     if (launched) await emit("training.started", { runId: run.id, datasetVersionId: run.dataset_version_id, executionName, attempt: launched.attempt });
@@ -90,6 +92,7 @@ export async function onTrainingCompleted(message: Envelope<TrainingCompleted>, 
     const evaluation = await insertEvaluationIfAbsent(tx, { id: evaluationId, candidateModelId: model.id, championModelId: championId, datasetVersionId: run.dataset_version_id });
     return { first, model, evaluation: evaluation.row };
   });
+  failpoint("training.completed_committed");
   if (result.evaluation.state === "launching") await launchEvaluation(result.evaluation.id, deps, message);
   if (result.first) {
     await notify(deps, { severity: "info", threadKey: `run:${runId}`, title: `Training ${runId} finished`, text: `model ${result.model.id}; evaluating against ${champion ? champion.model_id : "no champion yet"}` });
@@ -146,6 +149,7 @@ export async function launchEvaluation(evaluationId: string, deps: Deps, cause: 
     deps.log.warn("evaluation launch failed; reconcile will retry", { evaluationId, error: describeError(err) });
     return false;
   }
+  failpoint("evaluation.launched_unrecorded");
   await transact(deps, cause, (tx) => markEvaluationLaunched(tx, evaluation.id, executionName));
   deps.log.info("evaluation launched", { evaluationId, executionName });
   return true;

@@ -5,6 +5,7 @@ import { consumersOf, isMessageType, type ConsumerName } from "../../messages/to
 import { handleDelivery } from "../../core/delivery.ts";
 import { recordDeadLetter } from "../../db/queries/dead-letters.ts";
 import type { Db, Deps, Publisher, Queryable } from "../../ports.ts";
+import { failpoint } from "../../core/failpoints.ts";
 
 /**
  * The local runtime's Pub/Sub: publishing writes one `local_deliveries` row per subscribed
@@ -185,6 +186,7 @@ export class LocalDispatcher {
   private async deliver(row: DueRow): Promise<void> {
     try {
       await handleDelivery(row.consumer, row.envelope, this.deps);
+      failpoint("delivery.handled_unacked");
       this.markDone(row);
       this.stats.delivered++;
     } catch (err) {

@@ -42,7 +42,8 @@ export const EnvSchema = z
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
 
     // Database: DATABASE_URL (any runtime) or Cloud SQL (gcp); PGlite in the workspace otherwise.
-    DATABASE_URL: z.string().url().optional(),
+    // zod's url() takes `localhost:5432/db` as a URL with the scheme `localhost:`: ask for the scheme.
+    DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\/\S+$/, "a postgres:// or postgresql:// connection URL").optional(),
     CLOUD_SQL_INSTANCE: z.string().regex(/^[^:]+:[^:]+:[^:]+$/, "project:region:instance").optional(),
     DB_USER: z.string().optional(),
     DB_PASSWORD: z.string().optional(),

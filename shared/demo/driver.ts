@@ -134,14 +134,14 @@ export class DemoDriver {
         this.later(() => this.writeLabel(task, gt, 1, ontology));
       }
       // The team fixes what quality checks rejected (a second revision of the same label row).
-      const rejected = await this.deps.db.query<{ id: string; product_name: string }>(
-        `SELECT id, product_name FROM items WHERE state = 'rejected' AND product_name LIKE 'demo-%'`,
+      const rejected = await this.deps.db.query<{ id: string; product_name: string; title: string | null }>(
+        `SELECT id, product_name, title FROM items WHERE state = 'rejected' AND product_name LIKE 'demo-%'`,
       );
       for (const r of rejected.rows) {
         if (this.corrected.has(r.id)) continue;
         this.corrected.add(r.id);
         const gt = await this.groundTruthOf(r.product_name);
-        if (gt) this.later(() => this.writeLabel({ itemId: r.id, title: r.product_name } as InboxTask, gt, 2, ontology));
+        if (gt) this.later(() => this.writeLabel({ itemId: r.id, title: r.title ?? r.product_name }, gt, 2, ontology));
       }
     } catch (err) {
       this.deps.log.warn("demo annotators failed", { error: describeError(err) });

@@ -10,9 +10,12 @@ beforeAll(async () => {
 });
 afterAll(async () => t.close());
 
-/** A small RGB PNG uploaded to the archive bucket of the GCS fake. */
+let uploads = 0;
+
+/** A small RGB PNG, different for every upload (same bytes would make a `duplicate`), in the archive bucket of the GCS fake. */
 async function upload(name: string) {
-  const data = new Uint8Array(4 * 3 * 3).map((_, i) => (i * 37) % 256);
+  const salt = ++uploads;
+  const data = new Uint8Array(4 * 3 * 3).map((_, i) => (i * 37 + salt) % 256);
   const png = await sharpCodec.encodePng({ width: 4, height: 3, channels: 3, data });
   const obj = t.gcs.putObject("archive", name, png, "image/png");
   return { bucket: obj.bucket, name: obj.name, generation: obj.generation, size: String(obj.data.length), contentType: "image/png", md5Hash: obj.md5Hash, crc32c: obj.crc32c };

@@ -65,6 +65,20 @@ describe("ingest function", () => {
     expect((await itemBySource("backfill/old-003.png"))[0]?.state).toBe("normalised");
   });
 
+  it("ends a copy of a live upload under another name as `duplicate`, pointing at the original", async () => {
+    const object = await upload("cams/site-c/frame-010.png");
+    expect((await postCloudEvent(t.url, gcsFinalized(object, new Date(), "evt-orig"))).status).toBe(204);
+    const copy = t.gcs.putObject("archive", "cams/site-c/frame-010 (1).png", t.gcs.getObject("archive", object.name)!.data, "image/png");
+    const res = await postCloudEvent(t.url, gcsFinalized({ bucket: "archive", name: copy.name, generation: copy.generation, size: String(copy.data.length) }, new Date(), "evt-copy"));
+    expect(res.status).toBe(204);
+    const [original] = await itemBySource(object.name);
+    const { rows } = await t.db.query<{ id: string; state: string; duplicate_of: string; assets: object }>(
+      `SELECT id, state, duplicate_of, assets FROM items WHERE source_name = $1`, [copy.name]);
+    expect(rows).toEqual([{ id: expect.any(String), state: "duplicate", duplicate_of: original!.id, assets: {} }]);
+    expect(t.published.filter((e) => e.type === "item.duplicate").map((e) => e.data)).toEqual([{ itemId: rows[0]!.id, duplicateOf: original!.id }]);
+    expect(t.gcs.getObject("annotation", "items/frame-010_1_/frame-010_1_.png")).toBeUndefined();
+  });
+
   it("records a corrupt upload as a failed item and acknowledges the event", async () => {
     const obj = t.gcs.putObject("archive", "broken/not-an-image.png", "this is not a png", "image/png");
     const res = await postCloudEvent(t.url, gcsFinalized({ bucket: "archive", name: obj.name, generation: obj.generation, size: String(obj.data.length) }, new Date()));

@@ -16,7 +16,10 @@ export interface DemoOptions {
   badLabelShare: number;
   /** Delay between an item's registration and its label (uniform in this range). */
   labelDelayMs: [number, number];
-  /** Corrupt uploads (random bytes named .zip, a truncated TIFF, a zero-byte file). */
+  /**
+   * Bad uploads: corrupt ones (random bytes named .zip, a truncated TIFF, a zero-byte file) and a
+   * copy of the first product under another name (it ends `duplicate`).
+   */
   corruptUploads: boolean;
   seed: number;
 }
@@ -87,6 +90,12 @@ export class DemoDriver {
         if (await this.put(`demo/${name}.zip`, product.zip)) this.uploaded++;
         const bad = corruptAt.get(i);
         if (bad && (await this.put(`demo/${bad.name}`, bad.bytes))) this.uploaded++;
+        if (corrupt && i === Math.min(4, names.length - 1)) {
+          // The same bytes (zips carry timestamps, so not a regenerated one). Whichever of the two is
+          // ingested first is the live one; both names map to demo-0001's ground truth.
+          const first = await this.deps.store.get(objectUri(this.deps.config.buckets.archive, `demo/${names[0]}.zip`));
+          if (await this.put(`demo/${names[0]}-copy.zip`, first)) this.uploaded++;
+        }
       } catch (err) {
         this.deps.log.warn("demo upload failed", { error: describeError(err) });
       }
@@ -171,7 +180,7 @@ export class DemoDriver {
   private async groundTruthOf(title: string): Promise<{ width: number; height: number; mask: Uint8Array } | null> {
     const known = this.groundTruth.get(title);
     if (known) return known;
-    const m = /^demo-(\d{4})$/.exec(title);
+    const m = /^demo-(\d{4})(?:-copy)?$/.exec(title);
     if (!m) return null;
     // After a restart the ground truth is regenerated: scenes are deterministic per seed.
     const { makeDemoProduct } = await import("../adapters/demo/products.ts");

@@ -55,8 +55,16 @@ function isIgnorable(name: string): boolean {
  * per SHA-256; the loser ends `duplicate` there and then, having written nothing) and the title,
  * which doubles as the item's folder. Both are database constraints, so two uploads cannot end up
  * with the same folder or title however they interleave. Only then are images written, under the
- * item's own claimed folder; a crash before the final commit leaves objects nobody else can own,
- * and the retry (redelivery or `reconcile`) finds its claims and writes the same objects again.
+ * item's own claimed folder; a crash before the final commit leaves objects nobody else can own
+ * (a title is never given up), and the retry (redelivery or `reconcile`) finds its claims and
+ * writes the same objects again.
+ *
+ * Why the folder is the claimed title rather than "name + piece of the id" for every item: labels
+ * come back by title (Encord `data_title`) or by image file name (COCO `file_name`), so folder,
+ * file stem and title must be one name for a label to find its item, and a first upload keeps the
+ * plain readable layout (`items/S2A_X/S2A_X_rgb.png`). The price: the folder is unique by a
+ * constraint claimed before any write instead of by construction, and the claim ignores case, as
+ * a case-insensitive disk (the local runtime on a laptop) would merge `Scene_1/` and `scene_1/`.
  */
 export async function ingest(message: Envelope<ObjectFinalized>, deps: Deps): Promise<ConsumerOutcome> {
   const obj = message.data;
@@ -77,12 +85,13 @@ export async function ingest(message: Envelope<ObjectFinalized>, deps: Deps): Pr
     if (identity.kind === "gone") return { status: "duplicate", detail: `item ${itemId} is ${identity.state}` };
     if (identity.kind === "duplicate") {
       log.info("upload duplicates a live item", { duplicateOf: identity.of });
+      // Nothing to act on, and a re-uploaded folder makes hundreds: one message per 10 minutes,
+      // the full list is in the status snapshot.
       await notify(deps, {
         severity: "info",
         title: `Duplicate upload: ${obj.name}`,
-        text: `same bytes as item ${identity.of}; no second annotation task`,
-        threadKey: `item:${itemId}`,
-      });
+        text: `same bytes as item ${identity.of}; no second annotation task (further duplicates in the next 10 minutes: see \`mlops status\`)`,
+      }, { dedupeKey: "ingest:duplicate-upload", windowSeconds: 600 });
       return { status: "done", detail: `duplicate of ${identity.of}` };
     }
     const assets = await writeImages(row, identity.title, normalised.out, deps);

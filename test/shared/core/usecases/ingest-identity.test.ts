@@ -121,6 +121,7 @@ describe(`ingest identity (${testDbKind})`, () => {
     expect(written.filter((n) => n.startsWith("masks/"))).toEqual([`masks/nodata/${original.id}.png`]);
     expect(t.publisher.ofType("item.normalised").map((m) => m.data)).toEqual([{ itemId: original.id }]);
     expect(t.publisher.ofType("item.duplicate").map((m) => m.data)).toEqual([{ itemId: copy.id, duplicateOf: original.id }]);
+    expect(t.notifier.sent.map((n) => n.title)).toEqual([`Duplicate upload: ${copy.source_name}`]);
 
     await registerPending(null, t.deps);
     expect(await t.store.list("gs://annotation/tasks/")).toHaveLength(1);

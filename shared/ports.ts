@@ -223,6 +223,8 @@ export interface NormalisedOutput {
   nodataMask: Buffer | null;
   nodataPixels: number;
   bandCount: number;
+  /** What the normaliser accepted but flagged (e.g. `single_value: …`); stored on the item. */
+  warnings?: string[];
 }
 
 export interface Normaliser {

@@ -25,4 +25,12 @@ export function printStatus(s: StatusSnapshot, write: (line: string) => void): v
     write(`failures: ${s.failures.length}`);
     for (const f of s.failures.slice(0, 10)) write(`  ${f.kind} ${f.id}: ${f.reason}`);
   }
+  if (s.itemWarnings.length) {
+    write(`warnings: ${s.itemWarnings.length}`);
+    for (const w of s.itemWarnings.slice(0, 10)) write(`  ${w.id}${w.title ? ` (${w.title})` : ""}: ${w.warnings.join("; ")}`);
+  }
+  if (s.duplicates.length) {
+    write(`duplicates: ${s.duplicates.length}`);
+    for (const d of s.duplicates.slice(0, 10)) write(`  ${d.id} ${d.sourceName}: same bytes as ${d.duplicateOf}${d.originalTitle ? ` (${d.originalTitle})` : ""}`);
+  }
 }

@@ -34,6 +34,7 @@ export interface Config {
     stretchPercentiles: [number, number] | null;
     nodataValue: number | null;
     maxUploadBytes: number;
+    deduplicateContent: boolean;
   };
   annotation: {
     backend: "local" | "encord";
@@ -104,6 +105,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       stretchPercentiles: e.STRETCH_PERCENTILES,
       nodataValue: e.NODATA_VALUE ?? null,
       maxUploadBytes: e.MAX_UPLOAD_BYTES,
+      deduplicateContent: e.DEDUPLICATE_CONTENT,
     },
     annotation: {
       backend: e.ANNOTATION_BACKEND,

@@ -76,6 +76,8 @@ export const EnvSchema = z
       .default([2, 98]),
     NODATA_VALUE: z.coerce.number().optional(),
     MAX_UPLOAD_BYTES: int(1, 2 ** 40).default(2 * 1024 ** 3),
+    /** An upload with the same bytes as a live item ends `duplicate` instead of becoming a second task. */
+    DEDUPLICATE_CONTENT: bool.default(true),
 
     // Annotation
     ANNOTATION_BACKEND: z.enum(["local", "encord"]).default("local"),

@@ -27,7 +27,7 @@ export async function runConsumer(consumer: ConsumerName, message: ParsedMessage
       if (message.type === "object.finalized") return ingest(message, deps);
       break;
     case "register":
-      if (message.type === "item.normalised" || message.type === "item.failed") return registerPending(message, deps);
+      if (message.type === "item.normalised" || message.type === "item.failed" || message.type === "item.duplicate") return registerPending(message, deps);
       break;
     case "poll":
       if (message.type === "poll.tick") return pollLabels(message, deps);

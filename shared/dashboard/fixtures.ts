@@ -3,7 +3,7 @@
  * internally consistent: states sum to the total, the funnel narrows as items move on, and the
  * leaderboard, aliases and alias history describe the same promotions.
  *
- * Story: 240 uploads; three dataset versions frozen; run 2 failed once on GPU memory and succeeded
+ * Story: 242 uploads (two of them duplicates, one item flagged with a warning); three dataset versions frozen; run 2 failed once on GPU memory and succeeded
  * on retry; model 2 is in staging and waits for an `approve` to reach prod; run 3 is training.
  */
 import { ITEM_STATES, type ItemState, type StatusSnapshot } from "../core/status/snapshot.ts";
@@ -28,10 +28,10 @@ export function sampleStatusSnapshot(): StatusSnapshot {
   const hour = (h: number): string => new Date(start + h * 3_600_000).toISOString();
   return {
     generatedAt: GENERATED_AT,
-    itemsByState: { seen: 4, normalised: 6, registered: 38, annotated: 2, accepted: 22, rejected: 17, in_dataset: 146, failed: 5 },
-    // 3 failed while normalising and 2 while registering; every other drop is an item still waiting.
-    funnel: { seen: 240, normalised: 233, registered: 225, annotated: 187, accepted: 168, rejected: 17, in_dataset: 146, failed: 5 },
-    itemsTotal: 240,
+    itemsByState: { seen: 4, normalised: 6, registered: 38, annotated: 2, accepted: 22, rejected: 17, in_dataset: 146, failed: 5, duplicate: 2 },
+    // 3 failed while normalising and 2 while registering, 2 were duplicates; every other drop is an item still waiting.
+    funnel: { seen: 242, normalised: 233, registered: 225, annotated: 187, accepted: 168, rejected: 17, in_dataset: 146, failed: 5, duplicate: 2 },
+    itemsTotal: 242,
     throughput: HOURLY.map(([accepted, rejected], i) => ({ bucketStart: hour(i), accepted, rejected })),
     throughputBucketMinutes: 60,
     datasetVersions: [
@@ -76,6 +76,13 @@ export function sampleStatusSnapshot(): StatusSnapshot {
       { severity: "error", title: "Training run failed", text: "run_01JD7A on dataset v2: CUDA out of memory; retried as attempt 2.", at: "2026-11-22T16:31:00.000Z" },
       { severity: "info", title: "Promoted cloudmask-v1 to staging and prod", text: "First model of line default (mIoU 0.7641).", at: "2026-11-21T10:19:00.000Z" },
     ],
+    duplicates: [
+      { id: "it_9c1d7e4a2b3f5a6c8d0e", sourceName: "uploads/2026-11-23/S2B_MSIL2A_20261121T101309_copy.zip", productName: "S2B_MSIL2A_20261121T101309_copy", duplicateOf: "it_3f9a1c2e7b4d5a6f8e9d", originalTitle: "S2B_MSIL2A_20261121T101309", at: "2026-11-23T13:52:00.000Z" },
+      { id: "it_0b8e2f6d4c1a3e5f7a9b", sourceName: "uploads/scene_0042 (1).png", productName: "scene_0042 (1)", duplicateOf: "it_5e7c9a1b3d2f4e6a8c0b", originalTitle: "scene_0042", at: "2026-11-23T11:20:00.000Z" },
+    ],
+    itemWarnings: [
+      { id: "it_7d2a4c6e8f0b1d3f5a7c", title: "S2A_MSIL1C_20261122T103021", state: "registered", warnings: ["single_value: every valid pixel of band 4 is 0"], at: "2026-11-23T12:40:00.000Z" },
+    ],
   };
 }
 
@@ -98,5 +105,7 @@ export function emptyStatusSnapshot(generatedAt = GENERATED_AT): StatusSnapshot 
     pendingReviews: [],
     failures: [],
     notifications: [],
+    duplicates: [],
+    itemWarnings: [],
   };
 }

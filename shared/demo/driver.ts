@@ -16,7 +16,10 @@ export interface DemoOptions {
   badLabelShare: number;
   /** Delay between an item's registration and its label (uniform in this range). */
   labelDelayMs: [number, number];
-  /** Corrupt uploads (random bytes named .zip, a truncated TIFF, a zero-byte file). */
+  /**
+   * Bad uploads: corrupt ones (random bytes named .zip, a truncated TIFF, a zero-byte file) and a
+   * copy of the first product under another name (it ends `duplicate`).
+   */
   corruptUploads: boolean;
   seed: number;
 }
@@ -87,6 +90,12 @@ export class DemoDriver {
         if (await this.put(`demo/${name}.zip`, product.zip)) this.uploaded++;
         const bad = corruptAt.get(i);
         if (bad && (await this.put(`demo/${bad.name}`, bad.bytes))) this.uploaded++;
+        if (corrupt && i === Math.min(4, names.length - 1)) {
+          // The same bytes (zips carry timestamps, so not a regenerated one). Whichever of the two is
+          // ingested first is the live one; both names map to demo-0001's ground truth.
+          const first = await this.deps.store.get(objectUri(this.deps.config.buckets.archive, `demo/${names[0]}.zip`));
+          if (await this.put(`demo/${names[0]}-copy.zip`, first)) this.uploaded++;
+        }
       } catch (err) {
         this.deps.log.warn("demo upload failed", { error: describeError(err) });
       }
@@ -134,14 +143,14 @@ export class DemoDriver {
         this.later(() => this.writeLabel(task, gt, 1, ontology));
       }
       // The team fixes what quality checks rejected (a second revision of the same label row).
-      const rejected = await this.deps.db.query<{ id: string; product_name: string }>(
-        `SELECT id, product_name FROM items WHERE state = 'rejected' AND product_name LIKE 'demo-%'`,
+      const rejected = await this.deps.db.query<{ id: string; product_name: string; title: string | null }>(
+        `SELECT id, product_name, title FROM items WHERE state = 'rejected' AND product_name LIKE 'demo-%'`,
       );
       for (const r of rejected.rows) {
         if (this.corrected.has(r.id)) continue;
         this.corrected.add(r.id);
         const gt = await this.groundTruthOf(r.product_name);
-        if (gt) this.later(() => this.writeLabel({ itemId: r.id, title: r.product_name } as InboxTask, gt, 2, ontology));
+        if (gt) this.later(() => this.writeLabel({ itemId: r.id, title: r.title ?? r.product_name }, gt, 2, ontology));
       }
     } catch (err) {
       this.deps.log.warn("demo annotators failed", { error: describeError(err) });
@@ -171,7 +180,7 @@ export class DemoDriver {
   private async groundTruthOf(title: string): Promise<{ width: number; height: number; mask: Uint8Array } | null> {
     const known = this.groundTruth.get(title);
     if (known) return known;
-    const m = /^demo-(\d{4})$/.exec(title);
+    const m = /^demo-(\d{4})(?:-copy)?$/.exec(title);
     if (!m) return null;
     // After a restart the ground truth is regenerated: scenes are deterministic per seed.
     const { makeDemoProduct } = await import("../adapters/demo/products.ts");

@@ -21,6 +21,12 @@ export const ItemNormalisedSchema = z.object({
   itemId: z.string().min(1),
 });
 
+/** An upload whose bytes equal a live item's: no task of its own (it still ends a burst for `register`). */
+export const ItemDuplicateSchema = z.object({
+  itemId: z.string().min(1),
+  duplicateOf: z.string().min(1),
+});
+
 export const ItemsRegisteredSchema = z.object({
   backend: z.string(),
   itemIds: z.array(z.string()).min(1),
@@ -109,6 +115,7 @@ export type ObjectFinalized = z.infer<typeof ObjectFinalizedSchema>;
 export type ItemNormalised = z.infer<typeof ItemNormalisedSchema>;
 export type ItemsRegistered = z.infer<typeof ItemsRegisteredSchema>;
 export type ItemFailed = z.infer<typeof ItemFailedSchema>;
+export type ItemDuplicate = z.infer<typeof ItemDuplicateSchema>;
 export type AnnotationsAccepted = z.infer<typeof AnnotationsAcceptedSchema>;
 export type Tick = z.infer<typeof TickSchema>;
 export type DatasetVersionCreated = z.infer<typeof DatasetVersionCreatedSchema>;

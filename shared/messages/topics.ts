@@ -2,7 +2,7 @@ import type { z } from "zod";
 import { CommandSchema } from "./commands.ts";
 import {
   AnnotationsAcceptedSchema, DatasetVersionCreatedSchema, EvaluationCompletedSchema, EvaluationFailedSchema,
-  ItemFailedSchema, ItemNormalisedSchema, ItemsRegisteredSchema, ModelPromotedSchema, ObjectFinalizedSchema,
+  ItemDuplicateSchema, ItemFailedSchema, ItemNormalisedSchema, ItemsRegisteredSchema, ModelPromotedSchema, ObjectFinalizedSchema,
   PromotionReviewRequestedSchema, TickSchema, TrainingCompletedSchema, TrainingFailedSchema, TrainingStartedSchema,
 } from "./events.ts";
 
@@ -13,6 +13,8 @@ import {
 export const MESSAGES = {
   "object.finalized": { topic: "object-finalized", schema: ObjectFinalizedSchema },
   "item.normalised": { topic: "item-normalised", schema: ItemNormalisedSchema },
+  // On the same topic: both say "ingest is done with this upload".
+  "item.duplicate": { topic: "item-normalised", schema: ItemDuplicateSchema },
   "items.registered": { topic: "items-registered", schema: ItemsRegisteredSchema },
   "item.failed": { topic: "item-failed", schema: ItemFailedSchema },
   "annotations.accepted": { topic: "annotations-accepted", schema: AnnotationsAcceptedSchema },
@@ -51,8 +53,8 @@ export function topicFor(type: MessageType): TopicName {
  */
 export const SUBSCRIPTIONS = {
   ingest: ["object.finalized"],
-  // item.failed too: a failed upload may have been the last of a burst the others wait for.
-  register: ["item.normalised", "item.failed"],
+  // item.failed and item.duplicate too: either may have been the last upload of a burst the others wait for.
+  register: ["item.normalised", "item.failed", "item.duplicate"],
   poll: ["poll.tick"],
   threshold: ["annotations.accepted", "threshold.tick"],
   "on-training-completed": ["training.completed", "training.failed"],

@@ -10,9 +10,12 @@ beforeAll(async () => {
 });
 afterAll(async () => t.close());
 
-/** A small RGB PNG uploaded to the archive bucket of the GCS fake. */
+let uploads = 0;
+
+/** A small RGB PNG, different for every upload (same bytes would make a `duplicate`), in the archive bucket of the GCS fake. */
 async function upload(name: string) {
-  const data = new Uint8Array(4 * 3 * 3).map((_, i) => (i * 37) % 256);
+  const salt = ++uploads;
+  const data = new Uint8Array(4 * 3 * 3).map((_, i) => (i * 37 + salt) % 256);
   const png = await sharpCodec.encodePng({ width: 4, height: 3, channels: 3, data });
   const obj = t.gcs.putObject("archive", name, png, "image/png");
   return { bucket: obj.bucket, name: obj.name, generation: obj.generation, size: String(obj.data.length), contentType: "image/png", md5Hash: obj.md5Hash, crc32c: obj.crc32c };
@@ -60,6 +63,20 @@ describe("ingest function", () => {
     const res = await postPush(t.url, "object-finalized", { messageId: "900", data: envelope, attributes: { type: "object.finalized" } });
     expect(res.status).toBe(204);
     expect((await itemBySource("backfill/old-003.png"))[0]?.state).toBe("normalised");
+  });
+
+  it("ends a copy of a live upload under another name as `duplicate`, pointing at the original", async () => {
+    const object = await upload("cams/site-c/frame-010.png");
+    expect((await postCloudEvent(t.url, gcsFinalized(object, new Date(), "evt-orig"))).status).toBe(204);
+    const copy = t.gcs.putObject("archive", "cams/site-c/frame-010 (1).png", t.gcs.getObject("archive", object.name)!.data, "image/png");
+    const res = await postCloudEvent(t.url, gcsFinalized({ bucket: "archive", name: copy.name, generation: copy.generation, size: String(copy.data.length) }, new Date(), "evt-copy"));
+    expect(res.status).toBe(204);
+    const [original] = await itemBySource(object.name);
+    const { rows } = await t.db.query<{ id: string; state: string; duplicate_of: string; assets: object }>(
+      `SELECT id, state, duplicate_of, assets FROM items WHERE source_name = $1`, [copy.name]);
+    expect(rows).toEqual([{ id: expect.any(String), state: "duplicate", duplicate_of: original!.id, assets: {} }]);
+    expect(t.published.filter((e) => e.type === "item.duplicate").map((e) => e.data)).toEqual([{ itemId: rows[0]!.id, duplicateOf: original!.id }]);
+    expect(t.gcs.getObject("annotation", "items/frame-010_1_/frame-010_1_.png")).toBeUndefined();
   });
 
   it("records a corrupt upload as a failed item and acknowledges the event", async () => {

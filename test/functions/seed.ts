@@ -10,8 +10,8 @@ export async function seedItem(
 ): Promise<void> {
   const assets = { image: { uri: `gs://annotation/items/${item.productName}/${item.productName}.png`, sha256: "0".repeat(64) } };
   await db.query(
-    `INSERT INTO items (id, source_bucket, source_name, source_generation, kind, product_name, state, width, height, assets, backend, backend_ref, content_sha256)
-     VALUES ($1, 'archive', $2, '1', 'image', $3, $4, $5, $6, $7, $8, $9, $10)`,
+    `INSERT INTO items (id, source_bucket, source_name, source_generation, kind, product_name, title, state, width, height, assets, backend, backend_ref, content_sha256)
+     VALUES ($1, 'archive', $2, '1', 'image', $3, $3, $4, $5, $6, $7, $8, $9, $10)`,
     [item.id, `uploads/${item.productName}.png`, item.productName, item.state, item.width, item.height, JSON.stringify(assets),
       item.backendRef ? "local" : null, item.backendRef ?? null, item.id.padEnd(64, "0").slice(0, 64)],
   );

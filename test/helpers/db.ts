@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { createPgDb } from "../../shared/adapters/db/pg.ts";
 import { wrapPglite } from "../../shared/adapters/db/pglite.ts";
-import { migrate } from "../../shared/db/migrate.ts";
+import { migrate, type Migration } from "../../shared/db/migrate.ts";
 import { loadMigrations } from "../../shared/db/migrations.ts";
 import type { Db, Queryable } from "../../shared/ports.ts";
 
@@ -14,15 +14,17 @@ export const testDbKind: "pg" | "pglite" = process.env.DATABASE_URL ? "pg" : "pg
 /**
  * A migrated, isolated database for one test: a fresh schema on the real Postgres named by
  * DATABASE_URL, or a fresh schema in this test file's PGlite otherwise. `close()` drops it.
+ * `migrations` (default: all) lets a migration test start from an older schema.
  */
-export async function createTestDb(): Promise<Db> {
+export async function createTestDb(options: { migrations?: readonly Migration[] } = {}): Promise<Db> {
   const url = process.env.DATABASE_URL;
   const schema = `t_${randomBytes(6).toString("hex")}`;
-  if (!url) return pgliteSchema(schema);
+  const migrations = options.migrations ?? loadMigrations();
+  if (!url) return pgliteSchema(schema, migrations);
   const admin = createPgDb({ connectionString: url, max: 1 });
   await admin.exec(`CREATE SCHEMA ${schema}`);
   const db = createPgDb({ connectionString: url, schema, max: 5 });
-  await migrate(db, loadMigrations());
+  await migrate(db, migrations);
   return {
     ...db,
     async close() {
@@ -42,7 +44,7 @@ export async function createTestDb(): Promise<Db> {
 
 let shared: Promise<{ pglite: PGlite; current: { schema: string } }> | null = null;
 
-async function pgliteSchema(schema: string): Promise<Db> {
+async function pgliteSchema(schema: string, migrations: readonly Migration[]): Promise<Db> {
   shared ??= startShared();
   const { pglite, current } = await shared;
   const base = wrapPglite(pglite);
@@ -73,7 +75,7 @@ async function pgliteSchema(schema: string): Promise<Db> {
       if (current.schema === schema) current.schema = "";
     },
   };
-  await migrate(db, loadMigrations());
+  await migrate(db, migrations);
   return db;
 }
 

@@ -70,7 +70,7 @@ export async function checkLoopInvariants(db: Db, store: ObjectStore, config: Co
     for (const image of task.images) if (!own.has(image.uri)) problems.push(`task of ${task.itemId} shows ${image.uri}, not one of its item's images`);
   }
   const titles = await q<{ title: string; n: number }>(
-    `SELECT coalesce(product_name, id) AS title, count(*)::int AS n FROM items WHERE backend IS NOT NULL GROUP BY 1 HAVING count(*) > 1`);
+    `SELECT lower(title) AS title, count(*)::int AS n FROM items WHERE backend IS NOT NULL GROUP BY 1 HAVING count(*) > 1`);
   for (const t of titles) problems.push(`${t.n} registered items share the title ${t.title}`);
 
   // Labels: each inbox file revision is one annotation, no more, no fewer.

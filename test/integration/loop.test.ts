@@ -93,6 +93,9 @@ describe(`the loop on the local runtime (${testDbKind})`, () => {
     const s = await readStatusSnapshot(runtime.deps.db);
     for (const state of ITEM_STATES) expect(s.funnel[state], `items that reached ${state}`).toBeGreaterThan(0);
     expect(s.itemsByState.failed).toBe(3);
+    // demo-0001 and its copy under another name: one of them is live, the other its duplicate.
+    expect(s.itemsByState.duplicate).toBe(1);
+    expect(s.duplicates.map((d) => d.sourceName).join(" ")).toMatch(/^demo\/demo-0001(-copy)?\.zip$/);
     const reasons = s.failures.filter((f) => f.kind === "item").map((f) => f.reason).join("\n");
     expect(reasons).toMatch(/corrupt_zip|not a zip|zip/i);
     expect(reasons).toMatch(/empty/i);

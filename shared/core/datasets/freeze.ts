@@ -49,7 +49,7 @@ export function buildManifest(input: ManifestInput): DatasetManifest {
     const label = labelDocument(annotation.canonical, input.datasetsBucket);
     items.push({
       itemId: item.id,
-      split: splitOf(item.product_name ?? item.id, input.evalSplitPercent),
+      split: splitOf(item.split_key, input.evalSplitPercent),
       images,
       nodata: item.assets.nodata ? { uri: item.assets.nodata.uri, sha256: item.assets.nodata.sha256 } : null,
       label: { uri: label.uri, sha256: label.sha256 },

@@ -2,7 +2,7 @@
  * Everything the dashboard and `mlops status` show, read from Postgres in one go
  * (`readStatusSnapshot` in shared/db/queries/status.ts). Plain data, JSON-serialisable.
  */
-export const ITEM_STATES = ["seen", "normalised", "registered", "annotated", "accepted", "rejected", "in_dataset", "failed"] as const;
+export const ITEM_STATES = ["seen", "normalised", "registered", "annotated", "accepted", "rejected", "in_dataset", "failed", "duplicate"] as const;
 export type ItemState = (typeof ITEM_STATES)[number];
 
 export interface StatusSnapshot {
@@ -88,4 +88,8 @@ export interface StatusSnapshot {
     attempts: number | null;
   }[];
   notifications: { severity: string; title: string; text: string; at: string }[];
+  /** Uploads whose bytes equal a live item's (state `duplicate`): no annotation task of their own. */
+  duplicates: { id: string; sourceName: string; productName: string | null; duplicateOf: string; originalTitle: string | null; at: string }[];
+  /** Items the normaliser accepted but flagged (e.g. an image whose valid pixels all share one value). */
+  itemWarnings: { id: string; title: string | null; state: ItemState; warnings: string[]; at: string }[];
 }

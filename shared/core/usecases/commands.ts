@@ -52,7 +52,7 @@ export async function runCommand(message: Envelope<Command>, deps: Deps): Promis
       if (!item) throw new PermanentError("unknown_item", `no item ${cmd.itemId}`);
       if (item.state === "in_dataset") throw new PermanentError("item_frozen", `item ${cmd.itemId} is in a dataset version; upload a new generation instead`);
       return once(message, deps, async (tx, emit) => {
-        await transitionItem(tx, item.id, ["seen", "normalised", "registered", "annotated", "accepted", "rejected", "failed"], "seen",
+        await transitionItem(tx, item.id, ["seen", "normalised", "registered", "annotated", "accepted", "rejected", "failed", "duplicate"], "seen",
           { error: null, error_stage: null, attempts: 0 }, `reprocess by ${cmd.actor}`);
         await emit("object.finalized", { bucket: item.source_bucket, name: item.source_name, generation: item.source_generation, reprocess: true });
       });

@@ -102,7 +102,7 @@ function toRequest(item: ItemRow): RegistrationRequest {
   }
   return {
     itemId: item.id,
-    title: item.product_name ?? item.id,
+    title: item.title ?? item.product_name ?? item.id,
     kind: item.kind ?? "image",
     contentSha256: item.content_sha256 ?? "",
     images,

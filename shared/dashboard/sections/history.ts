@@ -1,6 +1,6 @@
 /** Sections 8–10: alias history, recent failures, notifications. */
 import { formatCount, idCell, timeCell } from "../format.ts";
-import { html, type SafeHtml } from "../html.ts";
+import { html, type HtmlValue, type SafeHtml } from "../html.ts";
 import { badge, clipped, emptyState, modelRef, objectRef, section, table, type RenderContext } from "./common.ts";
 
 const FAILURE_KIND_LABELS: Record<string, string> = {
@@ -31,23 +31,34 @@ export function renderAliasHistory(context: RenderContext): SafeHtml {
 }
 
 export function renderFailures(context: RenderContext): SafeHtml {
-  const failures = context.snapshot.failures;
-  const body =
-    failures.length === 0
-      ? emptyState("No recent failures.")
-      : table(
-          ["kind", "id", "reason", "attempts", "when"],
-          failures.map((f) => [
-            badge(FAILURE_KIND_LABELS[f.kind] ?? f.kind, "bad"),
-            html`<code class="failure-id">${f.id}</code>`,
-            // The full reason: it is what an operator acts on (describeError already bounds it).
-            html`<span class="reason">${f.reason}</span>`,
-            f.attempts === null ? html`<span class="muted">–</span>` : formatCount(f.attempts),
-            timeCell(f.at, context.reference),
-          ]),
-          "failures",
-        );
-  return section("failures", "Recent failures", body);
+  const { failures, itemWarnings, duplicates } = context.snapshot;
+  const rows: HtmlValue[][] = [
+    ...failures.map((f) => [
+      badge(FAILURE_KIND_LABELS[f.kind] ?? f.kind, "bad"),
+      html`<code class="failure-id">${f.id}</code>`,
+      // The full reason: it is what an operator acts on (describeError already bounds it).
+      html`<span class="reason">${f.reason}</span>`,
+      f.attempts === null ? html`<span class="muted">–</span>` : formatCount(f.attempts),
+      timeCell(f.at, context.reference),
+    ]),
+    // Accepted, but worth a look: an image whose valid pixels all share one value shows annotators nothing.
+    ...itemWarnings.map((w) => [
+      badge("warning", "warn"),
+      html`<code class="failure-id">${w.id}</code>${w.title ? html` <span class="muted">${w.title}</span>` : ""}`,
+      html`<span class="reason">${w.warnings.join("; ")}</span>`,
+      html`<span class="muted">–</span>`,
+      timeCell(w.at, context.reference),
+    ]),
+    ...duplicates.map((d) => [
+      badge("duplicate", "neutral"),
+      html`<code class="failure-id">${d.id}</code> <span class="muted">${d.sourceName}</span>`,
+      html`<span class="reason">same bytes as <code class="failure-id">${d.duplicateOf}</code>${d.originalTitle ? html` (${d.originalTitle})` : ""}; no second annotation task</span>`,
+      html`<span class="muted">–</span>`,
+      timeCell(d.at, context.reference),
+    ]),
+  ];
+  const body = rows.length === 0 ? emptyState("No recent failures.") : table(["kind", "id", "reason", "attempts", "when"], rows, "failures");
+  return section("failures", "Recent failures, warnings and duplicates", body);
 }
 
 export function renderNotifications(context: RenderContext): SafeHtml {

@@ -14,6 +14,7 @@ export const STATE_LABELS: Record<ItemState, string> = {
   rejected: "rejected",
   in_dataset: "in dataset",
   failed: "failed",
+  duplicate: "duplicate",
 };
 
 /** The aliases every deployment has; shown even before anything was promoted. */
@@ -76,7 +77,7 @@ ${table(
   rows.map((r) => [html`<span class="state-name" data-state="${r.state}">${r.label}</span>`, formatCount(r.reached), formatCount(r.now)]),
   "numeric funnel-table",
 )}`;
-  return section("funnel", "Funnel: upload to dataset", body, "seen → normalised → registered → annotated → accepted | rejected → in dataset; failed at any step.");
+  return section("funnel", "Funnel: upload to dataset", body, "seen → normalised → registered → annotated → accepted | rejected → in dataset; failed at any step; duplicate when the bytes equal a live item's.");
 }
 
 export function renderThroughput(context: RenderContext): SafeHtml {

@@ -1,3 +1,4 @@
+import { TransientError } from "../../errors.ts";
 import type { Queryable } from "../../ports.ts";
 import type { ItemState } from "../../core/status/snapshot.ts";
 
@@ -21,7 +22,19 @@ export interface ItemRow {
   source_size: number | null;
   content_sha256: string | null;
   kind: "product" | "image" | null;
+  /** The uploaded object's name without folder and extension (`uploads/S2A_X.zip` → `S2A_X`). */
   product_name: string | null;
+  /**
+   * Unique (case-insensitively) name at the annotation backend, and the item's folder in the
+   * annotation bucket. Null until `ingest` claims it.
+   */
+  title: string | null;
+  /** What the train/eval split hashes; survives new generations of the same object. */
+  split_key: string;
+  /** For state `duplicate`: the live item holding the same bytes. */
+  duplicate_of: string | null;
+  /** What the normaliser accepted but flagged (e.g. `single_value: …`). */
+  warnings: string[];
   state: ItemState;
   width: number | null;
   height: number | null;
@@ -39,8 +52,8 @@ export interface ItemRow {
   state_changed_at: Date;
 }
 
-const COLUMNS = `id, source_bucket, source_name, source_generation, source_size, content_sha256, kind, product_name, state,
-  width, height, nodata_pixels, assets, backend, backend_ref, register_claim_token, dataset_version_id, error, error_stage,
+const COLUMNS = `id, source_bucket, source_name, source_generation, source_size, content_sha256, kind, product_name, title,
+  split_key, duplicate_of, warnings, state, width, height, nodata_pixels, assets, backend, backend_ref, register_claim_token, dataset_version_id, error, error_stage,
   attempts, created_at, updated_at, state_changed_at`;
 
 export interface NewItem {
@@ -49,20 +62,28 @@ export interface NewItem {
   name: string;
   generation: string;
   size: number | null;
+  productName: string;
 }
 
-/** Inserts the item in state `seen` unless it exists; returns the row either way. */
+/**
+ * Inserts the item in state `seen` unless it exists; returns the row either way. Its split key is
+ * the key of the earliest live generation of the same object (so a re-upload with new bytes stays
+ * in the split the earlier one was in), or its product name for a first upload.
+ */
 export async function insertItemIfAbsent(db: Queryable, item: NewItem): Promise<{ row: ItemRow; created: boolean }> {
   // One round trip for the common case: insert the item and its first transition together.
   const inserted = await db.query<ItemRow>(
     `WITH ins AS (
-       INSERT INTO items (id, source_bucket, source_name, source_generation, source_size)
-       VALUES ($1, $2, $3, $4, $5)
+       INSERT INTO items (id, source_bucket, source_name, source_generation, source_size, product_name, split_key)
+       VALUES ($1, $2, $3, $4, $5, $6, coalesce(
+         (SELECT split_key FROM items WHERE source_bucket = $2 AND source_name = $3 AND state NOT IN ('failed', 'duplicate')
+          ORDER BY created_at, id LIMIT 1),
+         $6))
        ON CONFLICT (source_bucket, source_name, source_generation) DO NOTHING
        RETURNING ${COLUMNS}),
      rec AS (INSERT INTO item_transitions (item_id, from_state, to_state, reason) SELECT id, NULL, 'seen', 'uploaded' FROM ins)
      SELECT * FROM ins`,
-    [item.id, item.bucket, item.name, item.generation, item.size],
+    [item.id, item.bucket, item.name, item.generation, item.size, item.productName],
   );
   if (inserted.rows[0]) return { row: inserted.rows[0], created: true };
   const existing = await getItemBySource(db, item.bucket, item.name, item.generation);
@@ -73,6 +94,12 @@ export async function insertItemIfAbsent(db: Queryable, item: NewItem): Promise<
 export async function getItem(db: Queryable, id: string): Promise<ItemRow | null> {
   const { rows } = await db.query<ItemRow>(`SELECT ${COLUMNS} FROM items WHERE id = $1`, [id]);
   return rows[0] ?? null;
+}
+
+/** Locks the item row for the rest of the transaction and returns its state (null: no such item). */
+export async function lockItemState(tx: Queryable, id: string): Promise<ItemState | null> {
+  const { rows } = await tx.query<{ state: ItemState }>(`SELECT state FROM items WHERE id = $1 FOR UPDATE`, [id]);
+  return rows[0]?.state ?? null;
 }
 
 export async function getItemBySource(db: Queryable, bucket: string, name: string, generation: string): Promise<ItemRow | null> {
@@ -90,10 +117,8 @@ export async function findItemForLabel(db: Queryable, ref: { backendRef: string 
     if (rows[0]) return rows[0];
   }
   if (ref.title) {
-    const { rows } = await db.query<ItemRow>(
-      `SELECT ${COLUMNS} FROM items WHERE product_name = $1 AND state <> 'failed' ORDER BY created_at DESC LIMIT 1`,
-      [ref.title],
-    );
+    // Titles are unique without regard to case (items_title_key), so this finds at most one item.
+    const { rows } = await db.query<ItemRow>(`SELECT ${COLUMNS} FROM items WHERE lower(title) = lower($1)`, [ref.title]);
     if (rows[0]) return rows[0];
   }
   return null;
@@ -103,6 +128,8 @@ export interface ItemPatch {
   content_sha256?: string;
   kind?: "product" | "image";
   product_name?: string;
+  duplicate_of?: string | null;
+  warnings?: string[];
   width?: number;
   height?: number;
   nodata_pixels?: number;
@@ -132,16 +159,18 @@ export async function transitionItem(
   const values: unknown[] = [itemId, from, to, reason];
   for (const [key, value] of Object.entries(patch)) {
     if (value === undefined) continue;
-    values.push(key === "assets" ? JSON.stringify(value) : value);
+    values.push(key === "assets" || key === "warnings" ? JSON.stringify(value) : value);
     sets.push(`${key} = $${values.length}`);
   }
+  // A failed item gives up its content claim, so the same bytes uploaded again can become live.
+  const release = to === "failed" ? `, rel AS (DELETE FROM content_claims c USING upd WHERE c.item_id = upd.id)` : "";
   // One round trip: lock and read the old state, update if allowed, and record the transition.
   // Every part of a data-modifying WITH sees the same snapshot, so `prev` is the state before.
   const { rows } = await db.query<ItemRow>(
     `WITH prev AS (SELECT state FROM items WHERE id = $1 FOR UPDATE),
           upd AS (UPDATE items SET ${sets.join(", ")} WHERE id = $1 AND state = ANY($2::text[]) RETURNING ${COLUMNS}),
           rec AS (INSERT INTO item_transitions (item_id, from_state, to_state, reason)
-                  SELECT upd.id, (SELECT state FROM prev), $3, $4 FROM upd)
+                  SELECT upd.id, (SELECT state FROM prev), $3, $4 FROM upd)${release}
      SELECT * FROM upd`,
     values,
   );
@@ -166,13 +195,51 @@ export async function findAcceptedDuplicate(db: Queryable, itemId: string, conte
   return rows[0]?.id ?? null;
 }
 
-/** Whether another live item already uses this product name (its annotation folder). */
-export async function productNameTaken(db: Queryable, itemId: string, productName: string): Promise<boolean> {
-  const { rows } = await db.query(
-    `SELECT 1 FROM items WHERE product_name = $1 AND id <> $2 AND state <> 'failed' LIMIT 1`,
-    [productName, itemId],
-  );
-  return rows.length > 0;
+/**
+ * Claims `sha256` for `itemId` unless another item holds it; returns the holder (this item when
+ * the claim is, or already was, its own). Run it in the transaction that acts on the answer: a
+ * concurrent claim of the same bytes waits for this one to commit and then sees its row.
+ */
+export async function claimContent(tx: Queryable, sha256: string, itemId: string): Promise<string> {
+  // The holder may release its claim (it failed) between our conflict and our read: try again.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const inserted = await tx.query<{ item_id: string }>(
+      `INSERT INTO content_claims (sha256, item_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING item_id`,
+      [sha256, itemId],
+    );
+    if (inserted.rows[0]) return itemId;
+    const { rows } = await tx.query<{ item_id: string }>(`SELECT item_id FROM content_claims WHERE sha256 = $1`, [sha256]);
+    if (rows[0]) return rows[0].item_id;
+  }
+  throw new TransientError(`the content claim on ${sha256.slice(0, 12)}… kept changing hands; retrying later`);
+}
+
+/**
+ * Gives the item the first free title of `candidates` (see items_title_key) and returns it, or
+ * returns the title it already holds. Must run inside a transaction: a taken title is a unique
+ * violation, undone to a savepoint before the next candidate is tried.
+ */
+export async function claimTitle(tx: Queryable, itemId: string, candidates: readonly string[]): Promise<string | null> {
+  const own = await tx.query<{ title: string | null }>(`SELECT title FROM items WHERE id = $1 FOR UPDATE`, [itemId]);
+  const held = own.rows[0]?.title;
+  if (held) return held;
+  for (const candidate of candidates) {
+    await tx.query("SAVEPOINT claim_title");
+    try {
+      await tx.query(`UPDATE items SET title = $2, updated_at = now() WHERE id = $1`, [itemId, candidate]);
+      await tx.query("RELEASE SAVEPOINT claim_title");
+      return candidate;
+    } catch (err) {
+      if (!isTitleTaken(err)) throw err;
+      await tx.query("ROLLBACK TO SAVEPOINT claim_title");
+    }
+  }
+  return null;
+}
+
+function isTitleTaken(err: unknown): boolean {
+  const e = err as { code?: unknown; constraint?: unknown } | null;
+  return e?.code === "23505" && e.constraint === "items_title_key";
 }
 
 /**

@@ -102,6 +102,16 @@ export async function readStatusSnapshot(
     [limit],
   );
   const notes = await db.query<Record<string, unknown>>(`SELECT * FROM notifications ORDER BY id DESC LIMIT 20`);
+  const duplicates = await db.query<Record<string, unknown>>(
+    `SELECT d.id, d.source_name, d.product_name, d.duplicate_of, o.title AS original_title, d.state_changed_at AS at
+     FROM items d LEFT JOIN items o ON o.id = d.duplicate_of
+     WHERE d.state = 'duplicate' ORDER BY d.state_changed_at DESC LIMIT $1`,
+    [limit],
+  );
+  const warned = await db.query<Record<string, unknown>>(
+    `SELECT id, title, state, warnings, updated_at AS at FROM items WHERE warnings <> '[]'::jsonb ORDER BY updated_at DESC LIMIT $1`,
+    [limit],
+  );
 
   return {
     generatedAt: now.toISOString(),
@@ -146,6 +156,14 @@ export async function readStatusSnapshot(
       kind: f.kind as StatusSnapshot["failures"][number]["kind"], id: String(f.id), reason: String(f.reason), at: iso(f.at as Date), attempts: num(f.attempts),
     })),
     notifications: notes.rows.map((n) => ({ severity: String(n.severity), title: String(n.title), text: String(n.text), at: iso(n.created_at as Date) })),
+    duplicates: duplicates.rows.map((d) => ({
+      id: String(d.id), sourceName: String(d.source_name), productName: (d.product_name as string | null) ?? null,
+      duplicateOf: String(d.duplicate_of), originalTitle: (d.original_title as string | null) ?? null, at: iso(d.at as Date),
+    })),
+    itemWarnings: warned.rows.map((w) => ({
+      id: String(w.id), title: (w.title as string | null) ?? null, state: w.state as ItemState,
+      warnings: Array.isArray(w.warnings) ? w.warnings.map(String) : [], at: iso(w.at as Date),
+    })),
   };
 }
 

@@ -133,6 +133,20 @@ describe("renderDashboard with the sample snapshot", () => {
     }
   });
 
+  it("lists items with warnings and duplicates (with the item they duplicate) next to the failures", () => {
+    const failures = unescape(elementById(page, "failures"));
+    expect(snapshot.itemWarnings.length + snapshot.duplicates.length).toBeGreaterThan(1);
+    for (const w of snapshot.itemWarnings) {
+      expect(failures).toContain(w.id);
+      for (const text of w.warnings) expect(failures).toContain(text);
+    }
+    for (const d of snapshot.duplicates) {
+      const row = between(failures, d.id, "</tr>");
+      expect(row).toContain(d.duplicateOf);
+      expect(row).toContain(d.sourceName);
+    }
+  });
+
   it("shows the latest notifications", () => {
     const notifications = elementById(page, "notifications");
     for (const n of snapshot.notifications) expect(unescape(notifications)).toContain(n.title);

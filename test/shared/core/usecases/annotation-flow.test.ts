@@ -113,8 +113,10 @@ describe(`register → poll → threshold (${testDbKind})`, () => {
     expect((await t.db.query(`SELECT count(*)::int AS n FROM dataset_versions`)).rows[0]).toEqual({ n: 1 });
   });
 
-  it("rejects a sample whose content duplicates an accepted one", async () => {
-    t = await createTestDeps({ normaliser: fakeNormaliser() });
+  it("rejects a sample whose content duplicates an accepted one (with DEDUPLICATE_CONTENT=false)", async () => {
+    // With deduplication on (the default) the copy never reaches annotators (see ingest tests);
+    // with it off, the quality check still refuses to accept the same content twice.
+    t = await createTestDeps({ normaliser: fakeNormaliser(), env: { DEDUPLICATE_CONTENT: "false" } });
     const ids = await uploadAndRegister(["p1", "dup-of-p1"]);
     await registerPending(null, t.deps);
     await dropLabel(ids.get("p1")!, "p1", null);

@@ -5,6 +5,7 @@ import { getItem } from "../../../../shared/db/queries/items.ts";
 import { createTestDeps, type TestDeps } from "../../../helpers/deps.ts";
 import { envelope, fakeNormaliser } from "../../../helpers/fixtures.ts";
 import { testDbKind } from "../../../helpers/db.ts";
+import { readStatusSnapshot } from "../../../../shared/db/queries/status.ts";
 
 describe(`ingest (${testDbKind})`, () => {
   let t: TestDeps;
@@ -23,6 +24,9 @@ describe(`ingest (${testDbKind})`, () => {
     const item = await getItem(t.db, itemIdFor("archive", "batch/S2_0001.zip", msg.data.generation));
     expect(item?.state).toBe("normalised");
     expect(item?.product_name).toBe("S2_0001");
+    expect(item?.title).toBe("S2_0001");
+    expect(item?.split_key).toBe("S2_0001");
+    expect(item?.warnings).toEqual([]);
     expect(item?.width).toBe(8);
     expect(item?.nodata_pixels).toBe(16);
     expect(item?.assets.rgb?.uri).toBe("gs://annotation/items/S2_0001/S2_0001_rgb.png");
@@ -50,14 +54,32 @@ describe(`ingest (${testDbKind})`, () => {
     expect(t.notifier.sent.map((n) => n.title)).toEqual(["Upload failed: empty.zip"]);
   });
 
-  it("keeps two uploads with the same product name apart", async () => {
+  it("keeps two uploads with the same product name apart: the second gets a title with a piece of its id", async () => {
     t = await createTestDeps({ normaliser: fakeNormaliser() });
-    await ingest(await upload("a/P.zip", new Uint8Array([1])), t.deps);
+    const first = await upload("a/P.zip", new Uint8Array([1]));
+    await ingest(first, t.deps);
     const second = await upload("b/P.zip", new Uint8Array([2]));
     await ingest(second, t.deps);
-    const item = await getItem(t.db, itemIdFor("archive", "b/P.zip", second.data.generation));
-    expect(item?.product_name).toMatch(/^P__[0-9a-f]{8}$/);
-    expect(item?.assets.rgb?.uri).toContain(`/${item?.product_name}/`);
+    const a = await getItem(t.db, itemIdFor("archive", "a/P.zip", first.data.generation));
+    const b = await getItem(t.db, itemIdFor("archive", "b/P.zip", second.data.generation));
+    expect([a?.product_name, b?.product_name]).toEqual(["P", "P"]);
+    expect(a?.title).toBe("P");
+    expect(b?.title).toBe(`P-${b!.id.slice(3, 11)}`);
+    expect(b?.assets.rgb?.uri).toBe(`gs://annotation/items/${b?.title}/${b?.title}_rgb.png`);
+    expect(a?.assets.rgb?.uri).toBe("gs://annotation/items/P/P_rgb.png");
+  });
+
+  it("stores the normaliser's warnings on the item and shows them in the status snapshot", async () => {
+    const base = fakeNormaliser();
+    const warning = "single_value: every valid pixel of band 4 is 0";
+    const normaliser = { normalise: async (...args: Parameters<typeof base.normalise>) => ({ ...(await base.normalise(...args)), warnings: [warning] }) };
+    t = await createTestDeps({ normaliser });
+    const msg = await upload("flat.zip", new Uint8Array([5]));
+    expect(await ingest(msg, t.deps)).toEqual({ status: "done" });
+    const id = itemIdFor("archive", "flat.zip", msg.data.generation);
+    expect(await getItem(t.db, id)).toMatchObject({ state: "normalised", warnings: [warning] });
+    const snapshot = await readStatusSnapshot(t.db);
+    expect(snapshot.itemWarnings).toEqual([expect.objectContaining({ id, title: "flat", state: "normalised", warnings: [warning] })]);
   });
 
   it("ignores other buckets and temporary files", async () => {

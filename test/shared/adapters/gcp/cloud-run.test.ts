@@ -90,7 +90,9 @@ describe("executionStatus", () => {
       completionTime: { seconds: 1_767_225_600, nanos: 500_000_000 },
       conditions: [{ type: "Completed", state: 3, message: "Task attempt exceeded the timeout of 3600s" }],
     });
-    expect(status).toEqual({ state: "failed", timedOut: true, message: "Task attempt exceeded the timeout of 3600s", finishedAt: "2026-01-01T00:00:00.500Z" });
+    expect(status).toEqual({
+      state: "failed", timedOut: true, message: "Task attempt exceeded the timeout of 3600s", finishedAt: "2026-01-01T00:00:00.500Z", termination: "timeout", retries: 0,
+    });
   });
 
   it("treats a cancelled execution reason as cancelled even without counts", () => {

@@ -51,8 +51,10 @@ export const EXIT_SIGTERM = 143;
  * non-zero exit, and any signal, is treated as a crash that may not recur: the run resumes from its
  * checkpoint, up to TRAIN_MAX_ATTEMPTS.
  */
+export const TRAINER_EXIT_BAD_INPUT = 2;
+
 export function isTrainerBadInputExit(code: number | null): boolean {
-  return code === 2 || (code !== null && code >= 64 && code <= 78);
+  return code === TRAINER_EXIT_BAD_INPUT || (code !== null && code >= 64 && code <= 78);
 }
 
 /**

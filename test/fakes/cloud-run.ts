@@ -79,7 +79,7 @@ export class FakeCloudRun implements CloudRunApi {
     this.maxRetries = { ...JOB_MAX_RETRIES, ...options.maxRetries };
   }
 
-  /** The next calls reject with these gRPC codes, in order. */
+  /** The next calls reject with these gRPC codes, in order (0, gRPC's OK, lets that call through). */
   failNext(...codes: number[]): void {
     this.failures.push(...codes.map((code) => ({ code, message: `injected gRPC error ${code}` })));
   }
@@ -91,7 +91,7 @@ export class FakeCloudRun implements CloudRunApi {
 
   private maybeFail(): void {
     const failure = this.failures.shift();
-    if (failure) {
+    if (failure && failure.code !== 0) {
       throw Object.assign(new Error(`${failure.code} ${failure.message ?? `injected gRPC error ${failure.code}`}`), {
         code: failure.code,
         ...(failure.statusDetails ? { statusDetails: failure.statusDetails } : {}),

@@ -39,10 +39,10 @@ resource "google_cloud_run_v2_job" "train" {
     parallelism = 1
 
     template {
-      service_account = google_service_account.job["train"].email
-      timeout         = "3600s"
-      # Keep in step with JOB_MAX_RETRIES.train (shared/messages/jobs.ts): task retries resume
-      # from the checkpoints after maintenance, a timeout or an OOM kill.
+      # max_retries: keep in step with JOB_MAX_RETRIES.train (shared/messages/jobs.ts). A retried
+      # task resumes from the checkpoints after host maintenance, a timeout or an OOM kill.
+      service_account               = google_service_account.job["train"].email
+      timeout                       = "3600s"
       max_retries                   = 3
       gpu_zonal_redundancy_disabled = true
 
@@ -85,10 +85,10 @@ resource "google_cloud_run_v2_job" "evaluate" {
     parallelism = 1
 
     template {
-      service_account = google_service_account.job["evaluate"].email
-      timeout         = "3600s"
-      # Keep in step with JOB_MAX_RETRIES.evaluate (shared/messages/jobs.ts); a re-run that finds
-      # report.json only republishes it.
+      # max_retries: keep in step with JOB_MAX_RETRIES.evaluate (shared/messages/jobs.ts); a retry
+      # that finds report.json only republishes it.
+      service_account               = google_service_account.job["evaluate"].email
+      timeout                       = "3600s"
       max_retries                   = 2
       gpu_zonal_redundancy_disabled = true
 

@@ -55,6 +55,9 @@ describe("job environment contracts", () => {
     expect(Object.keys(launch.env).every((k) => k in EvaluateJobEnvSchema.shape)).toBe(true);
   });
 
+});
+
+describe("job contract checks", () => {
   it("refuses at launch what the job would refuse", () => {
     const input = { runId: "r", attempt: 1, datasetUri: "gs://d/m.json", outputPrefix: "gs://m/r/", params: {} };
     expect(() => trainJobEnv({ ...input, outputPrefix: "gs://m/no-slash" })).toThrow(PermanentError);

@@ -28,15 +28,13 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, sep } from "node:path";
 import { pathToFileURL } from "node:url";
-import { z } from "zod";
 import { PermanentError, describeError } from "../../shared/errors.ts";
-import { sha256Hex } from "../../shared/core/json.ts";
-import { buildEnvelope } from "../../shared/messages/build.ts";
 import { joinUri } from "../../shared/core/uri.ts";
 import { loadAndValidate, parseModelCard } from "../../shared/adapters/onnx/validate.ts";
 import { createJobDeps, type JobDeps } from "../../shared/runtime/job-deps.ts";
 import { CheckpointSync, listFiles } from "./train/checkpoints.ts";
-import { JOB_EXIT, TRAINING_FAILURE_FILE, isTrainerBadInputExit, parseTrainJobEnv, type TrainJobEnv, type TrainingFailureRecord } from "../../shared/messages/jobs.ts";
+import { JOB_EXIT, isTrainerBadInputExit, parseTrainJobEnv, type TrainJobEnv } from "../../shared/messages/jobs.ts";
+import { publishCompleted, publishFailed, readExistingResult, type TrainingResult } from "./train/announce.ts";
 import { downloadBaseModel, materialiseDataset } from "./train/materialise.ts";
 import { SECRET_ENV_KEYS, describeTrainerCommand, startTrainer, type TrainerExit } from "./train/trainer-process.ts";
 
@@ -55,15 +53,6 @@ export const EXIT_OK = JOB_EXIT.ok;
 export const EXIT_RETRY = JOB_EXIT.retry;
 export const EXIT_BAD_INPUT = JOB_EXIT.badInput;
 export const EXIT_TERMINATED = JOB_EXIT.terminated;
-
-const ResultSchema = z.object({
-  runId: z.string(),
-  modelUri: z.string(),
-  cardUri: z.string(),
-  metricsUri: z.string().nullable(),
-  completedAt: z.string(),
-});
-type TrainingResult = z.infer<typeof ResultSchema>;
 
 /** Raised inside the job when SIGTERM arrived: unwinds to the checkpoint upload and exit 143. */
 class Terminated extends Error {}
@@ -242,66 +231,6 @@ async function readMetrics(path: string, log: TrainingJobDeps["log"]): Promise<R
   }
   log.warn("metrics.json is not a JSON object; ignoring it");
   return null;
-}
-
-async function readExistingResult(deps: TrainingJobDeps, uri: string, log: TrainingJobDeps["log"]): Promise<TrainingResult | null> {
-  if (!(await deps.store.head(uri))) return null;
-  const parsed = ResultSchema.safeParse(safeJson((await deps.store.get(uri)).toString("utf8")));
-  if (parsed.success) return parsed.data;
-  log.warn("result.json is unreadable; training again", { uri });
-  return null;
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
-}
-
-async function publishCompleted(deps: TrainingJobDeps, jobEnv: TrainJobEnv, result: TrainingResult, selfReported?: Record<string, unknown> | null): Promise<void> {
-  let metrics = selfReported;
-  if (metrics === undefined) {
-    metrics = result.metricsUri ? (safeJson((await deps.store.get(result.metricsUri)).toString("utf8")) as Record<string, unknown> | null) : null;
-    if (metrics !== null && (typeof metrics !== "object" || Array.isArray(metrics))) metrics = null;
-  }
-  const envelope = buildEnvelope(
-    "training.completed",
-    { runId: jobEnv.RUN_ID, outputPrefix: jobEnv.OUTPUT_PREFIX, modelUri: result.modelUri, cardUri: result.cardUri, selfReported: metrics },
-    { id: `training.completed:${jobEnv.RUN_ID}`, occurredAt: new Date(result.completedAt) },
-  );
-  await deps.publisher.publish(envelope);
-}
-
-/**
- * Records the failure under OUTPUT_PREFIX (failure.json, best effort) and publishes training.failed;
- * false when the message could not be published. The id names the run attempt and the failure, not
- * the moment: the same failure published twice is one message, a later attempt's is another.
- */
-async function publishFailed(
-  deps: TrainingJobDeps,
-  target: { runId: string; attempt: number; outputPrefix: string | null },
-  reason: string,
-  resumable: boolean,
-): Promise<boolean> {
-  const { runId, attempt } = target;
-  const record: TrainingFailureRecord = {
-    runId, attempt, reason, resumable, messageId: `training.failed:${runId}:a${attempt}:${sha256Hex(reason).slice(0, 12)}`,
-  };
-  if (target.outputPrefix) {
-    await deps.store.put(joinUri(target.outputPrefix, TRAINING_FAILURE_FILE), JSON.stringify(record, null, 2), { contentType: "application/json" }).catch((err: unknown) => {
-      deps.log.warn(`could not write ${TRAINING_FAILURE_FILE}`, { runId, error: describeError(err) });
-    });
-  }
-  try {
-    const envelope = buildEnvelope("training.failed", { runId, reason, resumable, attempt }, { id: record.messageId, occurredAt: deps.clock.now() });
-    await deps.publisher.publish(envelope);
-    return true;
-  } catch (err) {
-    deps.log.error("could not publish training.failed", { runId, error: describeError(err) });
-    return false;
-  }
 }
 
 async function main(): Promise<void> {

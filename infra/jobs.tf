@@ -1,7 +1,11 @@
 # Cloud Run jobs with one NVIDIA L4 each. GPU tasks are capped at one hour, so the task timeout is
-# 3600 s and the train wrapper checkpoints to the run's output prefix; `reconcile` resumes a run
-# whose execution timed out. Task retries are off: a retried task would report twice, and
-# resuming is the reconciler's decision (it counts attempts against TRAIN_MAX_ATTEMPTS).
+# 3600 s and the train wrapper checkpoints to the run's output prefix. GPU tasks are not
+# live-migrated: host maintenance terminates them (run/docs/configuring/task-timeout). Cloud Run
+# retries a failed task attempt (timeout, maintenance, memory limit, exit 1) up to max_retries
+# times inside the execution, and the retried attempt resumes from the checkpoints; a job never
+# reports twice (result.json / report.json are checked first, message ids are fixed). When the
+# retries run out, `reconcile` reads the last attempt's exit code and starts a new execution
+# (up to TRAIN_MAX_ATTEMPTS) unless the failure is permanent (exit 2).
 #
 # Jobs never touch the database: they read GCS, write GCS and publish one result message.
 
@@ -35,9 +39,11 @@ resource "google_cloud_run_v2_job" "train" {
     parallelism = 1
 
     template {
+      # max_retries: keep in step with JOB_MAX_RETRIES.train (shared/messages/jobs.ts). A retried
+      # task resumes from the checkpoints after host maintenance, a timeout or an OOM kill.
       service_account               = google_service_account.job["train"].email
       timeout                       = "3600s"
-      max_retries                   = 0
+      max_retries                   = 3
       gpu_zonal_redundancy_disabled = true
 
       node_selector {
@@ -79,9 +85,11 @@ resource "google_cloud_run_v2_job" "evaluate" {
     parallelism = 1
 
     template {
+      # max_retries: keep in step with JOB_MAX_RETRIES.evaluate (shared/messages/jobs.ts); a retry
+      # that finds report.json only republishes it.
       service_account               = google_service_account.job["evaluate"].email
       timeout                       = "3600s"
-      max_retries                   = 0
+      max_retries                   = 2
       gpu_zonal_redundancy_disabled = true
 
       node_selector {

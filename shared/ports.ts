@@ -155,15 +155,39 @@ export interface JobLaunchRequest {
 
 export type JobState = "pending" | "running" | "succeeded" | "failed" | "cancelled" | "unknown";
 
+/**
+ * How a finished execution that did not succeed ended, read from structured status (the last task
+ * attempt's exit code or termination signal, the execution's condition reasons), not from text:
+ * - `exited`: the container exited non-zero by itself (see `exitCode`; 143 = after SIGTERM);
+ * - `timeout`: the task attempt ran past its timeout;
+ * - `terminated`: the platform stopped it (host maintenance — GPU tasks are not live-migrated —,
+ *   preemption, a runtime shutdown);
+ * - `killed`: SIGKILL (the memory limit, or no exit within the grace period after SIGTERM);
+ * - `refused`: the platform could not start the container (image missing, permission denied);
+ * - `cancelled`, `lost` (nobody knows the execution any more).
+ */
+export type JobTermination = "exited" | "timeout" | "terminated" | "killed" | "refused" | "cancelled" | "lost";
+
 export interface JobStatus {
   state: JobState;
   /** True when the execution ended because it hit its task timeout (resume it). */
   timedOut: boolean;
   message: string | null;
   finishedAt: string | null;
+  /** Set when the execution finished without succeeding (absent: the runner could not tell). */
+  termination?: JobTermination;
+  /** The last task attempt's exit code, when the container exited by itself. */
+  exitCode?: number | null;
+  /** Task attempts the platform made beyond the first inside this execution. */
+  retries?: number;
 }
 
 export interface JobRunner {
+  /**
+   * Rejects with a `PermanentError` when the platform refuses the launch for good (permissions, a
+   * job that is not deployed, quota, an invalid request; the message names the fix), a
+   * `TransientError` when a later try may work (UNAVAILABLE, DEADLINE_EXCEEDED, 429, 5xx, network).
+   */
   launch(request: JobLaunchRequest): Promise<{ executionName: string }>;
   status(executionName: string): Promise<JobStatus>;
   cancel(executionName: string): Promise<void>;

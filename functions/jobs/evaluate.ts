@@ -8,7 +8,8 @@ import { parseJsonDocument, parseManifest } from "../../shared/core/evaluation/s
 import type { ModelUnderTest } from "../../shared/core/evaluation/types.ts";
 import { joinUri } from "../../shared/core/uri.ts";
 import type { JobDeps } from "../../shared/runtime/job-deps.ts";
-import { parseEvaluateEnv, type EvaluateEnv } from "./evaluate/env.ts";
+import { JOB_EXIT, parseEvaluateJobEnv, type EvaluateJobEnv as EvaluateEnv } from "../../shared/messages/jobs.ts";
+import { selectExecutionProviders } from "../../shared/adapters/onnx/providers.ts";
 import { fetchModel, type FetchedModel, type ModelLoader } from "./evaluate/models.ts";
 
 /**
@@ -16,10 +17,14 @@ import { fetchModel, type FetchedModel, type ModelLoader } from "./evaluate/mode
  * champion with the same code on the same pinned eval split, writes the report and its renderings
  * under REPORT_PREFIX and announces `evaluation.completed`.
  *
- * Exit codes: 0 when done, or when the problem is permanent (`evaluation.failed` is published with
- * the reason: a model that does not match its card, a corrupt manifest); 1 for transient problems
- * (store or network errors) so Cloud Run retries the task; 2 when the environment is unusable and
- * no failure message can be addressed.
+ * Exit codes (JOB_EXIT in shared/messages/jobs.ts): 0 when done, or when the problem is permanent
+ * (`evaluation.failed` is published with the reason: a model that does not match its card, a
+ * corrupt manifest); 1 for transient problems (store or network errors) so Cloud Run retries the
+ * task (and reconcile relaunches the evaluation when the retries run out); 2 when the environment
+ * is unusable and no failure message can be addressed (reconcile fails the evaluation).
+ *
+ * Models run on the execution providers ONNX_EXECUTION_PROVIDERS asks for (`auto`: CUDA when a GPU
+ * is visible), falling back to the CPU; the report names the provider that ran each model.
  *
  * Re-runs are idempotent: report.json is written last, and when it already exists the job only
  * republishes `evaluation.completed` (same message id, so consumers deduplicate it).
@@ -38,14 +43,15 @@ export const REPORT_FILES = {
 } as const;
 
 export async function runEvaluationJob(rawEnv: Record<string, string | undefined>, deps: EvaluateJobDeps): Promise<number> {
-  const parsed = parseEvaluateEnv(rawEnv);
-  if (!parsed.ok) {
+  let env: EvaluateEnv;
+  try {
+    env = parseEvaluateJobEnv(rawEnv);
+  } catch (err) {
     const evaluationId = rawEnv.EVALUATION_ID;
-    deps.log.error(parsed.error, { evaluationId });
-    if (!evaluationId) return 2;
-    return publishFailure(evaluationId, parsed.error, rawEnv.CORRELATION_ID, deps);
+    deps.log.error(describeError(err), { evaluationId });
+    if (!evaluationId) return JOB_EXIT.badInput;
+    return publishFailure(evaluationId, describeError(err), rawEnv.CORRELATION_ID, deps);
   }
-  const env = parsed.env;
   const log = deps.log.child({ evaluationId: env.EVALUATION_ID });
   const reportUri = joinUri(env.REPORT_PREFIX, REPORT_FILES.report);
   try {
@@ -53,7 +59,7 @@ export async function runEvaluationJob(rawEnv: Record<string, string | undefined
     if (existing) {
       log.info("report already exists; republishing evaluation.completed", { reportUri });
       await publishCompleted(env, existing, deps);
-      return 0;
+      return JOB_EXIT.ok;
     }
     const report = await evaluate(env, { ...deps, log });
     await writeReport(env, report, deps);
@@ -64,14 +70,14 @@ export async function runEvaluationJob(rawEnv: Record<string, string | undefined
       candidate: report.evaluation.candidate.primaryMetric,
       champion: report.evaluation.champion?.primaryMetric ?? null,
     });
-    return 0;
+    return JOB_EXIT.ok;
   } catch (err) {
     if (err instanceof PermanentError) {
       log.error("evaluation failed permanently", { error: describeError(err) });
       return publishFailure(env.EVALUATION_ID, describeError(err), env.CORRELATION_ID, deps);
     }
     log.error("evaluation failed; exiting non-zero so the task is retried", { error: describeError(err) });
-    return 1;
+    return JOB_EXIT.retry;
   }
 }
 
@@ -82,14 +88,16 @@ async function evaluate(env: EvaluateEnv, deps: EvaluateJobDeps): Promise<Evalua
   const codec = await deps.codec();
   const loaded: FetchedModel[] = [];
   try {
-    const candidate = await fetchModel(env.CANDIDATE_MODEL_URI, "candidate", { ...deps, loadModel });
+    const executionProviders = selectExecutionProviders(env.ONNX_EXECUTION_PROVIDERS);
+    const modelDeps = { ...deps, loadModel, executionProviders };
+    const candidate = await fetchModel(env.CANDIDATE_MODEL_URI, "candidate", modelDeps);
     loaded.push(candidate);
-    const champion = env.CHAMPION_MODEL_URI ? await fetchModel(env.CHAMPION_MODEL_URI, "champion", { ...deps, loadModel }) : null;
+    const champion = env.CHAMPION_MODEL_URI ? await fetchModel(env.CHAMPION_MODEL_URI, "champion", modelDeps) : null;
     if (champion) loaded.push(champion);
     const asUnderTest = (m: FetchedModel, role: "candidate" | "champion", uri: string, id: string | undefined): ModelUnderTest => ({
       role, uri, modelId: id ?? uri, runner: m.runner, selfReported: m.selfReported,
     });
-    return await evaluateDataset(
+    const report = await evaluateDataset(
       {
         evaluationId: env.EVALUATION_ID,
         createdAt: deps.clock.now(),
@@ -101,6 +109,13 @@ async function evaluate(env: EvaluateEnv, deps: EvaluateJobDeps): Promise<Evalua
       },
       { store: deps.store, codec, log: deps.log },
     );
+    // A GPU job quietly running on the CPU is worth a line in the report, not only in the logs.
+    for (const m of loaded) {
+      for (const fallback of m.runner.providerFallbacks) {
+        report.warnings.push(`${m.role} model: execution provider ${fallback}; ran on ${m.runner.executionProvider}`);
+      }
+    }
+    return report;
   } finally {
     for (const m of loaded) await m.runner.release().catch(() => undefined);
   }
@@ -157,10 +172,10 @@ async function publishFailure(evaluationId: string, reason: string, correlationI
       { id: `evaluation.failed:${evaluationId}`, occurredAt: deps.clock.now(), correlationId },
     );
     await deps.publisher.publish(envelope);
-    return 0;
+    return JOB_EXIT.ok;
   } catch (err) {
     deps.log.error("could not publish evaluation.failed", { evaluationId, error: describeError(err) });
-    return 1;
+    return JOB_EXIT.retry;
   }
 }
 
@@ -172,7 +187,7 @@ async function main(): Promise<void> {
   } catch (err) {
     // No logger yet (the configuration is what failed): one JSON line Cloud Logging understands.
     process.stderr.write(`${JSON.stringify({ severity: "ERROR", message: `evaluation job cannot start: ${describeError(err)}` })}\n`);
-    process.exitCode = 2;
+    process.exitCode = JOB_EXIT.badInput;
     return;
   }
   process.exitCode = await runEvaluationJob(process.env, deps);

@@ -10,27 +10,33 @@
  *   4. Check model.onnx against model.json, upload everything, write `result.json` LAST, then
  *      publish `training.completed`.
  *
- * Exit codes say what Cloud Run should do: 0 for success and for permanent failures (after
- * publishing `training.failed`: retrying cannot help), 1 for storage/publishing errors (Cloud Run
- * retries the task), 143 after SIGTERM (the execution counts as failed/timed out; reconcile
- * resumes the run from its checkpoints). The job never touches the database.
- */
+ * Exit codes (JOB_EXIT in shared/messages/jobs.ts) say what should happen next. Cloud Run retries
+ * the task on any non-zero exit (up to the job's max_retries), and reconcile reads the last code
+ * once the retries are spent:
+ *   0   done: result announced, or a failure recorded in failure.json and announced
+ *       (`training.failed`, resumable or not);
+ *   1   storage/publishing trouble: the retried task resumes from the checkpoints;
+ *   2   a permanent failure that could not be announced: reconcile fails the run (failure.json);
+ *   143 after SIGTERM (timeout, host maintenance — GPU tasks are not live-migrated —, shutdown),
+ *       checkpoints saved: the next attempt resumes from them.
+ * A trainer that exits with a bad-input code (2 or sysexits 64–78) or writes an unusable model
+ * fails the run; any other trainer exit or signal (a crash, an OOM kill) is announced as resumable.
+ * The job never touches the database.
+  */
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, sep } from "node:path";
 import { pathToFileURL } from "node:url";
-import { z } from "zod";
 import { PermanentError, describeError } from "../../shared/errors.ts";
-import { sha256Hex } from "../../shared/core/json.ts";
-import { buildEnvelope } from "../../shared/messages/build.ts";
 import { joinUri } from "../../shared/core/uri.ts";
 import { loadAndValidate, parseModelCard } from "../../shared/adapters/onnx/validate.ts";
 import { createJobDeps, type JobDeps } from "../../shared/runtime/job-deps.ts";
 import { CheckpointSync, listFiles } from "./train/checkpoints.ts";
-import { SECRET_ENV_KEYS, parseTrainingJobEnv, type TrainingJobEnv } from "./train/job-env.ts";
+import { JOB_EXIT, isTrainerBadInputExit, parseTrainJobEnv, type TrainJobEnv } from "../../shared/messages/jobs.ts";
+import { publishCompleted, publishFailed, readExistingResult, type TrainingResult } from "./train/announce.ts";
 import { downloadBaseModel, materialiseDataset } from "./train/materialise.ts";
-import { describeTrainerCommand, startTrainer, type TrainerExit } from "./train/trainer-process.ts";
+import { SECRET_ENV_KEYS, describeTrainerCommand, startTrainer, type TrainerExit } from "./train/trainer-process.ts";
 
 export type TrainingJobDeps = Pick<JobDeps, "store" | "publisher" | "log" | "clock">;
 
@@ -43,21 +49,16 @@ export interface TrainingJobOptions {
   tmpRoot?: string;
 }
 
-export const EXIT_OK = 0;
-export const EXIT_RETRY = 1;
-export const EXIT_TERMINATED = 143;
-
-const ResultSchema = z.object({
-  runId: z.string(),
-  modelUri: z.string(),
-  cardUri: z.string(),
-  metricsUri: z.string().nullable(),
-  completedAt: z.string(),
-});
-type TrainingResult = z.infer<typeof ResultSchema>;
+export const EXIT_OK = JOB_EXIT.ok;
+export const EXIT_RETRY = JOB_EXIT.retry;
+export const EXIT_BAD_INPUT = JOB_EXIT.badInput;
+export const EXIT_TERMINATED = JOB_EXIT.terminated;
 
 /** Raised inside the job when SIGTERM arrived: unwinds to the checkpoint upload and exit 143. */
 class Terminated extends Error {}
+
+/** The trainer stopped in a way that may not recur (a crash, a kill): resume from the checkpoint. */
+class ResumableFailure extends Error {}
 
 export async function runTrainingJob(
   env: Record<string, string | undefined>,
@@ -65,17 +66,20 @@ export async function runTrainingJob(
   signal?: AbortSignal,
   options: TrainingJobOptions = {},
 ): Promise<number> {
-  let jobEnv: TrainingJobEnv;
+  let jobEnv: TrainJobEnv;
   try {
-    jobEnv = parseTrainingJobEnv(env);
+    jobEnv = parseTrainJobEnv(env);
   } catch (err) {
     const runId = env.RUN_ID;
     deps.log.error("training job misconfigured", { runId, error: describeError(err) });
-    if (!runId) return EXIT_OK; // nobody to tell; retrying cannot fix it, reconcile notices the silent execution
-    return (await publishFailed(deps, runId, describeError(err))) ? EXIT_OK : EXIT_RETRY;
+    // Nobody to tell without a RUN_ID: exit 2 so reconcile fails the run the execution belongs to.
+    if (!runId) return EXIT_BAD_INPUT;
+    const attempt = Number(env.RUN_ATTEMPT) >= 1 ? Math.floor(Number(env.RUN_ATTEMPT)) : 1;
+    return (await publishFailed(deps, { runId, attempt, outputPrefix: null }, describeError(err), false)) ? EXIT_OK : EXIT_BAD_INPUT;
   }
-  const log = deps.log.child({ runId: jobEnv.RUN_ID });
+  const log = deps.log.child({ runId: jobEnv.RUN_ID, attempt: jobEnv.RUN_ATTEMPT });
   const outputPrefix = jobEnv.OUTPUT_PREFIX;
+  const target = { runId: jobEnv.RUN_ID, attempt: jobEnv.RUN_ATTEMPT, outputPrefix };
   const workDir = await mkdtemp(join(options.tmpRoot ?? tmpdir(), "train-"));
   try {
     const existing = await readExistingResult(deps, joinUri(outputPrefix, "result.json"), log);
@@ -87,9 +91,13 @@ export async function runTrainingJob(
     return await train(jobEnv, { ...deps, log }, workDir, signal, options);
   } catch (err) {
     if (err instanceof Terminated) return EXIT_TERMINATED;
+    if (err instanceof ResumableFailure) {
+      log.warn("trainer stopped; the run resumes from its checkpoint", { error: err.message });
+      return (await publishFailed({ ...deps, log }, target, err.message, true)) ? EXIT_OK : EXIT_RETRY;
+    }
     if (err instanceof PermanentError) {
       log.error("training failed permanently", { error: describeError(err) });
-      return (await publishFailed(deps, jobEnv.RUN_ID, describeError(err, 1500))) ? EXIT_OK : EXIT_RETRY;
+      return (await publishFailed({ ...deps, log }, target, describeError(err, 1500), false)) ? EXIT_OK : EXIT_BAD_INPUT;
     }
     log.error("training job error; the task will be retried", { error: describeError(err) });
     return EXIT_RETRY;
@@ -98,7 +106,7 @@ export async function runTrainingJob(
   }
 }
 
-async function train(jobEnv: TrainingJobEnv, deps: TrainingJobDeps, workDir: string, signal: AbortSignal | undefined, options: TrainingJobOptions): Promise<number> {
+async function train(jobEnv: TrainJobEnv, deps: TrainingJobDeps, workDir: string, signal: AbortSignal | undefined, options: TrainingJobOptions): Promise<number> {
   const { store, log } = deps;
   const dirs = { data: join(workDir, "data"), output: join(workDir, "output"), checkpoints: join(workDir, "checkpoints"), base: join(workDir, "base") };
   for (const dir of Object.values(dirs)) await mkdir(dir, { recursive: true });
@@ -160,16 +168,21 @@ async function train(jobEnv: TrainingJobEnv, deps: TrainingJobDeps, workDir: str
   await checkpoints.upload();
 
   if (exit.code !== 0) {
-    const how = exit.spawnError ? `could not start (${exit.spawnError})` : exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
     const tail = trainer.stderrTail().join(" | ");
-    throw new PermanentError("trainer_failed", `trainer ${how}${tail ? `: ${tail}` : ""}`);
+    const detail = tail ? `: ${tail}` : "";
+    if (exit.spawnError) throw new PermanentError("trainer_failed", `trainer could not start (${exit.spawnError})${detail}`);
+    if (exit.code !== null && isTrainerBadInputExit(exit.code)) {
+      throw new PermanentError("trainer_bad_input", `trainer exited with code ${exit.code} (bad input)${detail}`);
+    }
+    // A crash or a kill (the kernel's OOM killer sends SIGKILL) may not recur: resume from the checkpoint.
+    throw new ResumableFailure(`trainer ${exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`}${detail}`);
   }
   if (uploadError) log.warn("a periodic checkpoint upload had failed; the final upload succeeded");
   return publishOutputs(jobEnv, deps, dirs.output, logFile);
 }
 
 /** Validates the trainer's output, uploads it, writes result.json last and announces the model. */
-async function publishOutputs(jobEnv: TrainingJobEnv, deps: TrainingJobDeps, outputDir: string, logFile: string): Promise<number> {
+async function publishOutputs(jobEnv: TrainJobEnv, deps: TrainingJobDeps, outputDir: string, logFile: string): Promise<number> {
   const { store, log } = deps;
   const onnxPath = join(outputDir, "model.onnx");
   const cardPath = join(outputDir, "model.json");
@@ -218,50 +231,6 @@ async function readMetrics(path: string, log: TrainingJobDeps["log"]): Promise<R
   }
   log.warn("metrics.json is not a JSON object; ignoring it");
   return null;
-}
-
-async function readExistingResult(deps: TrainingJobDeps, uri: string, log: TrainingJobDeps["log"]): Promise<TrainingResult | null> {
-  if (!(await deps.store.head(uri))) return null;
-  const parsed = ResultSchema.safeParse(safeJson((await deps.store.get(uri)).toString("utf8")));
-  if (parsed.success) return parsed.data;
-  log.warn("result.json is unreadable; training again", { uri });
-  return null;
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
-}
-
-async function publishCompleted(deps: TrainingJobDeps, jobEnv: TrainingJobEnv, result: TrainingResult, selfReported?: Record<string, unknown> | null): Promise<void> {
-  let metrics = selfReported;
-  if (metrics === undefined) {
-    metrics = result.metricsUri ? (safeJson((await deps.store.get(result.metricsUri)).toString("utf8")) as Record<string, unknown> | null) : null;
-    if (metrics !== null && (typeof metrics !== "object" || Array.isArray(metrics))) metrics = null;
-  }
-  const envelope = buildEnvelope(
-    "training.completed",
-    { runId: jobEnv.RUN_ID, outputPrefix: jobEnv.OUTPUT_PREFIX, modelUri: result.modelUri, cardUri: result.cardUri, selfReported: metrics },
-    { id: `training.completed:${jobEnv.RUN_ID}`, occurredAt: new Date(result.completedAt) },
-  );
-  await deps.publisher.publish(envelope);
-}
-
-/** Publishes training.failed (not resumable); false when even that failed (exit 1 so the task is retried). */
-async function publishFailed(deps: TrainingJobDeps, runId: string, reason: string): Promise<boolean> {
-  try {
-    // The id names the failure, not the moment: the same failure published twice is one message.
-    const id = `training.failed:${runId}:${sha256Hex(reason).slice(0, 12)}`;
-    const envelope = buildEnvelope("training.failed", { runId, reason, resumable: false }, { id, occurredAt: deps.clock.now() });
-    await deps.publisher.publish(envelope);
-    return true;
-  } catch (err) {
-    deps.log.error("could not publish training.failed", { runId, error: describeError(err) });
-    return false;
-  }
 }
 
 async function main(): Promise<void> {

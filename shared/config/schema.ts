@@ -106,7 +106,9 @@ export const EnvSchema = z
     // Training and evaluation
     TRAINER_COMMAND: z.string().optional(),
     TRAIN_PARAMS: jsonOf(z.record(z.string(), z.unknown())).default({}),
-    TRAIN_TIMEOUT_SECONDS: int(60, 7 * 24 * 3600).default(3600),
+    // Per task attempt; Cloud Run stops a GPU task after an hour at most, so longer runs resume from
+    // their checkpoints in the next attempt (GPU_TASK_TIMEOUT_MAX_SECONDS, shared/messages/jobs.ts).
+    TRAIN_TIMEOUT_SECONDS: int(60, 3600).default(3600),
     TRAIN_MAX_ATTEMPTS: int(1, 20).default(3),
     BASE_MODEL_URI: z.string().optional(),
     BENCHMARK_DATASET_URI: z.string().optional(),

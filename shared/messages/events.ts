@@ -78,8 +78,10 @@ export const TrainingCompletedSchema = z.object({
 export const TrainingFailedSchema = z.object({
   runId: z.string(),
   reason: z.string(),
-  /** True when the job stopped on its time limit and can resume from its checkpoint. */
+  /** True when the failure may not recur (a crash, a trainer killed): resume from the checkpoint. */
   resumable: z.boolean().default(false),
+  /** The run attempt (RUN_ATTEMPT) that failed; a failure of an earlier attempt is ignored. */
+  attempt: z.number().int().positive().optional(),
 });
 
 export const EvaluationCompletedSchema = z.object({

@@ -56,7 +56,11 @@ export async function createGcpDeps(env: Record<string, string | undefined>, hea
 
   const store = new gcs.GcsObjectStore();
   const publisher = new pubsub.PubSubPublisher({ projectId: project, topicPrefix: config.gcp.topicPrefix });
-  const jobs = new run.CloudRunJobRunner({ project, region, jobNames: { train: config.gcp.trainJob, evaluate: config.gcp.evaluateJob } });
+  const jobs = new run.CloudRunJobRunner({
+    project, region, jobNames: { train: config.gcp.trainJob, evaluate: config.gcp.evaluateJob },
+    // Named in the fix of a refused launch; infra/iam.tf gives each function the account fn-<name>.
+    principal: `serviceAccount:fn-${service}@${project}.iam.gserviceaccount.com`,
+  });
   const notifier = await createNotifier(config, db, log);
   const clock = systemClock;
 

@@ -40,8 +40,9 @@ export class FakeJobRunner implements JobRunner {
   async cancel(executionName: string): Promise<void> {
     this.statuses.set(executionName, { state: "cancelled", timedOut: false, message: null, finishedAt: null });
   }
-  finish(executionName: string, state: JobStatus["state"], timedOut = false): void {
-    this.statuses.set(executionName, { state, timedOut, message: null, finishedAt: new Date().toISOString() });
+  /** Ends an execution; `details` adds what a real runner reports (termination, exitCode, message). */
+  finish(executionName: string, state: JobStatus["state"], timedOut = false, details: Partial<JobStatus> = {}): void {
+    this.statuses.set(executionName, { state, timedOut, message: null, finishedAt: new Date().toISOString(), ...details });
   }
 }
 

@@ -13,6 +13,7 @@ import type { Logger, ObjectStore } from "../../../shared/ports.ts";
 export type ModelLoader = (options: LoadModelOptions) => Promise<LoadedModel>;
 
 export interface FetchedModel {
+  role: string;
   card: ModelCard;
   runner: LoadedModel;
   selfReported: Record<string, unknown> | null;
@@ -26,7 +27,7 @@ export interface FetchedModel {
 export async function fetchModel(
   prefix: string,
   role: string,
-  deps: { store: ObjectStore; log: Logger; loadModel: ModelLoader },
+  deps: { store: ObjectStore; log: Logger; loadModel: ModelLoader; executionProviders?: readonly string[] },
 ): Promise<FetchedModel> {
   const cardUri = joinUri(prefix, "model.json");
   const card = parseModelCard(parseJsonDocument(await getRequired(deps.store, cardUri, `${role} model card`), `${role} model card ${cardUri}`));
@@ -48,9 +49,12 @@ export async function fetchModel(
     const modelUri = joinUri(prefix, "model.onnx");
     if (!(await deps.store.head(modelUri))) throw new PermanentError("model_not_found", `${role} model has no model.onnx at ${modelUri}`);
     await deps.store.download(modelUri, modelPath);
-    const runner = await deps.loadModel({ card, modelPath });
-    deps.log.info("model loaded", { role, name: card.name, task: card.task, classes: card.classes.length, maxBatch: runner.maxBatch });
-    return { card, runner, selfReported };
+    const runner = await deps.loadModel({ card, modelPath, ...(deps.executionProviders ? { executionProviders: deps.executionProviders } : {}) });
+    for (const fallback of runner.providerFallbacks) deps.log.warn("execution provider unavailable; falling back", { role, fallback });
+    deps.log.info("model loaded", {
+      role, name: card.name, task: card.task, classes: card.classes.length, maxBatch: runner.maxBatch, executionProvider: runner.executionProvider,
+    });
+    return { role, card, runner, selfReported };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

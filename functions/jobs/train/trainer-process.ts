@@ -21,6 +21,9 @@ function baselineArgs(): string[] {
 }
 const STDERR_TAIL_LINES = 20;
 
+/** Variables the team's trainer must not inherit: it needs none of the loop's secrets. */
+export const SECRET_ENV_KEYS = ["DB_PASSWORD", "DATABASE_URL", "ENCORD_SSH_KEY", "ENCORD_SSH_KEY_FILE", "SLACK_BOT_TOKEN"] as const;
+
 export interface TrainerExit {
   code: number | null;
   signal: NodeJS.Signals | null;

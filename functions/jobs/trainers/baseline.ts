@@ -10,7 +10,8 @@
  *   BASE_MODEL_PATH  optional folder with a previous model.onnx + model.json to warm-start from
  *
  * Progress goes to stdout as lines (`epoch 3/30 loss 0.41 …`); a failure prints one line to
- * stderr and exits 1. The math is in shared/core/training; this file is the I/O around it.
+ * stderr and exits 2 when the input is bad (retrying cannot help: the run fails) or 1 otherwise (the
+ * run resumes from the checkpoint). The math is in shared/core/training; this file is the I/O around it.
  */
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
@@ -19,6 +20,7 @@ import { pathToFileURL } from "node:url";
 import { z } from "zod";
 import { describeError, PermanentError } from "../../../shared/errors.ts";
 import { summariseIssues } from "../../../shared/messages/build.ts";
+import { TRAINER_EXIT_BAD_INPUT } from "../../../shared/messages/jobs.ts";
 import { sharpCodec } from "../../../shared/adapters/imaging/codec.ts";
 import { sha256Hex } from "../../../shared/core/json.ts";
 import { ModelCardSchema, type ModelCard } from "../../../shared/core/models/model-card.ts";
@@ -195,7 +197,8 @@ async function main(): Promise<void> {
   } catch (err) {
     process.stderr.write(`baseline trainer failed: ${describeError(err, 2000)}\n`);
     if (!(err instanceof PermanentError) && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
-    process.exitCode = 1;
+    // The training job contract: 2 = bad input (permanent), any other non-zero = may not recur.
+    process.exitCode = err instanceof PermanentError ? TRAINER_EXIT_BAD_INPUT : 1;
   }
 }
 

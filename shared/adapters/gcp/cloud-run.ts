@@ -1,19 +1,24 @@
 import type { protos } from "@google-cloud/run";
-import { PermanentError, TransientError } from "../../errors.ts";
+import { TransientError } from "../../errors.ts";
 import type { JobLaunchRequest, JobName, JobRunner, JobStatus } from "../../ports.ts";
+import { executionStatus, grpcCode, mapLaunchError, mapRunError } from "./cloud-run-status.ts";
+
+export { executionStatus, mapLaunchError, mapRunError } from "./cloud-run-status.ts";
 
 type IExecution = protos.google.cloud.run.v2.IExecution;
+type ITask = protos.google.cloud.run.v2.ITask;
 type IRunJobRequest = protos.google.cloud.run.v2.IRunJobRequest;
-type ITimestamp = protos.google.protobuf.ITimestamp;
 
 /**
- * The three Cloud Run Admin API calls the runner makes. The real ones come from `JobsClient` and
- * `ExecutionsClient`; tests pass a fake (`test/fakes/cloud-run.ts`).
+ * The Cloud Run Admin API calls the runner makes. The real ones come from `JobsClient`,
+ * `ExecutionsClient` and `TasksClient`; tests pass a fake (`test/fakes/cloud-run.ts`).
  */
 export interface CloudRunApi {
   /** Resolves with the LRO; its `metadata` is the new Execution, available before it finishes. */
   runJob(request: IRunJobRequest): Promise<[{ name?: string | null; metadata?: IExecution | null }, ...unknown[]]>;
   getExecution(request: { name: string }): Promise<[IExecution, ...unknown[]]>;
+  /** The execution's tasks, with each one's last attempt result (exit code, termination signal). */
+  listTasks(request: { parent: string }): Promise<[ITask[], ...unknown[]]>;
   cancelExecution(request: { name: string }): Promise<unknown>;
 }
 
@@ -22,17 +27,21 @@ export interface CloudRunJobRunnerOptions {
   region: string;
   /** Our job name → the Cloud Run job's name (TRAIN_JOB, EVALUATE_JOB). */
   jobNames: Record<JobName, string>;
+  /** Who launches (the calling function's service account), named in the fix of a refused launch. */
+  principal?: string;
   api?: CloudRunApi;
 }
 
 /** Builds the API from `@google-cloud/run` (loaded here, so only functions that launch jobs pay for it). */
 export async function createCloudRunApi(): Promise<CloudRunApi> {
-  const { JobsClient, ExecutionsClient } = await import("@google-cloud/run");
+  const { JobsClient, ExecutionsClient, TasksClient } = await import("@google-cloud/run");
   const jobs = new JobsClient();
   const executions = new ExecutionsClient();
+  const tasks = new TasksClient();
   return {
     runJob: (request) => jobs.runJob(request) as unknown as ReturnType<CloudRunApi["runJob"]>,
     getExecution: (request) => executions.getExecution(request) as unknown as ReturnType<CloudRunApi["getExecution"]>,
+    listTasks: (request) => tasks.listTasks(request) as unknown as ReturnType<CloudRunApi["listTasks"]>,
     cancelExecution: (request) => executions.cancelExecution(request),
   };
 }
@@ -76,7 +85,7 @@ export class CloudRunJobRunner implements JobRunner {
       const [operation] = await (await this.api()).runJob(runRequest);
       executionName = operation.metadata?.name;
     } catch (err) {
-      throw mapRunError(err, `launch ${runRequest.name}`);
+      throw mapLaunchError(err, { job: this.options.jobNames[request.job], setting: request.job === "train" ? "TRAIN_JOB" : "EVALUATE_JOB", project: this.options.project, region: this.options.region, principal: this.options.principal ?? null });
     }
     if (!executionName) {
       // The execution may exist; the caller's claim row and reconcile find it by RUN_ID later.
@@ -86,12 +95,24 @@ export class CloudRunJobRunner implements JobRunner {
   }
 
   async status(executionName: string): Promise<JobStatus> {
+    let execution: IExecution;
     try {
-      const [execution] = await (await this.api()).getExecution({ name: executionName });
-      return executionStatus(execution);
+      [execution] = await (await this.api()).getExecution({ name: executionName });
     } catch (err) {
-      if (grpcCode(err) === 5) return { state: "unknown", timedOut: false, message: `execution ${executionName} not found`, finishedAt: null };
+      if (grpcCode(err) === 5) return { state: "unknown", timedOut: false, message: `execution ${executionName} not found`, finishedAt: null, termination: "lost" };
       throw mapRunError(err, `read ${executionName}`);
+    }
+    const status = executionStatus(execution);
+    if (status.state !== "failed") return status;
+    // How the last attempt ended (exit code, signal) lives on the tasks. Without them the
+    // execution's conditions still give a status, only a less precise one.
+    try {
+      const [tasks] = await (await this.api()).listTasks({ parent: executionName });
+      return executionStatus(execution, tasks);
+    } catch (err) {
+      const mapped = mapRunError(err, `list the tasks of ${executionName}`);
+      if (mapped instanceof TransientError) throw mapped;
+      return status;
     }
   }
 
@@ -106,65 +127,3 @@ export class CloudRunJobRunner implements JobRunner {
   }
 }
 
-const CONDITION_FAILED = 3;
-const REASON_CANCELLED = 3;
-const TIMEOUT_TEXT = /time ?out|timed out|deadline/i;
-
-/**
- * Maps an Execution to our JobStatus. Done ⇔ `completionTime` is set; then success ⇔ every task
- * succeeded, cancelled ⇔ a task was cancelled (or the reason says so), otherwise failed. A failure
- * counts as a timeout when a condition says the task ran past its deadline: the train wrapper
- * checkpoints, so reconcile resumes such a run instead of failing it.
- */
-export function executionStatus(execution: IExecution): JobStatus {
-  const conditions = execution.conditions ?? [];
-  const failedConditions = conditions.filter((c) => enumIs(c.state, CONDITION_FAILED, "CONDITION_FAILED"));
-  const message = failedConditions.map((c) => c.message).find(Boolean) ?? conditions.map((c) => c.message).find(Boolean) ?? null;
-  const finishedAt = toIso(execution.completionTime);
-  if (!finishedAt) {
-    const running = (execution.runningCount ?? 0) > 0 || Boolean(toIso(execution.startTime));
-    return { state: running ? "running" : "pending", timedOut: false, message: null, finishedAt: null };
-  }
-  const taskCount = execution.taskCount ?? 1;
-  if ((execution.succeededCount ?? 0) >= taskCount && (execution.failedCount ?? 0) === 0 && failedConditions.length === 0) {
-    return { state: "succeeded", timedOut: false, message: null, finishedAt };
-  }
-  const cancelled =
-    (execution.cancelledCount ?? 0) > 0 || conditions.some((c) => enumIs(c.executionReason, REASON_CANCELLED, "CANCELLED"));
-  if (cancelled) return { state: "cancelled", timedOut: false, message, finishedAt };
-  const timedOut = failedConditions.some((c) => TIMEOUT_TEXT.test(c.message ?? "") || TIMEOUT_TEXT.test(String(c.reason ?? "")));
-  return { state: "failed", timedOut, message, finishedAt };
-}
-
-/** gax decodes enums as names by default, protobufjs as numbers: accept both. */
-function enumIs(value: unknown, number: number, name: string): boolean {
-  return value === number || value === name;
-}
-
-function toIso(ts: ITimestamp | null | undefined): string | null {
-  if (!ts || ts.seconds === null || ts.seconds === undefined) return null;
-  const seconds = Number(String(ts.seconds));
-  if (!Number.isFinite(seconds) || seconds <= 0) return null;
-  return new Date(seconds * 1000 + Math.floor((ts.nanos ?? 0) / 1e6)).toISOString();
-}
-
-function grpcCode(err: unknown): number | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "number" ? code : undefined;
-}
-
-const RETRYABLE_GRPC = new Set([2, 4, 8, 10, 13, 14]);
-
-export function mapRunError(err: unknown, action: string): Error {
-  const code = grpcCode(err);
-  const detail = err instanceof Error ? err.message : String(err);
-  if (code === 7 || code === 16) {
-    return new PermanentError("cloud_run_forbidden", `not allowed to ${action}: the function's service account needs roles/run.developer on the job (${detail})`, { cause: err });
-  }
-  if (code === 5) return new PermanentError("cloud_run_not_found", `cannot ${action}: not found (${detail})`, { cause: err });
-  if (code === 3 || code === 9) return new PermanentError("cloud_run_refused", `cannot ${action}: ${detail}`, { cause: err });
-  if (code !== undefined && RETRYABLE_GRPC.has(code)) return new TransientError(`Cloud Run: cannot ${action} (code ${code}): ${detail}`, { cause: err });
-  const sysCode = (err as { code?: unknown } | null)?.code;
-  if (typeof sysCode === "string" && /^E[A-Z]+$/.test(sysCode)) return new TransientError(`Cloud Run: cannot ${action} (${sysCode}): ${detail}`, { cause: err });
-  return err instanceof Error ? err : new Error(detail);
-}

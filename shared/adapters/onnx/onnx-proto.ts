@@ -146,6 +146,7 @@ export const TENSOR_DATA_TYPE = {
   int32: 6,
   int64: 7,
   bool: 9,
+  float16: 10,
   float64: 11,
 } as const;
 

@@ -4,13 +4,18 @@ import { ATTRIBUTE_TYPE, ModelProto, TENSOR_DATA_TYPE } from "./onnx-proto.ts";
 import { PermanentError } from "../../errors.ts";
 import type { ModelCard } from "../../core/models/model-card.ts";
 import type { ModelOutput, ModelRunner } from "../../core/evaluation/types.ts";
-import { loadAndValidate } from "./validate.ts";
+import { openWithProviders } from "./providers.ts";
+import { loadAndValidate, type SessionFactory } from "./validate.ts";
 
 /**
  * onnxruntime-node sessions behind the evaluator's `ModelRunner` port. One session per model per
  * job: creating a session parses and optimises the graph, which costs far more than a batch.
  */
 export interface LoadedModel extends ModelRunner {
+  /** The onnxruntime execution provider that created the session (`cuda`, `cpu`). */
+  readonly executionProvider: string;
+  /** Why preferred providers were passed over ("cuda: Failed to load shared library"). */
+  readonly providerFallbacks: readonly string[];
   /** Frees the native session; the runner must not be used afterwards. */
   release(): Promise<void>;
 }
@@ -26,32 +31,64 @@ export interface LoadModelOptions {
   maxBatch?: number;
   /** Append the argmax of segmentation logits to the graph (default true; see appendLabelsOutput). */
   fuseArgmax?: boolean;
+  /**
+   * Execution providers in order of preference (see providers.ts: `selectExecutionProviders`);
+   * each is tried with the rest of the list behind it, the CPU last. Default: the CPU alone.
+   */
+  executionProviders?: readonly string[];
+  /** Creates sessions (default `InferenceSession.create`); tests stub it. */
+  createSession?: SessionFactory;
 }
+
+/** Element types a logits output may have, and the bytes of −∞ in each (little-endian). */
+const NEGATIVE_INFINITY: Record<string, { dataType: number; rawData: Uint8Array }> = {
+  float32: { dataType: TENSOR_DATA_TYPE.float32, rawData: Uint8Array.from([0x00, 0x00, 0x80, 0xff]) },
+  float16: { dataType: TENSOR_DATA_TYPE.float16, rawData: Uint8Array.from([0x00, 0xfc]) },
+  float64: { dataType: TENSOR_DATA_TYPE.float64, rawData: Uint8Array.from([0, 0, 0, 0, 0, 0, 0xf0, 0xff]) },
+};
 
 /** Name of the labels output appended to segmentation models (unlikely to clash with a model's own). */
 export const FUSED_LABELS_OUTPUT = "__mlops_labels";
 
 /**
- * Appends `ArgMax(axis=1) → Cast(int32)` to a segmentation model's logits output, as a new graph
- * output. Evaluating then moves one int32 per pixel out of onnxruntime instead of C floats, and
- * the argmax runs in native code: on the baseline model that is 2–3× the throughput.
+ * Appends `Where(IsNaN(x), −∞, x) → ArgMax(axis=1) → Cast(int32)` to a segmentation model's logits
+ * output, as a new graph output. Evaluating then moves one int32 per pixel out of onnxruntime
+ * instead of C floats, and the argmax runs in native code: on the baseline model that is 2–3× the
+ * throughput.
+ *
+ * NaN counts as −∞ on every argmax path (a NaN logit never wins; when every logit of a pixel is NaN
+ * or −∞ the first class wins the tie): onnxruntime's CPU ArgMax lets a NaN in the first channel win,
+ * so NaNs are replaced before the ArgMax, exactly as `accumulateLogitsRegion` treats them.
  *
  * The model bytes are not re-encoded (our protobuf schema is a subset and would drop fields it does
  * not know): a second ModelProto holding only the new nodes and output is appended. Protobuf
  * merges a repeated embedded message field by concatenation, so parsers see the original graph
- * plus our two nodes. ONNX ArgMax keeps the first maximum on ties, as our own argmax does.
+ * plus our nodes. ONNX ArgMax keeps the first maximum on ties, as our own argmax does. IsNaN and
+ * Where need opset 9; an older model fails to load fused and is evaluated from its logits.
  */
-export function appendLabelsOutput(bytes: Uint8Array, logitsName: string): Uint8Array {
-  const argmax = `${FUSED_LABELS_OUTPUT}_argmax`;
+export function appendLabelsOutput(bytes: Uint8Array, logitsName: string, logitsType = "float32"): Uint8Array {
+  const negInf = NEGATIVE_INFINITY[logitsType];
+  if (!negInf) throw new Error(`cannot fuse an argmax over ${logitsType} logits`);
+  const names = {
+    negInf: `${FUSED_LABELS_OUTPUT}_neginf`,
+    isNan: `${FUSED_LABELS_OUTPUT}_isnan`,
+    clean: `${FUSED_LABELS_OUTPUT}_clean`,
+    argmax: `${FUSED_LABELS_OUTPUT}_argmax`,
+  };
   const extra = ModelProto.encode(
     ModelProto.fromObject({
       graph: {
         node: [
-          { input: [logitsName], output: [argmax], opType: "ArgMax", name: argmax, attribute: [
+          { output: [names.negInf], opType: "Constant", name: names.negInf, attribute: [
+            { name: "value", type: ATTRIBUTE_TYPE.TENSOR, t: { dims: [], dataType: negInf.dataType, rawData: negInf.rawData } },
+          ] },
+          { input: [logitsName], output: [names.isNan], opType: "IsNaN", name: names.isNan },
+          { input: [names.isNan, names.negInf, logitsName], output: [names.clean], opType: "Where", name: names.clean },
+          { input: [names.clean], output: [names.argmax], opType: "ArgMax", name: names.argmax, attribute: [
             { name: "axis", type: ATTRIBUTE_TYPE.INT, i: 1 },
             { name: "keepdims", type: ATTRIBUTE_TYPE.INT, i: 0 },
           ] },
-          { input: [argmax], output: [FUSED_LABELS_OUTPUT], opType: "Cast", name: FUSED_LABELS_OUTPUT, attribute: [
+          { input: [names.argmax], output: [FUSED_LABELS_OUTPUT], opType: "Cast", name: FUSED_LABELS_OUTPUT, attribute: [
             { name: "to", type: ATTRIBUTE_TYPE.INT, i: TENSOR_DATA_TYPE.int32 },
           ] },
         ],
@@ -74,14 +111,22 @@ export async function loadModel(options: LoadModelOptions): Promise<LoadedModel>
   const { card } = options;
   const bytes = options.modelBytes ?? (options.modelPath !== undefined ? await readModelFile(options.modelPath) : undefined);
   if (!bytes) throw new Error("loadModel needs modelBytes or modelPath");
-  const sessionOptions: InferenceSession.SessionOptions = { graphOptimizationLevel: "all" };
-  if (options.intraOpNumThreads !== undefined) sessionOptions.intraOpNumThreads = options.intraOpNumThreads;
-  let session = await loadAndValidate(bytes, card, sessionOptions);
+  const baseOptions: InferenceSession.SessionOptions = { graphOptimizationLevel: "all" };
+  if (options.intraOpNumThreads !== undefined) baseOptions.intraOpNumThreads = options.intraOpNumThreads;
+  const preferred = options.executionProviders ?? ["cpu"];
+  const opened = await openWithProviders(preferred, (executionProviders) =>
+    loadAndValidate(bytes, card, { ...baseOptions, executionProviders }, options.createSession));
+  let session = opened.value;
+  // The fused session uses the providers that worked for the model itself.
+  const sessionOptions = { ...baseOptions, executionProviders: preferred.slice(preferred.indexOf(opened.provider)) };
+  const create = options.createSession ?? ((b: Uint8Array, o: InferenceSession.SessionOptions) => InferenceSession.create(b, o));
   let runCard = card;
   let originalOutputFormat: string | undefined;
   if (card.task === "segmentation" && card.output.format === "logits" && options.fuseArgmax !== false) {
     try {
-      const fused = await InferenceSession.create(appendLabelsOutput(bytes, card.output.name), sessionOptions);
+      const logitsMeta = session.outputMetadata?.find((m) => m.name === card.output.name);
+      const logitsType = logitsMeta?.isTensor ? logitsMeta.type : "float32";
+      const fused = await create(appendLabelsOutput(bytes, card.output.name, logitsType), sessionOptions);
       await session.release();
       session = fused;
       runCard = { ...card, output: { ...card.output, name: FUSED_LABELS_OUTPUT, format: "labels" } };
@@ -101,6 +146,8 @@ export async function loadModel(options: LoadModelOptions): Promise<LoadedModel>
   return {
     card: runCard,
     ...(originalOutputFormat ? { originalOutputFormat } : {}),
+    executionProvider: opened.provider,
+    providerFallbacks: opened.fallbacks,
     maxBatch,
     async run(input, dims) {
       const batch = dims[0] ?? 1;

@@ -155,6 +155,9 @@ export function parseModelCard(raw: unknown): ModelCard {
   return parsed.data;
 }
 
+/** `InferenceSession.create` (tests pass a stand-in, e.g. one that pretends CUDA is available). */
+export type SessionFactory = (modelBytes: Uint8Array, options: InferenceSession.SessionOptions) => Promise<InferenceSession>;
+
 /**
  * Loads model bytes into an onnxruntime session and validates it against the card. A model that
  * onnxruntime cannot load is a PermanentError (`invalid_model`): the bytes will not get better.
@@ -164,11 +167,16 @@ export async function loadAndValidate(
   modelBytes: Uint8Array,
   card: ModelCard,
   options: InferenceSession.SessionOptions = {},
+  createSession?: SessionFactory,
 ): Promise<InferenceSession> {
-  const ort = await import("onnxruntime-node");
+  let create = createSession;
+  if (!create) {
+    const ort = await import("onnxruntime-node");
+    create = (bytes, sessionOptions) => ort.InferenceSession.create(bytes, sessionOptions);
+  }
   let session: InferenceSession;
   try {
-    session = await ort.InferenceSession.create(modelBytes, options);
+    session = await create(modelBytes, options);
   } catch (err) {
     const reason = (err as Error).message.replace(/\s+/g, " ").slice(0, 400);
     throw new PermanentError("invalid_model", `onnxruntime cannot load model.onnx: ${reason}`, { cause: err });

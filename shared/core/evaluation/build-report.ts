@@ -27,6 +27,7 @@ export function modelResult(model: ModelUnderTest, scores: ModelScores): ModelRe
     perClass: scores.perClass,
     confusion: scores.confusion,
     timings: scores.timings,
+    ...(model.runner.executionProvider ? { executionProvider: model.runner.executionProvider } : {}),
     selfReported: model.selfReported,
   };
 }

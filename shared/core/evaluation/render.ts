@@ -85,7 +85,7 @@ function markdownSet(set: SetResult, heading = "##"): string[] {
   for (const m of [candidate, champion]) {
     if (!m) continue;
     const t = m.timings;
-    lines.push(`| ${m.role} | ${t.items} | ${t.inferenceMs.toFixed(0)} | ${t.totalMs.toFixed(0)} | ${t.pixelsPerSecond === null ? "—" : (t.pixelsPerSecond / 1e6).toFixed(2)} |`);
+    lines.push(`| ${m.role}${m.executionProvider ? ` (${m.executionProvider})` : ""} | ${t.items} | ${t.inferenceMs.toFixed(0)} | ${t.totalMs.toFixed(0)} | ${t.pixelsPerSecond === null ? "—" : (t.pixelsPerSecond / 1e6).toFixed(2)} |`);
   }
   if (set.skippedItems.length) {
     lines.push("", `${set.skippedItems.length} item(s) skipped:`, ...set.skippedItems.slice(0, 20).map((s) => `- \`${s.itemId}\`: ${s.reason}`));
@@ -148,10 +148,15 @@ function htmlSet(set: SetResult): string {
   for (const m of [candidate, champion]) {
     if (!m) continue;
     const t = m.timings;
-    out.push(`<tr><td>${m.role}</td><td class="n">${t.items}</td><td class="n">${t.inferenceMs.toFixed(0)}</td><td class="n">${t.totalMs.toFixed(0)}</td>` +
+    out.push(`<tr><td>${m.role}${m.executionProvider ? ` (${esc(m.executionProvider)})` : ""}</td><td class="n">${t.items}</td><td class="n">${t.inferenceMs.toFixed(0)}</td><td class="n">${t.totalMs.toFixed(0)}</td>` +
       `<td class="n">${t.pixelsPerSecond === null ? "—" : (t.pixelsPerSecond / 1e6).toFixed(2)}</td></tr>`);
   }
   out.push("</table>");
+  if (set.skippedItems.length) {
+    out.push(`<h3>${set.skippedItems.length} item(s) skipped</h3><ul>`);
+    for (const item of set.skippedItems.slice(0, 20)) out.push(`<li><code>${esc(item.itemId)}</code>: ${esc(item.reason)}</li>`);
+    out.push("</ul>");
+  }
   return out.join("");
 }
 

@@ -53,6 +53,8 @@ export const ModelResultSchema = z.object({
   perClass: z.array(PerClassResultSchema),
   confusion: ConfusionSchema.nullable(),
   timings: TimingsSchema,
+  /** The onnxruntime execution provider that ran the model (`cuda`, `cpu`); absent in older reports. */
+  executionProvider: z.string().optional(),
   /** The trainer's own metrics.json, as written. */
   selfReported: z.record(z.string(), z.unknown()).nullable(),
 });

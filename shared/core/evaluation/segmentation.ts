@@ -25,6 +25,16 @@ export function segmentationTruth(sample: EvaluationSample, numClasses: number):
     throw new PermanentError("too_many_classes", `segmentation evaluation supports at most ${GROUND_TRUTH_IGNORE - 1} classes, the dataset has ${numClasses}`);
   }
   const { width, height } = sample.annotation.image;
+  // A label naming a class the dataset does not have is bad input for this item only: it is
+  // skipped with this reason (scoreModels), the evaluation goes on.
+  for (const object of sample.annotation.objects) {
+    if (object.classId !== null && object.classId >= numClasses) {
+      throw new PermanentError(
+        "unknown_class",
+        `item ${sample.itemId}: object ${object.id} has class id ${object.classId}, but the dataset has ${numClasses} classes (0–${numClasses - 1})`,
+      );
+    }
+  }
   let ignore: Uint8Array | undefined;
   if (sample.nodata) {
     const mask = sample.nodata;

@@ -20,6 +20,8 @@ export interface ModelRunner {
    * describes the labels output it returns, and this says what the model itself outputs.
    */
   readonly originalOutputFormat?: string;
+  /** The inference engine's execution provider that runs the model (`cuda`, `cpu`), when it says. */
+  readonly executionProvider?: string;
 }
 
 /** Float outputs arrive as Float32Array; integer outputs (labels, int64 included) as Int32Array. */

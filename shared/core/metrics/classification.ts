@@ -39,18 +39,19 @@ export function addClassification(cm: ClassificationConfusion, truth: number, pr
   else cm.outOfRange[truth]! += 1;
 }
 
-/** Argmax of each row of logits `[N,C]` (ties → lowest index; NaN never wins over a number). */
+/** Argmax of each row of logits `[N,C]` (NaN counts as −∞; ties → lowest index). */
 export function argmaxRows(logits: Float32Array, dims: readonly number[]): Int32Array {
   if (dims.length !== 2) throw new Error(`classification logits must be [N,C], got [${dims.join(",")}]`);
   const [n, c] = dims as [number, number];
   if (logits.length !== n * c) throw new Error(`logits hold ${logits.length} values, dims [${dims.join(",")}] need ${n * c}`);
   const out = new Int32Array(n);
   for (let i = 0; i < n; i++) {
-    let best = logits[i * c]!;
+    const first = logits[i * c]!;
+    let best = first === first ? first : -Infinity;
     let arg = 0;
     for (let j = 1; j < c; j++) {
       const v = logits[i * c + j]!;
-      if (v > best || (v === v && best !== best)) {
+      if (v > best) {
         best = v;
         arg = j;
       }

@@ -88,6 +88,18 @@ export function decodeYoloRaw(output: Float32Array, dims: readonly [number, numb
       for (let a = 0; a < anchors; a++) bestScore[a] = Math.max(bestScore[a]!, output[row + a]!);
     }
 
+    // Math.max propagates NaN: an anchor holding a NaN class score is rescanned with NaN read as
+    // −∞, so it keeps its best real score (a NaN never wins an argmax, here as everywhere).
+    for (let a = 0; a < anchors; a++) {
+      if (bestScore[a] === bestScore[a]) continue;
+      let best = -Infinity;
+      for (let k = 0; k < classes; k++) {
+        const v = output[scoresBase + k * anchors + a]!;
+        if (v > best) best = v;
+      }
+      bestScore[a] = best;
+    }
+
     let size = 0;
     for (let a = 0; a < anchors; a++) {
       const s = bestScore[a]!;

@@ -97,7 +97,9 @@ export function accumulateRegion(
 /**
  * Accumulates one tile straight from logits: `logits` holds C planes of `planeWidth × planeHeight`
  * starting at `offset` (one image of an [N,C,H,W] batch); the argmax of each pixel of `region`'s
- * size (ties → lowest channel, NaN never wins) is counted without materialising a label raster.
+ * size is counted without materialising a label raster. A NaN logit counts as −∞ (it never wins;
+ * ties, all-NaN pixels included, go to the lowest channel), as in the argmax the ONNX adapter
+ * fuses into the graph (shared/adapters/onnx/runtime.ts).
  */
 export function accumulateLogitsRegion(
   cm: SegmentationConfusion,
@@ -125,15 +127,14 @@ export function accumulateLogitsRegion(
   for (let row = 0; row < region.height; row++) {
     const g0 = (region.y + row) * gtWidth + region.x;
     const p0 = offset + row * planeWidth;
-    best.set(logits.subarray(p0, p0 + width));
+    seedBest(best, logits, p0, width);
     arg.fill(0);
     for (let c = 1; c < channels; c++) {
       const q0 = p0 + c * plane;
       for (let x = 0; x < width; x++) {
         const v = logits[q0 + x]!;
-        const b = best[x]!;
-        // The second clause lets a number replace a NaN kept from channel 0.
-        if (v > b || (b !== b && v === v)) {
+        // NaN > b is false: a NaN never replaces the best, as −∞ would not.
+        if (v > best[x]!) {
           best[x] = v;
           arg[x] = c;
         }
@@ -164,9 +165,9 @@ function foldCounts(cm: SegmentationConfusion, counts: Uint32Array, ignore: numb
 }
 
 /**
- * Argmax over the channel axis of logits `[N,C,H,W]` (ties → lowest channel, NaN never wins over
- * a number). Walks each channel plane sequentially, which is far faster than striding across
- * channels per pixel. Returns N×H×W channel indexes.
+ * Argmax over the channel axis of logits `[N,C,H,W]` (NaN counts as −∞; ties → lowest channel).
+ * Walks each channel plane sequentially, which is far faster than striding across channels per
+ * pixel. Returns N×H×W channel indexes.
  */
 export function argmaxChannels(logits: Float32Array, dims: readonly number[], out?: Int32Array): Int32Array {
   if (dims.length !== 4) throw new Error(`logits must be [N,C,H,W], got [${dims.join(",")}]`);
@@ -179,14 +180,13 @@ export function argmaxChannels(logits: Float32Array, dims: readonly number[], ou
   for (let b = 0; b < n; b++) {
     const base = b * c * plane;
     const outBase = b * plane;
-    best.set(logits.subarray(base, base + plane));
+    seedBest(best, logits, base, plane);
     labels.fill(0, outBase, outBase + plane);
     for (let ch = 1; ch < c; ch++) {
       const off = base + ch * plane;
       for (let i = 0; i < plane; i++) {
         const v = logits[off + i]!;
-        // The second clause lets a number replace a NaN kept from channel 0.
-        if (v > best[i]! || (v === v && best[i] !== best[i])) {
+        if (v > best[i]!) {
           best[i] = v;
           labels[outBase + i] = ch;
         }
@@ -194,6 +194,12 @@ export function argmaxChannels(logits: Float32Array, dims: readonly number[], ou
     }
   }
   return labels;
+}
+
+/** Starts a running maximum from channel 0, with NaN read as −∞ (so a later −∞ ties, not wins). */
+function seedBest(best: Float32Array, logits: Float32Array, offset: number, length: number): void {
+  best.set(logits.subarray(offset, offset + length));
+  for (let i = 0; i < length; i++) if (best[i] !== best[i]) best[i] = -Infinity;
 }
 
 /** Accumulates logits `[N,C,H,W]` against N ground-truth rasters of H×W laid end to end. */

@@ -189,13 +189,18 @@ async function readReport(uri: string, deps: Deps): Promise<EvaluationReport> {
 }
 
 /** The few numbers the dashboard shows without opening the report. */
-function summaryMetrics(report: EvaluationReport): { primaryMetric: string; candidateValue: number | null; championValue: number | null; items: number } {
-  const { candidate, champion, itemCount } = report.evaluation;
+function summaryMetrics(report: EvaluationReport): {
+  primaryMetric: string; candidateValue: number | null; championValue: number | null; items: number; skippedItems: number; executionProvider: string | null;
+} {
+  const { candidate, champion, itemCount, skippedItems } = report.evaluation;
   return {
     primaryMetric: candidate.primaryMetric.name,
     candidateValue: candidate.primaryMetric.value,
     championValue: champion?.primaryMetric.value ?? null,
     items: itemCount,
+    skippedItems: skippedItems.length,
+    // Which onnxruntime provider scored the candidate (`cuda`, `cpu`): a GPU job on the CPU shows here.
+    executionProvider: candidate.executionProvider ?? null,
   };
 }
 

@@ -2,15 +2,15 @@ import { describeError } from "../../errors.ts";
 import type { Envelope } from "../../messages/envelope.ts";
 import { TrainingCompletedSchema } from "../../messages/events.ts";
 import type { Deps } from "../../ports.ts";
-import { evaluationsInStates, markEvaluationFailed, markEvaluationRelaunching, type EvaluationRow } from "../../db/queries/evaluations.ts";
+import { evaluationsInStates, launchableEvaluations, markEvaluationFailed, markEvaluationRelaunching, type EvaluationRow } from "../../db/queries/evaluations.ts";
 import { listItemsInState } from "../../db/queries/items.ts";
-import { markRunFailed, markRunRelaunching, runsInStates, type TrainingRunRow } from "../../db/queries/training.ts";
+import { launchableRuns, markRunFailed, markRunRelaunching, runsInStates, type TrainingRunRow } from "../../db/queries/training.ts";
+import { TRAINING_FAILURE_FILE, TrainingFailureRecordSchema } from "../../messages/jobs.ts";
+import { MAX_EVALUATION_ATTEMPTS, judgeExecution } from "../jobs/executions.ts";
 import { flushOutbox, notify, transact } from "../effects.ts";
 import { joinUri } from "../uri.ts";
 import type { ConsumerOutcome } from "../consumers.ts";
 import { launchEvaluation, launchTrainingRun } from "./training.ts";
-
-const MAX_EVALUATION_ATTEMPTS = 3;
 
 /**
  * reconcile: finds what a crash or a lost message left behind and nudges it on —
@@ -40,14 +40,14 @@ export async function reconcile(message: Envelope | null, deps: Deps): Promise<C
   if (seen.length) notes.push(`${seen.length} stuck uploads retried`);
   if (normalised.length) notes.push("registration nudged");
 
-  for (const run of await runsInStates(deps.db, ["launching"], 30)) {
+  for (const run of await launchableRuns(deps.db, 30)) {
     if (await launchTrainingRun(run.id, deps, message)) notes.push(`run ${run.id} launched`);
   }
   for (const run of await runsInStates(deps.db, ["running"], 15)) {
     const note = await reconcileRun(run, deps, message).catch((err: unknown) => `run ${run.id}: ${describeError(err)}`);
     if (note) notes.push(note);
   }
-  for (const evaluation of await evaluationsInStates(deps.db, ["launching"], 30)) {
+  for (const evaluation of await launchableEvaluations(deps.db, 30)) {
     if (await launchEvaluation(evaluation.id, deps, message)) notes.push(`evaluation ${evaluation.id} launched`);
   }
   for (const evaluation of await evaluationsInStates(deps.db, ["running"], 15)) {
@@ -61,8 +61,9 @@ export async function reconcile(message: Envelope | null, deps: Deps): Promise<C
 async function reconcileRun(run: TrainingRunRow, deps: Deps, cause: Envelope | null): Promise<string | null> {
   if (!run.execution_name) return null;
   const status = await deps.jobs.status(run.execution_name);
-  if (status.state === "running" || status.state === "pending") return null;
-  if (status.state === "succeeded") {
+  let verdict = judgeExecution(status);
+  if (verdict.outcome === "running") return null;
+  if (verdict.outcome === "succeeded") {
     // The job finished but its completion message never arrived: rebuild it from the job's output.
     const result = await readJson(deps, joinUri(run.output_prefix, "result.json"));
     const parsed = result ? TrainingCompletedSchema.safeParse({ runId: run.id, outputPrefix: run.output_prefix, ...result }) : null;
@@ -71,37 +72,56 @@ async function reconcileRun(run: TrainingRunRow, deps: Deps, cause: Envelope | n
       return `run ${run.id}: completion recovered from result.json`;
     }
   }
-  const lost = status.state === "unknown";
-  const resumable = status.timedOut || lost;
-  const reason = status.timedOut ? "execution hit its time limit" : lost ? "execution lost (runtime restarted)" : `execution ${status.state}: ${status.message ?? "no result written"}`;
-  if (resumable && run.attempt < deps.config.training.maxAttempts) {
-    await deps.db.transaction((tx) => markRunRelaunching(tx, run.id, reason));
-    await launchTrainingRun(run.id, deps, cause);
-    return `run ${run.id}: resumed (${reason})`;
+  if (verdict.outcome !== "resume") {
+    // The job recorded why it failed (failure.json) but its message never arrived: send it now,
+    // under the job's own message id, so a late original is recognised as the same message.
+    const failure = TrainingFailureRecordSchema.safeParse(await readJson(deps, joinUri(run.output_prefix, TRAINING_FAILURE_FILE)));
+    if (failure.success && failure.data.runId === run.id && failure.data.attempt === run.attempt) {
+      const { messageId, ...data } = failure.data;
+      await transact(deps, cause, (_tx, emit) => emit("training.failed", data, { id: messageId }));
+      return `run ${run.id}: failure recovered from ${TRAINING_FAILURE_FILE}`;
+    }
   }
-  if (status.state === "succeeded") return null; // a completion may still be on its way
-  await deps.db.transaction((tx) => markRunFailed(tx, run.id, reason));
-  await notify(deps, { severity: "alert", threadKey: `run:${run.id}`, title: `Training ${run.id} failed`, text: reason });
+  if (verdict.outcome === "succeeded") {
+    // A message may still be on its way; after a while, an execution that left nothing is lost work.
+    const age = (deps.clock.now().getTime() - run.updated_at.getTime()) / 1000;
+    if (age < deps.config.delivery.stuckAfterSeconds) return null;
+    verdict = { outcome: "resume", reason: "execution finished without a result or a failure record" };
+  }
+  if (verdict.outcome === "resume" && run.attempt < deps.config.training.maxAttempts) {
+    await deps.db.transaction((tx) => markRunRelaunching(tx, run.id, verdict.reason));
+    await launchTrainingRun(run.id, deps, cause);
+    return `run ${run.id}: resumed (${verdict.reason})`;
+  }
+  const reason = verdict.outcome === "resume" ? `${verdict.reason} (gave up after ${run.attempt} attempts)` : verdict.reason;
+  const failed = await transact(deps, cause, async (tx, emit) => {
+    const row = await markRunFailed(tx, run.id, reason);
+    if (row) await emit("threshold.tick", { reason: "nudge", line: run.line });
+    return row;
+  });
+  if (failed) await notify(deps, { severity: "alert", threadKey: `run:${run.id}`, title: `Training ${run.id} failed`, text: reason });
   return `run ${run.id}: failed (${reason})`;
 }
 
 async function reconcileEvaluation(evaluation: EvaluationRow, deps: Deps, cause: Envelope | null): Promise<string | null> {
   if (!evaluation.execution_name) return null;
   const status = await deps.jobs.status(evaluation.execution_name);
-  if (status.state === "running" || status.state === "pending" || status.state === "succeeded") {
+  let verdict = judgeExecution(status);
+  if (verdict.outcome === "running") return null;
+  if (verdict.outcome === "succeeded") {
     // A succeeded evaluation job publishes its own completion (and republishes on a re-run).
-    if (status.state !== "succeeded") return null;
     const age = (deps.clock.now().getTime() - evaluation.updated_at.getTime()) / 1000;
     if (age < deps.config.delivery.stuckAfterSeconds) return null;
+    verdict = { outcome: "resume", reason: "job finished but its report never arrived" };
   }
-  const reason = status.state === "succeeded" ? "job finished but its report never arrived" : status.timedOut ? "execution hit its time limit" : `execution ${status.state}: ${status.message ?? ""}`;
-  if (evaluation.attempt < MAX_EVALUATION_ATTEMPTS) {
-    await deps.db.transaction((tx) => markEvaluationRelaunching(tx, evaluation.id, reason));
+  if (verdict.outcome === "resume" && evaluation.attempt < MAX_EVALUATION_ATTEMPTS) {
+    await deps.db.transaction((tx) => markEvaluationRelaunching(tx, evaluation.id, verdict.reason));
     await launchEvaluation(evaluation.id, deps, cause);
-    return `evaluation ${evaluation.id}: relaunched (${reason})`;
+    return `evaluation ${evaluation.id}: relaunched (${verdict.reason})`;
   }
-  await deps.db.transaction((tx) => markEvaluationFailed(tx, evaluation.id, reason));
-  await notify(deps, { severity: "alert", threadKey: `eval:${evaluation.id}`, title: `Evaluation ${evaluation.id} failed`, text: reason });
+  const reason = verdict.outcome === "resume" ? `${verdict.reason} (gave up after ${evaluation.attempt} attempts)` : verdict.reason;
+  const failed = await deps.db.transaction((tx) => markEvaluationFailed(tx, evaluation.id, reason));
+  if (failed) await notify(deps, { severity: "alert", threadKey: `eval:${evaluation.id}`, title: `Evaluation ${evaluation.id} failed`, text: reason });
   return `evaluation ${evaluation.id}: failed (${reason})`;
 }
 

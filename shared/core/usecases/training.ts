@@ -3,10 +3,16 @@ import type { Envelope } from "../../messages/envelope.ts";
 import type { TrainingCompleted, TrainingFailed } from "../../messages/events.ts";
 import type { Deps } from "../../ports.ts";
 import { getDatasetVersion } from "../../db/queries/datasets.ts";
-import { getEvaluation, insertEvaluationIfAbsent, markEvaluationLaunched } from "../../db/queries/evaluations.ts";
+import {
+  getEvaluation, insertEvaluationIfAbsent, markEvaluationFailed, markEvaluationLaunched, recordEvaluationLaunchFailure, type EvaluationRow,
+} from "../../db/queries/evaluations.ts";
 import { claimInbox } from "../../db/queries/messaging.ts";
 import { aliasHolder, getModel, insertModel } from "../../db/queries/models.ts";
-import { getTrainingRun, markRunFailed, markRunLaunched, markRunRelaunching, markRunSucceeded } from "../../db/queries/training.ts";
+import {
+  getTrainingRun, markRunFailed, markRunLaunched, markRunRelaunching, markRunSucceeded, recordRunLaunchFailure, type TrainingRunRow,
+} from "../../db/queries/training.ts";
+import { EVALUATE_TIMEOUT_SECONDS, evaluateJobEnv, trainJobEnv } from "../../messages/jobs.ts";
+import { LAUNCH_BACKOFF, judgeLaunchFailure } from "../jobs/executions.ts";
 import { ModelCardSchema } from "../models/model-card.ts";
 import { summariseIssues } from "../../messages/build.ts";
 import { notify, transact } from "../effects.ts";
@@ -16,7 +22,9 @@ import { failpoint } from "../failpoints.ts";
 /**
  * Launches the training job of a run in `launching`. There is no idempotency token on Cloud Run's
  * RunJob, so: the run row is claimed first (state `launching`), the execution name is stored the
- * moment the launch returns, and the job itself checks for existing output.
+ * moment the launch returns, and the job itself checks for existing output. A launch the platform
+ * refuses for good fails the run with an alert naming the fix; a transient failure leaves it
+ * `launching` for reconcile, with back-off and a bounded number of tries.
  */
 export async function launchTrainingRun(runId: string, deps: Deps, cause: Envelope | null = null): Promise<boolean> {
   const run = await getTrainingRun(deps.db, runId);
@@ -25,22 +33,21 @@ export async function launchTrainingRun(runId: string, deps: Deps, cause: Envelo
   if (!version) throw new PermanentError("unknown_dataset", `run ${runId} refers to an unknown dataset version`);
   const champion = await aliasHolder(deps.db, deps.config.policy.champion_alias);
   const championModel = champion ? await getModel(deps.db, champion.model_id) : null;
-  const env: Record<string, string> = {
-    RUN_ID: run.id,
-    DATASET_URI: version.manifest_uri,
-    OUTPUT_PREFIX: run.output_prefix,
-    PARAMS: JSON.stringify(run.params ?? {}),
-  };
-  const baseModel = championModel?.uri ?? deps.config.training.baseModelUri;
-  if (baseModel) env.BASE_MODEL_URI = baseModel;
-  if (deps.config.training.trainerCommand) env.TRAINER_COMMAND = deps.config.training.trainerCommand;
 
   let executionName: string;
   try {
+    const env = trainJobEnv({
+      runId: run.id,
+      attempt: run.attempt,
+      datasetUri: version.manifest_uri,
+      outputPrefix: run.output_prefix,
+      params: run.params ?? {},
+      baseModelUri: championModel?.uri ?? deps.config.training.baseModelUri ?? null,
+      trainerCommand: deps.config.training.trainerCommand ?? null,
+    });
     ({ executionName } = await deps.jobs.launch({ job: "train", runId: run.id, env, timeoutSeconds: deps.config.training.timeoutSeconds }));
   } catch (err) {
-    // The run stays `launching`; reconcile launches it again.
-    deps.log.warn("training launch failed; reconcile will retry", { runId, error: describeError(err) });
+    await trainingLaunchFailed(run, err, deps, cause);
     return false;
   }
   failpoint("training.launched_unrecorded");
@@ -51,6 +58,23 @@ export async function launchTrainingRun(runId: string, deps: Deps, cause: Envelo
   deps.log.info("training launched", { runId, executionName, attempt: run.attempt });
   await notify(deps, { severity: "info", threadKey: `run:${run.id}`, title: `Training ${run.id} started`, text: `dataset ${version.line} v${version.seq} (${version.item_count} items), execution ${executionName}` });
   return true;
+}
+
+async function trainingLaunchFailed(run: TrainingRunRow, err: unknown, deps: Deps, cause: Envelope | null): Promise<void> {
+  const verdict = judgeLaunchFailure(err, run.launch_failures, (e) => describeError(e, 1500));
+  if (verdict.outcome === "retry") {
+    const row = await recordRunLaunchFailure(deps.db, run.id, verdict.reason, LAUNCH_BACKOFF);
+    deps.log.warn("training launch failed; reconcile retries after back-off", { runId: run.id, failures: row?.launch_failures, retryAt: row?.next_launch_at, error: describeError(err) });
+    return;
+  }
+  const failed = await transact(deps, cause, async (tx, emit) => {
+    const row = await markRunFailed(tx, run.id, verdict.reason);
+    // The line has no run in flight any more: samples that arrive may start the next one.
+    if (row) await emit("threshold.tick", { reason: "nudge", line: run.line });
+    return row;
+  });
+  deps.log.error("training launch failed for good", { runId: run.id, error: verdict.reason });
+  if (failed) await notify(deps, { severity: "alert", threadKey: `run:${run.id}`, title: `Training ${run.id} could not be launched`, text: verdict.reason });
 }
 
 /**
@@ -100,12 +124,21 @@ export async function onTrainingCompleted(message: Envelope<TrainingCompleted>, 
   return { status: result.first ? "done" : "duplicate", detail: `model ${result.model.id}, evaluation ${result.evaluation.id}` };
 }
 
-/** A failed run is resumed from its checkpoint when it stopped on its time limit, else recorded and alerted. */
+/**
+ * A failed run is resumed from its checkpoint when the job says the failure may not recur (a crash,
+ * a trainer killed for memory) and attempts remain; otherwise it is recorded and alerted. A failure
+ * of an earlier attempt (a late or redelivered message) changes nothing.
+ */
 export async function onTrainingFailed(message: Envelope<TrainingFailed>, deps: Deps): Promise<ConsumerOutcome> {
-  const { runId, reason, resumable } = message.data;
+  const { runId, resumable, attempt } = message.data;
   const run = await getTrainingRun(deps.db, runId);
   if (!run) throw new PermanentError("unknown_run", `training.failed for unknown run ${runId}`);
+  if (attempt !== undefined && attempt !== run.attempt) {
+    await transact(deps, message, (tx) => claimInbox(tx, "on-training-completed", message.id));
+    return { status: "skipped", detail: `training.failed of attempt ${attempt}; run ${runId} is on attempt ${run.attempt}` };
+  }
   const retry = resumable && run.attempt < deps.config.training.maxAttempts;
+  const reason = resumable && !retry ? `${message.data.reason} (gave up after ${run.attempt} attempts)` : message.data.reason;
   const changed = await transact(deps, message, async (tx, emit) => {
     if (!(await claimInbox(tx, "on-training-completed", message.id))) return false;
     if (retry) return Boolean(await markRunRelaunching(tx, runId, reason));
@@ -122,7 +155,10 @@ export async function onTrainingFailed(message: Envelope<TrainingFailed>, deps: 
   return { status: "done", detail: `run ${runId} failed: ${reason}` };
 }
 
-/** Launches the evaluation job of an evaluation in `launching` (claim first, store the execution name at once). */
+/**
+ * Launches the evaluation job of an evaluation in `launching` (claim first, store the execution
+ * name at once). Launch failures are handled as for training runs.
+ */
 export async function launchEvaluation(evaluationId: string, deps: Deps, cause: Envelope | null = null): Promise<boolean> {
   const evaluation = await getEvaluation(deps.db, evaluationId);
   if (!evaluation || evaluation.state !== "launching") return false;
@@ -130,27 +166,35 @@ export async function launchEvaluation(evaluationId: string, deps: Deps, cause: 
   const champion = evaluation.champion_model_id ? await getModel(deps.db, evaluation.champion_model_id) : null;
   const version = await getDatasetVersion(deps.db, evaluation.dataset_version_id);
   if (!candidate || !version) throw new PermanentError("unknown_model", `evaluation ${evaluationId} refers to a missing model or dataset`);
-  const env: Record<string, string> = {
-    EVALUATION_ID: evaluation.id,
-    CANDIDATE_MODEL_ID: candidate.id,
-    CANDIDATE_MODEL_URI: candidate.uri,
-    DATASET_URI: version.manifest_uri,
-    REPORT_PREFIX: `gs://${deps.config.buckets.models}/${version.line}/evaluations/${evaluation.id}/`,
-  };
-  if (champion) {
-    env.CHAMPION_MODEL_ID = champion.id;
-    env.CHAMPION_MODEL_URI = champion.uri;
-  }
-  if (deps.config.training.benchmarkDatasetUri) env.BENCHMARK_DATASET_URI = deps.config.training.benchmarkDatasetUri;
   let executionName: string;
   try {
-    ({ executionName } = await deps.jobs.launch({ job: "evaluate", runId: evaluation.id, env, timeoutSeconds: 3600 }));
+    const env = evaluateJobEnv({
+      evaluationId: evaluation.id,
+      candidate: { id: candidate.id, uri: candidate.uri },
+      champion: champion ? { id: champion.id, uri: champion.uri } : null,
+      datasetUri: version.manifest_uri,
+      reportPrefix: `gs://${deps.config.buckets.models}/${version.line}/evaluations/${evaluation.id}/`,
+      benchmarkDatasetUri: deps.config.training.benchmarkDatasetUri ?? null,
+    });
+    ({ executionName } = await deps.jobs.launch({ job: "evaluate", runId: evaluation.id, env, timeoutSeconds: EVALUATE_TIMEOUT_SECONDS }));
   } catch (err) {
-    deps.log.warn("evaluation launch failed; reconcile will retry", { evaluationId, error: describeError(err) });
+    await evaluationLaunchFailed(evaluation, err, deps, cause);
     return false;
   }
   failpoint("evaluation.launched_unrecorded");
   await transact(deps, cause, (tx) => markEvaluationLaunched(tx, evaluation.id, executionName));
   deps.log.info("evaluation launched", { evaluationId, executionName });
   return true;
+}
+
+async function evaluationLaunchFailed(evaluation: EvaluationRow, err: unknown, deps: Deps, cause: Envelope | null): Promise<void> {
+  const verdict = judgeLaunchFailure(err, evaluation.launch_failures, (e) => describeError(e, 1500));
+  if (verdict.outcome === "retry") {
+    const row = await recordEvaluationLaunchFailure(deps.db, evaluation.id, verdict.reason, LAUNCH_BACKOFF);
+    deps.log.warn("evaluation launch failed; reconcile retries after back-off", { evaluationId: evaluation.id, failures: row?.launch_failures, retryAt: row?.next_launch_at, error: describeError(err) });
+    return;
+  }
+  const failed = await transact(deps, cause, (tx) => markEvaluationFailed(tx, evaluation.id, verdict.reason));
+  deps.log.error("evaluation launch failed for good", { evaluationId: evaluation.id, error: verdict.reason });
+  if (failed) await notify(deps, { severity: "alert", threadKey: `eval:${evaluation.id}`, title: `Evaluation ${evaluation.id} could not be launched`, text: verdict.reason });
 }

@@ -14,6 +14,10 @@ export interface EvaluationRow {
   summary_uri: string | null;
   metrics: Record<string, unknown> | null;
   error: string | null;
+  /** Transient launch failures since the last successful launch (migration 0010). */
+  launch_failures: number;
+  /** Reconcile launches the evaluation again only after this. */
+  next_launch_at: Date | null;
   created_at: Date;
   finished_at: Date | null;
   updated_at: Date;
@@ -45,7 +49,8 @@ export async function getEvaluation(db: Queryable, id: string): Promise<Evaluati
 
 export async function markEvaluationLaunched(db: Queryable, id: string, executionName: string): Promise<EvaluationRow | null> {
   const { rows } = await db.query<EvaluationRow>(
-    `UPDATE evaluations SET state = 'running', execution_name = $2, updated_at = now() WHERE id = $1 AND state = 'launching' RETURNING *`,
+    `UPDATE evaluations SET state = 'running', execution_name = $2, launch_failures = 0, next_launch_at = NULL, updated_at = now()
+     WHERE id = $1 AND state = 'launching' RETURNING *`,
     [id, executionName],
   );
   return rows[0] ?? null;
@@ -80,6 +85,32 @@ export async function markEvaluationRelaunching(db: Queryable, id: string, reaso
     [id, reason.slice(0, 2000)],
   );
   return rows[0] ?? null;
+}
+
+/** Counts a transient launch failure and sets the back-off (see recordRunLaunchFailure). */
+export async function recordEvaluationLaunchFailure(
+  db: Queryable,
+  id: string,
+  error: string,
+  backoff: { baseSeconds: number; capSeconds: number },
+): Promise<EvaluationRow | null> {
+  const { rows } = await db.query<EvaluationRow>(
+    `UPDATE evaluations SET launch_failures = launch_failures + 1, error = $2, updated_at = now(),
+       next_launch_at = now() + make_interval(secs => least($3::float8 * power(2, launch_failures), $4::float8))
+     WHERE id = $1 AND state = 'launching' RETURNING *`,
+    [id, error.slice(0, 2000), backoff.baseSeconds, backoff.capSeconds],
+  );
+  return rows[0] ?? null;
+}
+
+/** Evaluations waiting to be launched whose back-off (if any) has passed, oldest first. */
+export async function launchableEvaluations(db: Queryable, olderThanSeconds: number): Promise<EvaluationRow[]> {
+  const { rows } = await db.query<EvaluationRow>(
+    `SELECT * FROM evaluations WHERE state = 'launching' AND updated_at < now() - make_interval(secs => $1)
+       AND (next_launch_at IS NULL OR next_launch_at <= now()) ORDER BY created_at`,
+    [olderThanSeconds],
+  );
+  return rows;
 }
 
 export async function evaluationsInStates(db: Queryable, states: readonly EvaluationState[], olderThanSeconds: number): Promise<EvaluationRow[]> {

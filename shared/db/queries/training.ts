@@ -13,6 +13,10 @@ export interface TrainingRunRow {
   params: Record<string, unknown>;
   self_reported: Record<string, unknown> | null;
   error: string | null;
+  /** Transient launch failures since the last successful launch (migration 0010). */
+  launch_failures: number;
+  /** Reconcile launches the run again only after this (back-off after a transient launch failure). */
+  next_launch_at: Date | null;
   created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
@@ -42,7 +46,8 @@ export async function runInFlight(db: Queryable, line: string): Promise<Training
 /** Stores the execution name first thing after a launch: a crash after this cannot lose the execution. */
 export async function markRunLaunched(db: Queryable, id: string, executionName: string): Promise<TrainingRunRow | null> {
   const { rows } = await db.query<TrainingRunRow>(
-    `UPDATE training_runs SET state = 'running', execution_name = $2, started_at = coalesce(started_at, now()), updated_at = now()
+    `UPDATE training_runs SET state = 'running', execution_name = $2, started_at = coalesce(started_at, now()),
+       launch_failures = 0, next_launch_at = NULL, updated_at = now()
      WHERE id = $1 AND state = 'launching' RETURNING *`,
     [id, executionName],
   );
@@ -75,6 +80,35 @@ export async function markRunRelaunching(db: Queryable, id: string, reason: stri
     [id, reason.slice(0, 2000)],
   );
   return rows[0] ?? null;
+}
+
+/**
+ * Counts a transient launch failure and sets when reconcile may try again: `baseSeconds` doubled per
+ * failure so far, at most `capSeconds`. The run stays `launching`.
+ */
+export async function recordRunLaunchFailure(
+  db: Queryable,
+  id: string,
+  error: string,
+  backoff: { baseSeconds: number; capSeconds: number },
+): Promise<TrainingRunRow | null> {
+  const { rows } = await db.query<TrainingRunRow>(
+    `UPDATE training_runs SET launch_failures = launch_failures + 1, error = $2, updated_at = now(),
+       next_launch_at = now() + make_interval(secs => least($3::float8 * power(2, launch_failures), $4::float8))
+     WHERE id = $1 AND state = 'launching' RETURNING *`,
+    [id, error.slice(0, 2000), backoff.baseSeconds, backoff.capSeconds],
+  );
+  return rows[0] ?? null;
+}
+
+/** Runs waiting to be launched whose back-off (if any) has passed, oldest first. */
+export async function launchableRuns(db: Queryable, olderThanSeconds: number): Promise<TrainingRunRow[]> {
+  const { rows } = await db.query<TrainingRunRow>(
+    `SELECT * FROM training_runs WHERE state = 'launching' AND updated_at < now() - make_interval(secs => $1)
+       AND (next_launch_at IS NULL OR next_launch_at <= now()) ORDER BY created_at`,
+    [olderThanSeconds],
+  );
+  return rows;
 }
 
 export async function runsInStates(db: Queryable, states: readonly RunState[], olderThanSeconds: number): Promise<TrainingRunRow[]> {

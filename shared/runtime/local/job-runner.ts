@@ -3,7 +3,7 @@ import { createWriteStream, existsSync, readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { JobLaunchRequest, JobName, JobRunner, JobStatus, Logger } from "../../ports.ts";
+import type { JobLaunchRequest, JobName, JobRunner, JobStatus, JobTermination, Logger } from "../../ports.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const ENTRYPOINTS: Record<JobName, string> = {
@@ -20,7 +20,9 @@ interface Tracked {
  * Runs the job entrypoints (the same files Cloud Run runs) as child processes. The execution name
  * is known before the child starts, as with RunJob. Exit states are also written to
  * `<workspace>/jobs/`, so a restarted runtime still knows how an execution ended; an execution it
- * knows nothing about reports `unknown`, which reconcile treats as lost and resumes.
+ * knows nothing about reports `unknown`, which reconcile treats as lost and resumes. There are no
+ * task retries inside an execution here (Cloud Run's max_retries): reconcile's resume of a failed
+ * execution, bounded by TRAIN_MAX_ATTEMPTS, does that work locally.
  */
 export class LocalJobRunner implements JobRunner {
   private executions = new Map<string, Tracked>();
@@ -65,18 +67,30 @@ export class LocalJobRunner implements JobRunner {
       }, request.timeoutSeconds * 1000);
     }
     child.on("error", (err) => {
-      tracked.status = { state: "failed", timedOut: false, message: `could not start: ${err.message}`, finishedAt: new Date().toISOString() };
+      tracked.status = { state: "failed", timedOut: false, message: `could not start: ${err.message}`, finishedAt: new Date().toISOString(), termination: "refused" };
     });
     child.on("exit", (code, signal) => {
       if (timer) clearTimeout(timer);
-      const timedOut = tracked.status.timedOut;
+      const { timedOut, state: before } = tracked.status;
       tracked.child = null;
-      tracked.status = {
-        state: code === 0 ? "succeeded" : "failed",
-        timedOut,
-        message: code === 0 ? null : timedOut ? "task timed out" : `exited with ${signal ?? `code ${code}`} (log: ${logFile})`,
-        finishedAt: new Date().toISOString(),
-      };
+      const finishedAt = new Date().toISOString();
+      if (before === "cancelled") {
+        tracked.status = { state: "cancelled", timedOut: false, message: "cancelled", finishedAt, termination: "cancelled" };
+      } else if (code === 0) {
+        tracked.status = { state: "succeeded", timedOut: false, message: null, finishedAt };
+      } else {
+        // As Cloud Run reports it: the timeout first, then a signal (SIGKILL: killed, others: stopped
+        // by the runtime), else the exit code (143 after SIGTERM reads as terminated in reconcile).
+        const termination: JobTermination = timedOut ? "timeout" : signal === "SIGKILL" ? "killed" : signal ? "terminated" : "exited";
+        tracked.status = {
+          state: "failed",
+          timedOut,
+          message: timedOut ? "task timed out" : `exited with ${signal ?? `code ${code}`} (log: ${logFile})`,
+          finishedAt,
+          termination,
+          ...(code !== null ? { exitCode: code } : {}),
+        };
+      }
       out.end();
       void writeFile(join(this.dir, `${executionName}.json`), JSON.stringify(tracked.status)).catch(() => undefined);
       this.options.log.info("job finished", { executionName, state: tracked.status.state, code, signal });
@@ -96,7 +110,7 @@ export class LocalJobRunner implements JobRunner {
         /* fall through */
       }
     }
-    return { state: "unknown", timedOut: false, message: "this runtime has no record of the execution", finishedAt: null };
+    return { state: "unknown", timedOut: false, message: "this runtime has no record of the execution", finishedAt: null, termination: "lost" };
   }
 
   async cancel(executionName: string): Promise<void> {

@@ -11,7 +11,11 @@ import { SCENE_RED, annotation, box, raster } from "../../shared/core/evaluation
  * `gs://datasets/<line>/<sha256>/manifest.json`. Every item is the 4×2 cloud scene of
  * `fixtures.ts`; `eval` items are scored, the `train` item must not be.
  */
-export async function writeDataset(store: ObjectStore, splits: ("eval" | "train")[] = ["eval", "eval", "train", "eval"]): Promise<string> {
+export async function writeDataset(
+  store: ObjectStore,
+  splits: ("eval" | "train")[] = ["eval", "eval", "train", "eval"],
+  options: { outOfRangeClassAt?: number } = {},
+): Promise<string> {
   const items: DatasetManifest["items"] = [];
   for (const [i, split] of splits.entries()) {
     const itemId = `item-${i}`;
@@ -19,7 +23,10 @@ export async function writeDataset(store: ObjectStore, splits: ("eval" | "train"
     const rgb = await sharpCodec.encodePng(raster(4, 2, 3, (x, y, c) => (c === 0 ? SCENE_RED[y * 4 + x]! : 0)));
     const nir = await sharpCodec.encodePng(raster(4, 2, 1, () => 0));
     const nodata = await sharpCodec.encodePng(raster(4, 2, 1, (x, y) => (x === 3 && y === 1 ? 255 : 0)));
-    const label = JSON.stringify(annotation(itemId, 4, 2, [box("a", 1, "cloud", 1, 0, 2, 1), box("b", 1, "cloud", 0, 1, 1, 1)]));
+    const objects = [box("a", 1, "cloud", 1, 0, 2, 1), box("b", 1, "cloud", 0, 1, 1, 1)];
+    // A label whose class id is beyond the dataset's classes (an ontology that shrank, a bad export).
+    if (options.outOfRangeClassAt === i) objects.push(box("z", 7, "snow", 3, 0, 1, 1));
+    const label = JSON.stringify(annotation(itemId, 4, 2, objects));
     await store.put(`${base}_rgb.png`, rgb);
     await store.put(`${base}_nir.png`, nir);
     await store.put(`${base}_nodata.png`, nodata);

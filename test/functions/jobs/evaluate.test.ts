@@ -85,6 +85,32 @@ describe("runEvaluationJob", () => {
     });
   });
 
+  it("records the execution provider that ran each model (the CPU here, CUDA asked for first)", async () => {
+    const env = await standardSetup();
+    const log = memoryLogger();
+    expect(await runEvaluationJob({ ...env, ONNX_EXECUTION_PROVIDERS: "cuda,cpu" }, deps({ log }))).toBe(0);
+    const report = EvaluationReportSchema.parse(JSON.parse((await store.get(`${env.REPORT_PREFIX}report.json`)).toString("utf8")));
+    expect(report.evaluation.candidate.executionProvider).toBe("cpu");
+    expect(report.evaluation.champion?.executionProvider).toBe("cpu");
+    // This onnxruntime build has no CUDA provider: the fallback is in the report and the logs.
+    expect(report.warnings.filter((w) => /execution provider cuda: .*; ran on cpu/.test(w))).toHaveLength(2);
+    expect(log.entries.some((e) => e.message === "execution provider unavailable; falling back" && e.fields.role === "candidate")).toBe(true);
+    expect((await store.get(`${env.REPORT_PREFIX}summary.md`)).toString("utf8")).toContain("| candidate (cpu) |");
+  });
+
+  it("skips an item whose label holds a class id beyond the dataset's classes, counts it and says why", async () => {
+    const env = await standardSetup();
+    const manifestUri = await writeDataset(store, ["eval", "eval", "train", "eval"], { outOfRangeClassAt: 1 });
+    expect(await runEvaluationJob({ ...env, DATASET_URI: manifestUri }, deps())).toBe(0);
+    const report = EvaluationReportSchema.parse(JSON.parse((await store.get(`${env.REPORT_PREFIX}report.json`)).toString("utf8")));
+    expect(report.evaluation.itemCount).toBe(2);
+    expect(report.evaluation.skippedItems).toEqual([{ itemId: "item-1", reason: expect.stringMatching(/class id 7, but the dataset has 2 classes/) }]);
+    expect(report.evaluation.candidate.primaryMetric.value).toBe(0.75);
+    expect((await store.get(`${env.REPORT_PREFIX}summary.md`)).toString("utf8")).toContain("1 item(s) skipped:");
+    expect((await store.get(`${env.REPORT_PREFIX}summary.html`)).toString("utf8")).toContain("1 item(s) skipped");
+    expect((await spooled()).map((m) => m.type)).toEqual(["evaluation.completed"]);
+  });
+
   it("also scores every item of a benchmark set when one is given", async () => {
     const env = await standardSetup();
     const benchmark = await writeDataset(new LocalObjectStore(join(workspace, "buckets")), ["train", "eval"]);

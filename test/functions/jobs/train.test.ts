@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EXIT_OK, EXIT_RETRY, EXIT_TERMINATED, runTrainingJob, type TrainingJobDeps } from "../../../functions/jobs/train.ts";
+import { EXIT_BAD_INPUT, EXIT_OK, EXIT_RETRY, EXIT_TERMINATED, runTrainingJob, type TrainingJobDeps } from "../../../functions/jobs/train.ts";
 import { OnnxGraph } from "../../../shared/adapters/onnx/onnx-builder.ts";
 import { parseModelCard } from "../../../shared/adapters/onnx/validate.ts";
 import { memoryLogger } from "../../../shared/adapters/basics.ts";
@@ -221,19 +221,43 @@ describe("training job", () => {
     expect((completed!.data as { selfReported: unknown }).selfReported).toEqual({ source: "fake", pixelAccuracy: 0.5 });
   });
 
-  it("publishes training.failed with the trainer's stderr when it exits non-zero, and exits 0", async () => {
+  it("announces a trainer crash as resumable (with its stderr), records it in failure.json, and exits 0", async () => {
     const { ws, local, deps } = await workspace("failing");
-    const command = `"${process.execPath}" -e "console.error('reading tiles'); console.error('boom: band 5 missing'); process.exit(3)"`;
-    expect(await runTrainingJob(jobEnv("run_f", { TRAINER_COMMAND: command }), deps)).toBe(EXIT_OK);
+    const command = `"${process.execPath}" -e "console.error('reading tiles'); console.error('boom: CUDA error'); process.exit(3)"`;
+    expect(await runTrainingJob(jobEnv("run_f", { TRAINER_COMMAND: command, RUN_ATTEMPT: "2" }), deps)).toBe(EXIT_OK);
     const messages = await spooled(ws);
     expect(messages).toHaveLength(1);
     expect(messages[0]!.type).toBe("training.failed");
-    const data = messages[0]!.data as { runId: string; reason: string; resumable: boolean };
-    expect(data.runId).toBe("run_f");
-    expect(data.resumable).toBe(false);
-    expect(data.reason).toContain("trainer exited with code 3");
-    expect(data.reason).toContain("reading tiles | boom: band 5 missing");
+    const data = messages[0]!.data as { runId: string; reason: string; resumable: boolean; attempt: number };
+    expect(data).toMatchObject({ runId: "run_f", resumable: true, attempt: 2 });
+    expect(data.reason).toBe("trainer exited with code 3: reading tiles | boom: CUDA error");
+    // The id names the attempt: the same crash in the next attempt is another message.
+    expect(messages[0]!.id).toMatch(/^training\.failed:run_f:a2:[0-9a-f]{12}$/);
+    const record = JSON.parse((await local.get("gs://models/runs/run_f/failure.json")).toString()) as Record<string, unknown>;
+    expect(record).toEqual({ runId: "run_f", attempt: 2, reason: data.reason, resumable: true, messageId: messages[0]!.id });
     expect(await local.head("gs://models/runs/run_f/result.json")).toBeNull();
+  });
+
+  it("fails the run for good when the trainer exits with a bad-input code (2, sysexits 64–78)", async () => {
+    const { ws, deps } = await workspace("badinput");
+    for (const [runId, code] of [["run_u", 2], ["run_d", 65]] as const) {
+      const command = `"${process.execPath}" -e "console.error('no band 5 in this dataset'); process.exit(${code})"`;
+      expect(await runTrainingJob(jobEnv(runId, { TRAINER_COMMAND: command }), deps)).toBe(EXIT_OK);
+    }
+    const byRun = Object.fromEntries((await spooled(ws)).map((m) => [(m.data as { runId: string }).runId, m.data as { reason: string; resumable: boolean }]));
+    expect(byRun.run_u).toMatchObject({ resumable: false, reason: "trainer_bad_input: trainer exited with code 2 (bad input): no band 5 in this dataset" });
+    expect(byRun.run_d).toMatchObject({ resumable: false, reason: expect.stringMatching(/^trainer_bad_input: trainer exited with code 65 \(bad input\)/) });
+  });
+
+  it("exits 2 when a permanent failure cannot be announced, leaving failure.json for reconcile", async () => {
+    const { local, deps } = await workspace("unannounced");
+    const broken = { ...deps, publisher: { publish: () => Promise.reject(new Error("pubsub down")) } };
+    const command = `"${process.execPath}" -e "process.exit(2)"`;
+    expect(await runTrainingJob(jobEnv("run_x", { TRAINER_COMMAND: command }), broken)).toBe(EXIT_BAD_INPUT);
+    const record = JSON.parse((await local.get("gs://models/runs/run_x/failure.json")).toString()) as { resumable: boolean; reason: string };
+    expect(record).toMatchObject({ resumable: false, reason: expect.stringMatching(/^trainer_bad_input/) });
+    // Without a RUN_ID nobody can be told: exit 2 as well.
+    expect(await runTrainingJob({ DATASET_URI: datasetUri }, deps)).toBe(EXIT_BAD_INPUT);
   });
 
   it("refuses a model that does not match its card", async () => {

@@ -45,6 +45,11 @@ describe("loadConfig", () => {
     expect(error!.issues.length).toBeGreaterThanOrEqual(6);
   });
 
+  it("caps TRAIN_TIMEOUT_SECONDS at the one-hour GPU task limit", () => {
+    expect(loadConfig({ TRAIN_TIMEOUT_SECONDS: "3600" }).training.timeoutSeconds).toBe(3600);
+    expect(() => loadConfig({ TRAIN_TIMEOUT_SECONDS: "7200" })).toThrow(/TRAIN_TIMEOUT_SECONDS/);
+  });
+
   it("requires the Encord settings only for the encord backend", () => {
     expect(() => loadConfig({ ANNOTATION_BACKEND: "encord" })).toThrow(/ENCORD_SSH_KEY_FILE[\s\S]*ENCORD_INTEGRATION[\s\S]*ENCORD_DATASET_HASH[\s\S]*ENCORD_PROJECT_HASH/);
     const c = loadConfig({ ANNOTATION_BACKEND: "encord", ENCORD_SSH_KEY: "k", ENCORD_INTEGRATION: "gcs", ENCORD_DATASET_HASH: "d", ENCORD_PROJECT_HASH: "p", ENCORD_DOMAIN: "https://api.us.encord.com/" });

@@ -82,6 +82,80 @@ describe("CloudRunJobRunner.status", () => {
   });
 });
 
+describe("CloudRunJobRunner.status: how an execution ended, from the task's last attempt", () => {
+  async function ended(end: Parameters<FakeCloudRun["endAttempt"]>[1]) {
+    const { api, jobs } = runner(new FakeCloudRun({ maxRetries: { "train-dev": 1 } }));
+    const { executionName } = await jobs.launch({ job: "train", runId: "r", env: {} });
+    api.start(executionName);
+    expect(api.endAttempt(executionName, end)).toBe("retried");
+    // A retried attempt leaves the execution running.
+    expect((await jobs.status(executionName)).state).toBe("running");
+    expect(api.endAttempt(executionName, end)).toBe("failed");
+    return jobs.status(executionName);
+  }
+
+  it("host maintenance: the wrapper's exit 143 after SIGTERM, or the signal itself", async () => {
+    expect(await ended({ kind: "maintenance" })).toMatchObject({ state: "failed", termination: "exited", exitCode: 143, retries: 1, message: expect.stringMatching(/host maintenance/) });
+    expect(await ended({ kind: "maintenance", handledSigterm: false })).toMatchObject({ state: "failed", termination: "terminated", retries: 1 });
+  });
+
+  it("the timeout, the memory limit and a non-zero exit", async () => {
+    expect(await ended({ kind: "timeout" })).toMatchObject({ state: "failed", termination: "timeout", timedOut: true });
+    expect(await ended({ kind: "oom" })).toMatchObject({ state: "failed", termination: "killed", timedOut: false, message: expect.stringMatching(/Memory limit/) });
+    const exited = await ended({ kind: "exit", code: 2 });
+    expect(exited).toMatchObject({ state: "failed", termination: "exited", exitCode: 2 });
+  });
+
+  it("a container the platform could not start is refused", async () => {
+    const { api, jobs } = runner();
+    const { executionName } = await jobs.launch({ job: "train", runId: "r", env: {} });
+    api.refuse(executionName, "CONTAINER_MISSING", "Image 'europe-west4-docker.pkg.dev/p/jobs/train:v9' not found.");
+    expect(await jobs.status(executionName)).toMatchObject({ state: "failed", termination: "refused", message: expect.stringMatching(/not found/) });
+  });
+
+  it("keeps the execution-level status when the tasks cannot be listed (permission), and retries on UNAVAILABLE", async () => {
+    const { api, jobs } = runner();
+    const { executionName } = await jobs.launch({ job: "train", runId: "r", env: {} });
+    api.fail(executionName, { timedOut: true });
+    api.failNext(0, 7); // getExecution succeeds (code 0 = no error), listTasks is denied
+    expect(await jobs.status(executionName)).toMatchObject({ state: "failed", termination: "timeout" });
+    api.failNext(0, 14);
+    await expect(jobs.status(executionName)).rejects.toBeInstanceOf(TransientError);
+  });
+});
+
+describe("CloudRunJobRunner.launch errors name the fix", () => {
+  const launch = async (error: Parameters<FakeCloudRun["failNextWith"]>[0]) => {
+    const { api, jobs } = runner();
+    api.failNextWith(error);
+    return jobs.launch({ job: "evaluate", runId: "e", env: {} }).then(
+      () => { throw new Error("the launch should have failed"); },
+      (e: unknown) => e as Error,
+    );
+  };
+
+  it("PERMISSION_DENIED: the roles infra/iam.tf grants launchers", async () => {
+    const err = await launch({ code: 7, message: "PERMISSION_DENIED: Permission 'run.jobs.runWithOverrides' denied" });
+    expect(err).toBeInstanceOf(PermanentError);
+    expect(err.message).toMatch(/permission denied running job evaluate-dev \(project test-proj, region europe-west4\): grant the launching function's service account roles\/run\.jobsExecutorWithOverrides .*roles\/run\.viewer/);
+    expect(err.message).toContain("run.jobs.runWithOverrides");
+  });
+
+  it("NOT_FOUND: deploy the job; INVALID_ARGUMENT: check the overrides", async () => {
+    expect((await launch({ code: 5 })).message).toMatch(/job evaluate-dev .* not found: deploy the job evaluate-dev in europe-west4 .*EVALUATE_JOB/);
+    const invalid = await launch({ code: 3, message: "INVALID_ARGUMENT: timeout must be at most 3600s for GPU tasks" });
+    expect(invalid).toMatchObject({ code: "cloud_run_invalid" });
+  });
+
+  it("RESOURCE_EXHAUSTED is permanent for quota, transient for rate limits; 5xx and 429 over HTTP are transient", async () => {
+    expect(await launch({ code: 8, message: "Quota exceeded for quota metric 'GPU allocation'" })).toMatchObject({ code: "cloud_run_quota" });
+    expect(await launch({ code: 8, statusDetails: [{ violations: [{ subject: "gpu", description: "limit 0" }] }] })).toMatchObject({ code: "cloud_run_quota" });
+    expect(await launch({ code: 8, message: "Too many requests", reason: "RATE_LIMIT_EXCEEDED" })).toBeInstanceOf(TransientError);
+    for (const code of [4, 13, 14, 429, 503]) expect(await launch({ code })).toBeInstanceOf(TransientError);
+    for (const code of [400, 401, 403, 404]) expect(await launch({ code })).toBeInstanceOf(PermanentError);
+  });
+});
+
 describe("executionStatus", () => {
   it("accepts numeric enums and int64 seconds as numbers (protobufjs decoding)", () => {
     const status = executionStatus({
@@ -90,7 +164,9 @@ describe("executionStatus", () => {
       completionTime: { seconds: 1_767_225_600, nanos: 500_000_000 },
       conditions: [{ type: "Completed", state: 3, message: "Task attempt exceeded the timeout of 3600s" }],
     });
-    expect(status).toEqual({ state: "failed", timedOut: true, message: "Task attempt exceeded the timeout of 3600s", finishedAt: "2026-01-01T00:00:00.500Z" });
+    expect(status).toEqual({
+      state: "failed", timedOut: true, message: "Task attempt exceeded the timeout of 3600s", finishedAt: "2026-01-01T00:00:00.500Z", termination: "timeout", retries: 0,
+    });
   });
 
   it("treats a cancelled execution reason as cancelled even without counts", () => {

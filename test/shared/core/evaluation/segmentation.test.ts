@@ -4,7 +4,8 @@ import { GROUND_TRUTH_IGNORE, segmentationTruth } from "../../../../shared/core/
 import type { EvaluatorOptions, ModelScores } from "../../../../shared/core/evaluation/types.ts";
 import type { ModelCard } from "../../../../shared/core/models/model-card.ts";
 import { segmentationLabelsModel, segmentationLogitsModel, type PixelModelOptions } from "./onnx-models.ts";
-import { CLOUD_BY_RED, releaseModels, samplesOf, sceneSample, underTest } from "./fixtures.ts";
+import { loadModel } from "../../../../shared/adapters/onnx/runtime.ts";
+import { CLOUD_BY_RED, box, releaseModels, samplesOf, sceneSample, underTest } from "./fixtures.ts";
 
 afterAll(releaseModels);
 
@@ -102,6 +103,23 @@ describe("segmentation evaluator", () => {
     expect(result.itemCount).toBe(1);
     expect(result.skippedItems).toEqual([{ itemId: "bad", reason: expect.stringMatching(/mask/) }]);
     expectSceneNumbers(result.scores[0]!);
+  });
+
+  it("skips an item whose label names a class id the dataset does not have, says why, and scores the rest", async () => {
+    const outOfRange = sceneSample("out-of-range");
+    outOfRange.annotation = { ...outOfRange.annotation, objects: [...outOfRange.annotation.objects, box("z", 7, "snow", 0, 0, 1, 1)] };
+    for (const fuseArgmax of [true, false]) {
+      const runner = await loadModel({ modelBytes: segmentationLogitsModel(logits).bytes, card: segmentationLogitsModel(logits).card, fuseArgmax });
+      try {
+        const candidate = { role: "candidate" as const, modelId: "c", uri: "gs://models/c/", runner, selfReported: null };
+        const result = await scoreModels({ task: "segmentation", datasetClasses: CLASSES, models: [candidate], samples: samplesOf([sceneSample("a"), outOfRange, sceneSample("b")]) });
+        expect(result.itemCount).toBe(2);
+        expect(result.skippedItems).toEqual([{ itemId: "out-of-range", reason: expect.stringMatching(/^unknown_class: item out-of-range: object z has class id 7, but the dataset has 2 classes/) }]);
+        expectSceneNumbers(result.scores[0]!, 2);
+      } finally {
+        await runner.release();
+      }
+    }
   });
 
   it("refuses a model of another task", async () => {

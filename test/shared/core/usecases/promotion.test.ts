@@ -106,6 +106,16 @@ describe(`promotion by policy, review and rollback (${testDbKind})`, () => {
     expect((await aliasHolder(t.db, "prod"))?.model_id).toBe("mdl_new");
   });
 
+  it("copies the execution provider and the skipped-item count into the evaluation's metrics", async () => {
+    t = await createTestDeps();
+    await seed();
+    const r = report("eval_1", { ...modelResult("candidate", "mdl_new", 0.8, { land: 0.95 }), executionProvider: "cuda" }, modelResult("champion", "mdl_old", 0.75, { land: 0.9 }));
+    r.evaluation.skippedItems = [{ itemId: "it_9", reason: "unknown_class: item it_9: object o has class id 7, but the dataset has 4 classes (0–3)" }];
+    await onEvaluationCompleted(await complete(r), t.deps);
+    const { rows } = await t.db.query<{ metrics: Record<string, unknown> }>(`SELECT metrics FROM evaluations WHERE id = 'eval_1'`);
+    expect(rows[0]?.metrics).toMatchObject({ executionProvider: "cuda", skippedItems: 1, items: 6 });
+  });
+
   it("closes an older open prod review when a newer candidate asks for the same alias", async () => {
     t = await createTestDeps({ env: { PROMOTION_POLICY: JSON.stringify({ primary_metric: { name: "mIoU", threshold: 0.3 }, min_eval_items: 1, prod: "approve" }) } });
     await seed();

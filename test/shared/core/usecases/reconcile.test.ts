@@ -34,7 +34,7 @@ describe(`reconcile (${testDbKind})`, () => {
     await seedRun("run_dead", "running", "exec-1");
     t.jobs.finish("exec-1", "failed", true);
     await reconcile(null, t.deps);
-    expect(await getTrainingRun(t.db, "run_dead")).toMatchObject({ state: "failed", error: "execution hit its time limit" });
+    expect(await getTrainingRun(t.db, "run_dead")).toMatchObject({ state: "failed", error: "execution hit its time limit (gave up after 1 attempts)" });
     expect(t.jobs.launches).toHaveLength(0);
     expect(t.notifier.sent.map((n) => [n.severity, n.title])).toEqual([["alert", "Training run_dead failed"]]);
   });
@@ -57,7 +57,7 @@ describe(`reconcile (${testDbKind})`, () => {
     await seedRun("run_lost", "running", "exec-from-a-previous-runtime");
     const outcome = await reconcile(null, t.deps);
     expect(outcome.detail).toContain("run run_claimed launched");
-    expect(outcome.detail).toContain("run run_lost: resumed (execution lost (runtime restarted))");
+    expect(outcome.detail).toContain("run run_lost: resumed (execution lost (the runtime has no record of it))");
     expect(t.jobs.launches.map((l) => l.runId).sort()).toEqual(["run_claimed", "run_lost"]);
   });
 

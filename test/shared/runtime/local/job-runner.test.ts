@@ -38,12 +38,12 @@ describe("local job runner", () => {
     const r = runnerWith(`process.exit(3);`);
     const { executionName } = await r.launch({ job: "evaluate", runId: "eval_x", env: {} });
     const status = await settled(r, executionName);
-    expect(status).toMatchObject({ state: "failed", timedOut: false });
+    expect(status).toMatchObject({ state: "failed", timedOut: false, termination: "exited", exitCode: 3 });
     expect(status.message).toMatch(/exited with code 3/);
     await new Promise((r2) => setTimeout(r2, 100));
     const restarted = runnerWith(`process.exit(0);`);
     expect((await restarted.status(executionName)).state).toBe("failed");
-    expect((await restarted.status("local-train-never-ran")).state).toBe("unknown");
+    expect(await restarted.status("local-train-never-ran")).toMatchObject({ state: "unknown", termination: "lost" });
   });
 
   it("stops a job at its timeout (SIGTERM) and marks it timed out so reconcile resumes it", async () => {
@@ -52,7 +52,17 @@ describe("local job runner", () => {
     // Generous timeout: the child must have booted (tsx) and installed its handler before the SIGTERM.
     const { executionName } = await r.launch({ job: "train", runId: "run_slow", env: {}, timeoutSeconds: 5 });
     const status = await settled(r, executionName);
-    expect(status).toMatchObject({ state: "failed", timedOut: true, message: "task timed out" });
+    expect(status).toMatchObject({ state: "failed", timedOut: true, message: "task timed out", termination: "timeout" });
     expect(readFileSync(join(ws, "logs", "jobs", `${executionName}.log`), "utf8")).toContain("checkpointing");
+  });
+
+  it("keeps a cancelled execution cancelled after the process exits", async () => {
+    ws = mkdtempSync(join(tmpdir(), "jobs-"));
+    const r = runnerWith(`console.log("up"); setInterval(() => {}, 1000);`);
+    const { executionName } = await r.launch({ job: "evaluate", runId: "eval_c", env: {} });
+    await r.cancel(executionName);
+    for (let i = 0; i < 600 && r.runningCount() > 0; i++) await new Promise((r2) => setTimeout(r2, 50));
+    expect(r.runningCount()).toBe(0);
+    expect(await r.status(executionName)).toMatchObject({ state: "cancelled", termination: "cancelled" });
   });
 });

@@ -89,7 +89,8 @@ async function reconcileRun(run: TrainingRunRow, deps: Deps, cause: Envelope | n
     verdict = { outcome: "resume", reason: "execution finished without a result or a failure record" };
   }
   if (verdict.outcome === "resume" && run.attempt < deps.config.training.maxAttempts) {
-    await deps.db.transaction((tx) => markRunRelaunching(tx, run.id, verdict.reason));
+    // Another reconcile may have judged this attempt first: then it launches, not us.
+    if (!(await deps.db.transaction((tx) => markRunRelaunching(tx, run.id, verdict.reason, run.attempt)))) return null;
     await launchTrainingRun(run.id, deps, cause);
     return `run ${run.id}: resumed (${verdict.reason})`;
   }
@@ -115,7 +116,7 @@ async function reconcileEvaluation(evaluation: EvaluationRow, deps: Deps, cause:
     verdict = { outcome: "resume", reason: "job finished but its report never arrived" };
   }
   if (verdict.outcome === "resume" && evaluation.attempt < MAX_EVALUATION_ATTEMPTS) {
-    await deps.db.transaction((tx) => markEvaluationRelaunching(tx, evaluation.id, verdict.reason));
+    if (!(await deps.db.transaction((tx) => markEvaluationRelaunching(tx, evaluation.id, verdict.reason, evaluation.attempt)))) return null;
     await launchEvaluation(evaluation.id, deps, cause);
     return `evaluation ${evaluation.id}: relaunched (${verdict.reason})`;
   }

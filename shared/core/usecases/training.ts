@@ -4,12 +4,12 @@ import type { TrainingCompleted, TrainingFailed } from "../../messages/events.ts
 import type { Deps } from "../../ports.ts";
 import { getDatasetVersion } from "../../db/queries/datasets.ts";
 import {
-  getEvaluation, insertEvaluationIfAbsent, markEvaluationFailed, markEvaluationLaunched, recordEvaluationLaunchFailure, type EvaluationRow,
+  claimEvaluationLaunch, insertEvaluationIfAbsent, markEvaluationFailed, markEvaluationLaunched, recordEvaluationLaunchFailure, type EvaluationRow,
 } from "../../db/queries/evaluations.ts";
 import { claimInbox } from "../../db/queries/messaging.ts";
 import { aliasHolder, getModel, insertModel } from "../../db/queries/models.ts";
 import {
-  getTrainingRun, markRunFailed, markRunLaunched, markRunRelaunching, markRunSucceeded, recordRunLaunchFailure, type TrainingRunRow,
+  getTrainingRun, markRunFailed, markRunLaunched, markRunRelaunching, markRunSucceeded, claimRunLaunch, recordRunLaunchFailure, type TrainingRunRow,
 } from "../../db/queries/training.ts";
 import { EVALUATE_TIMEOUT_SECONDS, evaluateJobEnv, trainJobEnv } from "../../messages/jobs.ts";
 import { LAUNCH_BACKOFF, judgeLaunchFailure } from "../jobs/executions.ts";
@@ -19,6 +19,9 @@ import { notify, transact } from "../effects.ts";
 import type { ConsumerOutcome } from "../consumers.ts";
 import { failpoint } from "../failpoints.ts";
 
+/** How long one caller may take to launch a job before another may try (RunJob answers in seconds). */
+const LAUNCH_CLAIM_SECONDS = 120;
+
 /**
  * Launches the training job of a run in `launching`. There is no idempotency token on Cloud Run's
  * RunJob, so: the run row is claimed first (state `launching`), the execution name is stored the
@@ -27,8 +30,9 @@ import { failpoint } from "../failpoints.ts";
  * `launching` for reconcile, with back-off and a bounded number of tries.
  */
 export async function launchTrainingRun(runId: string, deps: Deps, cause: Envelope | null = null): Promise<boolean> {
-  const run = await getTrainingRun(deps.db, runId);
-  if (!run || run.state !== "launching") return false;
+  // Claimed, not checked: concurrent deliveries must not both call RunJob (see migration 0012).
+  const run = await claimRunLaunch(deps.db, runId, LAUNCH_CLAIM_SECONDS);
+  if (!run) return false;
   const version = await getDatasetVersion(deps.db, run.dataset_version_id);
   if (!version) throw new PermanentError("unknown_dataset", `run ${runId} refers to an unknown dataset version`);
   const champion = await aliasHolder(deps.db, deps.config.policy.champion_alias);
@@ -141,7 +145,7 @@ export async function onTrainingFailed(message: Envelope<TrainingFailed>, deps: 
   const reason = resumable && !retry ? `${message.data.reason} (gave up after ${run.attempt} attempts)` : message.data.reason;
   const changed = await transact(deps, message, async (tx, emit) => {
     if (!(await claimInbox(tx, "on-training-completed", message.id))) return false;
-    if (retry) return Boolean(await markRunRelaunching(tx, runId, reason));
+    if (retry) return Boolean(await markRunRelaunching(tx, runId, reason, run.attempt));
     const failed = await markRunFailed(tx, runId, reason);
     if (failed) await emit("threshold.tick", { reason: "nudge", line: run.line });
     return Boolean(failed);
@@ -160,8 +164,8 @@ export async function onTrainingFailed(message: Envelope<TrainingFailed>, deps: 
  * name at once). Launch failures are handled as for training runs.
  */
 export async function launchEvaluation(evaluationId: string, deps: Deps, cause: Envelope | null = null): Promise<boolean> {
-  const evaluation = await getEvaluation(deps.db, evaluationId);
-  if (!evaluation || evaluation.state !== "launching") return false;
+  const evaluation = await claimEvaluationLaunch(deps.db, evaluationId, LAUNCH_CLAIM_SECONDS);
+  if (!evaluation) return false;
   const candidate = await getModel(deps.db, evaluation.candidate_model_id);
   const champion = evaluation.champion_model_id ? await getModel(deps.db, evaluation.champion_model_id) : null;
   const version = await getDatasetVersion(deps.db, evaluation.dataset_version_id);

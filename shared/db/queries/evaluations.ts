@@ -78,11 +78,16 @@ export async function markEvaluationFailed(db: Queryable, id: string, error: str
   return rows[0] ?? null;
 }
 
-export async function markEvaluationRelaunching(db: Queryable, id: string, reason: string): Promise<EvaluationRow | null> {
+/**
+ * Moves a row to its next attempt. `fromAttempt` guards against two deliveries (or reconcile
+ * instances) judging the same ended attempt at once: only the first moves it; the other gets null
+ * and must not launch.
+ */
+export async function markEvaluationRelaunching(db: Queryable, id: string, reason: string, fromAttempt: number): Promise<EvaluationRow | null> {
   const { rows } = await db.query<EvaluationRow>(
-    `UPDATE evaluations SET state = 'launching', attempt = attempt + 1, execution_name = NULL, error = $2, updated_at = now()
-     WHERE id = $1 AND state IN ('running', 'launching') RETURNING *`,
-    [id, reason.slice(0, 2000)],
+    `UPDATE evaluations SET state = 'launching', attempt = attempt + 1, execution_name = NULL, error = $2, updated_at = now(), launch_claim_until = NULL
+     WHERE id = $1 AND state IN ('running', 'launching') AND attempt = $3 RETURNING *`,
+    [id, reason.slice(0, 2000), fromAttempt],
   );
   return rows[0] ?? null;
 }
@@ -95,7 +100,7 @@ export async function recordEvaluationLaunchFailure(
   backoff: { baseSeconds: number; capSeconds: number },
 ): Promise<EvaluationRow | null> {
   const { rows } = await db.query<EvaluationRow>(
-    `UPDATE evaluations SET launch_failures = launch_failures + 1, error = $2, updated_at = now(),
+    `UPDATE evaluations SET launch_failures = launch_failures + 1, error = $2, updated_at = now(), launch_claim_until = NULL,
        next_launch_at = now() + make_interval(secs => least($3::float8 * power(2, launch_failures), $4::float8))
      WHERE id = $1 AND state = 'launching' RETURNING *`,
     [id, error.slice(0, 2000), backoff.baseSeconds, backoff.capSeconds],
@@ -150,4 +155,17 @@ export async function insertDecision(
 export async function decisionsOf(db: Queryable, evaluationId: string): Promise<DecisionRow[]> {
   const { rows } = await db.query<DecisionRow>(`SELECT * FROM promotion_decisions WHERE evaluation_id = $1 ORDER BY created_at`, [evaluationId]);
   return rows;
+}
+
+/**
+ * Claims the launch of a row in `launching` for `seconds`: null when it is not launching or another
+ * caller holds an unexpired claim (it is launching it right now). See migration 0012.
+ */
+export async function claimEvaluationLaunch(db: Queryable, id: string, seconds: number): Promise<EvaluationRow | null> {
+  const { rows } = await db.query<EvaluationRow>(
+    `UPDATE evaluations SET launch_claim_until = now() + make_interval(secs => $2)
+     WHERE id = $1 AND state = 'launching' AND (launch_claim_until IS NULL OR launch_claim_until < now()) RETURNING *`,
+    [id, seconds],
+  );
+  return rows[0] ?? null;
 }

@@ -194,7 +194,7 @@ export const FUNCTIONS = {
   },
   command: {
     trigger: { kind: "push" },
-    publishes: ["object.finalized", "poll.tick", "threshold.tick", "model.promoted", "promotion.review_requested"],
+    publishes: ["object.finalized", "poll.tick", "threshold.tick", "model.promoted"],
     sections: [...CONSUMER, "buckets", "policy"],
     heavy: [],
     // backfill lists the archive.

@@ -6,7 +6,7 @@
  * variables and secrets of exactly its config sections.
  */
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -136,5 +136,12 @@ describe("infra/registry.tf, evaluated", () => {
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toMatch(/loop_settings names variables no function or job reads: THRESHOLD_NN/);
     expect(evaluate("local", { THRESHOLD_N: "5", EVAL_TILE_SIZE: "512" }).status).toBe(0);
+    // The example environment's settings all reach some deployable.
+    const tfvars = readFileSync(join(INFRA, "envs", "dev.tfvars"), "utf8");
+    const block = /loop_settings = \{([\s\S]*?)\n\}/.exec(tfvars)![1]!;
+    const devSettings = Object.fromEntries([...block.matchAll(/^\s*([A-Z][A-Z0-9_]*)\s*=\s*"([^"]*)"/gm)].map((m) => [m[1]!, m[2]!]));
+    expect(Object.keys(devSettings).length).toBeGreaterThan(0);
+    const dev = evaluate("local", devSettings);
+    expect(dev.status, dev.stderr).toBe(0);
   });
 });

@@ -7,9 +7,10 @@ import { readFile, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-  BACKENDS, FUNCTIONS, FUNCTION_NAMES, JOBS, JOB_NAMES, SCHEDULES, consumedBy, envOf, launchersOf, secretsOf, sectionsOf, validateRegistry,
+  BACKENDS, FUNCTIONS, FUNCTION_NAMES, JOBS, JOB_NAMES, SCHEDULES, consumedBy, envOf, launchersOf, secretsOf, sectionsOf,
   type BucketAccess, type BucketName,
 } from "../shared/deployables.ts";
+import { validateRegistry } from "../shared/deployables-schema.ts";
 import { TOPICS, topicFor, type MessageType } from "../shared/messages/topics.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");

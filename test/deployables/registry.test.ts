@@ -9,8 +9,9 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { sectionOfConfigKey } from "../../shared/config/sections.ts";
 import {
-  BACKENDS, FUNCTIONS, FUNCTION_NAMES, JOBS, JOB_NAMES, consumedBy, isConsumer, sectionsOf, validateRegistry, type Backend, type FunctionName,
+  BACKENDS, FUNCTIONS, FUNCTION_NAMES, JOBS, JOB_NAMES, consumedBy, isConsumer, sectionsOf, type Backend, type FunctionName,
 } from "../../shared/deployables.ts";
+import { validateRegistry } from "../../shared/deployables-schema.ts";
 import { MESSAGE_TYPES, SUBSCRIPTIONS } from "../../shared/messages/topics.ts";
 import { createReacher, type Reach, type Reacher } from "./reach.ts";
 

@@ -1,6 +1,8 @@
-# Least privilege: one service account per function and per job, each holding only what its use
-# case touches — storage roles on single buckets, publisher on single topics, job-scoped Cloud Run
-# roles for the functions that launch jobs. No owner, editor or project-wide storage admin.
+# Least privilege: one service account per function and per job, each holding only what its
+# registry entry (shared/deployables.ts, via deployables.json) says its use case touches — object
+# roles on single buckets, publisher on the topics of the messages it may publish, job-scoped Cloud
+# Run roles for the functions that launch jobs, the secrets of its config sections. No owner,
+# editor or project-wide storage admin.
 
 resource "google_service_account" "function" {
   for_each = local.functions
@@ -32,70 +34,10 @@ resource "google_service_account" "builder" {
 }
 
 locals {
-  viewer = "roles/storage.objectViewer"
-  admin  = "roles/storage.objectAdmin" # create + overwrite (re-normalised images, checkpoints)
-
-  bucket_roles = {
-    "fn:ingest"                = { archive = local.viewer, annotation = local.admin }
-    "fn:register"              = { annotation = local.admin }  # inbox backend writes tasks/
-    "fn:poll"                  = { annotation = local.viewer } # inbox/ labels, nodata masks
-    "fn:threshold"             = { annotation = local.viewer, datasets = local.admin }
-    "fn:on-training-completed" = { models = local.viewer }  # model card
-    "fn:promote"               = { models = local.viewer }  # evaluation report
-    "fn:command"               = { archive = local.viewer } # backfill lists the archive
-    "fn:reconcile"             = { models = local.viewer }  # results of jobs that did not report
-    "fn:dashboard"             = { archive = local.viewer, annotation = local.viewer, datasets = local.viewer, models = local.viewer }
-    "job:train"                = { datasets = local.viewer, models = local.admin }
-    "job:evaluate"             = { datasets = local.viewer, models = local.admin }
-  }
-
-  # Topics each principal publishes to (the types its use case emits; see shared/core/usecases).
-  publishes = {
-    "fn:ingest"                = ["item-normalised", "item-failed"]
-    "fn:register"              = ["items-registered", "item-failed"]
-    "fn:poll"                  = ["annotations-accepted"]
-    "fn:threshold"             = ["dataset-version-created", "training-started"]
-    "fn:on-training-completed" = ["training-started"]
-    "fn:promote"               = ["model-promoted"]
-    "fn:command"               = ["object-finalized", "poll-tick", "threshold-tick", "model-promoted"]
-    "fn:reconcile"             = local.topics # republishes whatever the outbox holds unsent
-    "job:train"                = ["training-completed"]
-    "job:evaluate"             = ["evaluation-completed"]
-  }
-
-  # Which functions start (and read, and cancel) executions of which job.
-  job_launchers = {
-    train    = ["threshold", "on-training-completed", "reconcile"]
-    evaluate = ["on-training-completed", "reconcile"]
-  }
-
   principal_email = merge(
-    { for name in local.functions : "fn:${name}" => google_service_account.function[name].email },
-    { for name in local.jobs : "job:${name}" => google_service_account.job[name].email },
+    { for name, fn in local.functions : "fn:${name}" => google_service_account.function[name].email },
+    { for name, job in local.jobs : "job:${name}" => google_service_account.job[name].email },
   )
-
-  bucket_grants = merge([
-    for principal, roles in local.bucket_roles : {
-      for bucket, role in roles : "${principal}:${bucket}" => { principal = principal, bucket = bucket, role = role }
-    }
-  ]...)
-
-  topic_grants = merge([
-    for principal, topics in local.publishes : {
-      for topic in topics : "${principal}:${topic}" => { principal = principal, topic = topic }
-    }
-  ]...)
-
-  launcher_grants = merge([
-    for job, functions in local.job_launchers : {
-      for fn in functions : "${fn}:${job}" => { function = fn, job = job }
-    }
-  ]...)
-
-  job_resources = {
-    train    = google_cloud_run_v2_job.train
-    evaluate = google_cloud_run_v2_job.evaluate
-  }
 
   secret_grants = merge([
     for fn, secrets in local.function_secrets : {
@@ -125,7 +67,7 @@ resource "google_pubsub_topic_iam_member" "publisher" {
 resource "google_cloud_run_v2_job_iam_member" "launcher" {
   for_each = local.launcher_grants
 
-  name     = local.job_resources[each.value.job].name
+  name     = google_cloud_run_v2_job.job[each.value.job].name
   location = var.region
   role     = "roles/run.jobsExecutorWithOverrides"
   member   = "serviceAccount:${google_service_account.function[each.value.function].email}"
@@ -134,7 +76,7 @@ resource "google_cloud_run_v2_job_iam_member" "launcher" {
 resource "google_cloud_run_v2_job_iam_member" "launcher_viewer" {
   for_each = local.launcher_grants
 
-  name     = local.job_resources[each.value.job].name
+  name     = google_cloud_run_v2_job.job[each.value.job].name
   location = var.region
   role     = "roles/run.viewer"
   member   = "serviceAccount:${google_service_account.function[each.value.function].email}"
@@ -161,8 +103,8 @@ resource "google_secret_manager_secret_iam_member" "function_secret_access" {
   member    = "serviceAccount:${google_service_account.function[each.value.function].email}"
 }
 
-# Invokers: the push identity may call the consumers, the trigger identity may call ingest, the
-# listed viewers may open the dashboard. Nobody else.
+# Invokers: the push identity may call the consumers, the trigger identity the functions with a
+# storage trigger, the listed viewers the dashboard. Nobody else.
 resource "google_cloud_run_service_iam_member" "push_invoker" {
   for_each = local.consumers
 
@@ -173,8 +115,10 @@ resource "google_cloud_run_service_iam_member" "push_invoker" {
 }
 
 resource "google_cloud_run_service_iam_member" "eventarc_invoker" {
+  for_each = local.storage_triggers
+
   location = var.region
-  service  = local.function_services["ingest"]
+  service  = local.function_services[each.key]
   role     = "roles/run.invoker"
   member   = "serviceAccount:${google_service_account.eventarc_trigger.email}"
 }
@@ -211,7 +155,7 @@ resource "google_service_account_iam_member" "push_token_creator" {
   member             = local.pubsub_service_agent
 }
 
-# The function build: write logs and images, read its source zip.
+# The function build runs as the builder: write logs and images, read the source zip.
 resource "google_project_iam_member" "builder" {
   for_each = toset(["roles/logging.logWriter", "roles/artifactregistry.writer"])
 
@@ -222,8 +166,23 @@ resource "google_project_iam_member" "builder" {
 
 resource "google_storage_bucket_iam_member" "builder_sources" {
   bucket = google_storage_bucket.sources.name
-  role   = local.viewer
+  role   = "roles/storage.objectViewer"
   member = "serviceAccount:${google_service_account.builder.email}"
+}
+
+# Cloud Functions copies the source zip into its own staging bucket,
+# gcf-v2-sources-<project number>-<region>, and the build fetches it from there
+# ("Access to bucket gcf-v2-sources-… denied. You must grant Storage Object Viewer permission",
+# hashicorp/terraform-provider-google#20571). That bucket is created by the first deployment, so
+# the grant is project-level, conditioned on its name.
+resource "google_project_iam_member" "builder_gcf_sources" {
+  project = var.project
+  role    = "roles/storage.objectViewer"
+  member  = "serviceAccount:${google_service_account.builder.email}"
+  condition {
+    title      = "only-gcf-v2-sources"
+    expression = "resource.name.startsWith(\"projects/_/buckets/gcf-v2-sources-${data.google_project.this.number}-${var.region}\")"
+  }
 }
 
 # Jobs pull their images from our repository.

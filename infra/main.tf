@@ -1,49 +1,9 @@
-# The names below mirror the code and are checked against it by test/infra/terraform.test.ts:
-#   local.topics    == TOPICS (shared/messages/topics.ts)
-#   local.consumers == SUBSCRIPTIONS, as topics (which topics each consumer function is pushed)
-#   every functions/<name>.ts has google_cloudfunctions2_function "<name>"; jobs likewise.
+# Environment and secrets of the deployables (which names each one gets: registry.tf), and the
+# project's APIs.
 
 locals {
   bucket_location = coalesce(var.bucket_location, var.region)
   name_suffix     = "${var.project}-${var.env}"
-
-  topics = [
-    "object-finalized",
-    "item-normalised",
-    "items-registered",
-    "item-failed",
-    "annotations-accepted",
-    "poll-tick",
-    "threshold-tick",
-    "reconcile-tick",
-    "dataset-version-created",
-    "training-started",
-    "training-completed",
-    "evaluation-completed",
-    "model-promoted",
-    "commands",
-  ]
-
-  consumers = {
-    "ingest"                = ["object-finalized"]
-    "register"              = ["item-normalised", "item-failed"]
-    "poll"                  = ["poll-tick"]
-    "threshold"             = ["annotations-accepted", "threshold-tick"]
-    "on-training-completed" = ["training-completed"]
-    "promote"               = ["evaluation-completed"]
-    "command"               = ["commands"]
-    "reconcile"             = ["reconcile-tick"]
-  }
-
-  functions = toset(concat(keys(local.consumers), ["dashboard"]))
-  jobs      = toset(["train", "evaluate"])
-
-  # One push subscription per (consumer, topic): "<consumer>--<topic>".
-  push_subscriptions = merge([
-    for consumer, topics in local.consumers : {
-      for topic in topics : "${consumer}--${topic}" => { consumer = consumer, topic = topic }
-    }
-  ]...)
 
   buckets = {
     archive    = "mlops-archive-${local.name_suffix}"
@@ -55,8 +15,10 @@ locals {
   encord_enabled = var.annotation_backend == "encord"
   slack_enabled  = var.slack_channel != null
 
-  # Environment shared by every function (see shared/config/schema.ts for the meaning of each).
-  common_env = merge({
+  # Every value Terraform knows, by variable name (meaning in shared/config/schema.ts). A deployable
+  # gets only the names its registry entry lists for this annotation backend (the variables of its
+  # config sections), so a function never receives, nor validates, settings it does not use.
+  platform_env = merge({
     MLOPS_RUNTIME        = "gcp"
     GOOGLE_CLOUD_PROJECT = var.project
     REGION               = var.region
@@ -69,8 +31,8 @@ locals {
     BUCKET_ANNOTATION  = google_storage_bucket.data["annotation"].name
     BUCKET_DATASETS    = google_storage_bucket.data["datasets"].name
     BUCKET_MODELS      = google_storage_bucket.data["models"].name
-    TRAIN_JOB          = google_cloud_run_v2_job.train.name
-    EVALUATE_JOB       = google_cloud_run_v2_job.evaluate.name
+    TRAIN_JOB          = "train"
+    EVALUATE_JOB       = "evaluate"
     ANNOTATION_BACKEND = var.annotation_backend
     LOG_LEVEL          = "info"
     }, local.slack_enabled ? { SLACK_CHANNEL = var.slack_channel } : {},
@@ -80,22 +42,32 @@ locals {
       ENCORD_PROJECT_HASH = var.encord.project_hash
       ENCORD_FOLDER       = var.encord.folder
     } : {},
-  var.loop_settings)
+  var.trainer_command == null ? {} : { TRAINER_COMMAND = var.trainer_command })
 
-  # Secret env vars per function: env var name => secret id.
-  db_secret     = { DB_PASSWORD = google_secret_manager_secret.db_password.secret_id }
-  slack_secret  = local.slack_enabled ? { SLACK_BOT_TOKEN = google_secret_manager_secret.slack_bot_token[0].secret_id } : {}
-  encord_secret = local.encord_enabled ? { ENCORD_SSH_KEY = google_secret_manager_secret.encord_ssh_key[0].secret_id } : {}
+  # loop_settings may set (or override) any variable; each deployable still gets only its own.
+  env_values = merge(local.platform_env, var.loop_settings)
+
+  function_env = {
+    for name, env_keys in local.function_env_keys : name => {
+      for key in env_keys : key => local.env_values[key] if contains(keys(local.env_values), key)
+    }
+  }
+  job_env = {
+    for name, env_keys in local.job_env_keys : name => {
+      for key in env_keys : key => local.env_values[key] if contains(keys(local.env_values), key)
+    }
+  }
+
+  # Secret env vars: variable name => Secret Manager secret id (only the secrets that exist).
+  secret_ids = merge(
+    { DB_PASSWORD = google_secret_manager_secret.db_password.secret_id },
+    local.slack_enabled ? { SLACK_BOT_TOKEN = google_secret_manager_secret.slack_bot_token[0].secret_id } : {},
+    local.encord_enabled ? { ENCORD_SSH_KEY = google_secret_manager_secret.encord_ssh_key[0].secret_id } : {},
+  )
   function_secrets = {
-    "ingest"                = merge(local.db_secret, local.slack_secret)
-    "register"              = merge(local.db_secret, local.slack_secret, local.encord_secret)
-    "poll"                  = merge(local.db_secret, local.slack_secret, local.encord_secret)
-    "threshold"             = merge(local.db_secret, local.slack_secret)
-    "on-training-completed" = merge(local.db_secret, local.slack_secret)
-    "promote"               = merge(local.db_secret, local.slack_secret)
-    "command"               = merge(local.db_secret, local.slack_secret)
-    "reconcile"             = merge(local.db_secret, local.slack_secret)
-    "dashboard"             = local.db_secret
+    for name, secret_keys in local.function_secret_keys : name => {
+      for key in secret_keys : key => local.secret_ids[key] if contains(keys(local.secret_ids), key)
+    }
   }
 }
 

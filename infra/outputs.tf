@@ -5,7 +5,7 @@ output "function_uris" {
 
 output "dashboard_url" {
   description = "Open with an identity token: gcloud auth print-identity-token, or via IAP/a proxy."
-  value       = google_cloudfunctions2_function.dashboard.service_config[0].uri
+  value       = local.function_uris["dashboard"]
 }
 
 output "buckets" {

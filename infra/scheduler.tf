@@ -1,20 +1,13 @@
-# Ticks. Scheduler publishes a bare payload with a `type` attribute; the function wraps it into an
-# envelope whose id is the Pub/Sub message id (shared/runtime/function-handler.ts), so every tick
-# is a distinct message and a redelivered tick is recognised.
-locals {
-  ticks = {
-    "poll-tick"      = { type = "poll.tick", schedule = var.schedules.poll }
-    "threshold-tick" = { type = "threshold.tick", schedule = var.schedules.threshold }
-    "reconcile-tick" = { type = "reconcile.tick", schedule = var.schedules.reconcile }
-  }
-}
-
+# Ticks, from the registry's SCHEDULES (shared/deployables.ts). Scheduler publishes a bare payload
+# with a `type` attribute; the function wraps it into an envelope whose id is the Pub/Sub message id
+# (shared/runtime/function-handler.ts), so every tick is a distinct message and a redelivered tick
+# is recognised.
 resource "google_cloud_scheduler_job" "tick" {
-  for_each = local.ticks
+  for_each = local.deployables.schedules
 
   name      = each.key
   region    = var.region
-  schedule  = each.value.schedule
+  schedule  = var.schedules[each.value.schedule]
   time_zone = "Etc/UTC"
 
   pubsub_target {

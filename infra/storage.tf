@@ -70,11 +70,22 @@ resource "google_artifact_registry_repository" "jobs" {
   format        = "DOCKER"
   description   = "Images of the train and evaluate Cloud Run jobs."
 
+  # KEEP wins over DELETE: the 20 most recent versions stay, older ones go after 30 days. A KEEP
+  # policy alone deletes nothing, and with dry run on (the API's default) nothing is deleted either.
+  cleanup_policy_dry_run = false
   cleanup_policies {
     id     = "keep-recent"
     action = "KEEP"
     most_recent_versions {
       keep_count = 20
+    }
+  }
+  cleanup_policies {
+    id     = "delete-old"
+    action = "DELETE"
+    condition {
+      tag_state  = "ANY"
+      older_than = "30d"
     }
   }
 

@@ -3,8 +3,10 @@ terraform {
 
   required_providers {
     google = {
-      source  = "hashicorp/google"
-      version = ">= 6.20, < 8.0"
+      source = "hashicorp/google"
+      # 6.45.0 added node_selector and 6.47.0 gpu_zonal_redundancy_disabled to
+      # google_cloud_run_v2_job (the provider's CHANGELOG); .terraform.lock.hcl pins 7.35.0.
+      version = ">= 6.47.0, < 8.0.0"
     }
     archive = {
       source  = "hashicorp/archive"

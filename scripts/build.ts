@@ -1,5 +1,5 @@
 /**
- * `npm run build`: bundles every deployable with esbuild.
+ * `npm run build`: bundles every deployable with esbuild (and refreshes infra/deployables.json).
  *
  *   functions/<name>.ts      → dist/functions/<name>/index.js (+ chunks, migrations/, package.json)
  *   functions/jobs/<name>.ts → dist/jobs/<name>/index.js      (+ chunks, package.json)
@@ -16,6 +16,8 @@ import { cp, mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build, type Metafile } from "esbuild";
+import { FUNCTIONS, FUNCTION_NAMES, HEAVY_LOADERS, JOB_NAMES } from "../shared/deployables.ts";
+import { writeManifest } from "./deployables.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -30,13 +32,11 @@ export const EXTERNALS = [
   "pg-native",
 ];
 
-/** Heavy externals a function may reference, and only these functions (see functions/<name>.ts). */
+/** Heavy externals a function may reference: only those of the loaders its registry entry names. */
 const HEAVY = ["sharp", "onnxruntime-node", "geotiff", "@electric-sql/pglite"];
-const HEAVY_ALLOWED: Record<string, readonly string[]> = {
-  ingest: ["sharp", "geotiff"],
-  poll: ["sharp"],
-  threshold: ["sharp"],
-};
+const HEAVY_ALLOWED: Record<string, readonly string[]> = Object.fromEntries(
+  FUNCTION_NAMES.map((name) => [name, [...new Set(FUNCTIONS[name].heavy.flatMap((loader) => HEAVY_LOADERS[loader]))]]),
+);
 
 // CommonJS dependencies inside an ESM bundle still call require() and read __dirname.
 const BANNER = [
@@ -58,9 +58,13 @@ export interface BuiltBundle {
 export async function buildAll(options: { only?: string[]; log?: (line: string) => void } = {}): Promise<BuiltBundle[]> {
   const log = options.log ?? ((line: string) => console.log(line));
   const pkg = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> };
+  const [functionFiles, jobFiles] = await Promise.all([tsFiles("functions"), tsFiles("functions/jobs")]);
+  // Every deployable is in the registry (shared/deployables.ts), which Terraform deploys from.
+  assertSameNames("functions/*.ts", functionFiles, FUNCTION_NAMES);
+  assertSameNames("functions/jobs/*.ts", jobFiles, JOB_NAMES);
   const entries = [
-    ...(await tsFiles("functions")).map((name) => ({ kind: "function" as const, name, entry: join(ROOT, "functions", `${name}.ts`) })),
-    ...(await tsFiles("functions/jobs")).map((name) => ({ kind: "job" as const, name, entry: join(ROOT, "functions", "jobs", `${name}.ts`) })),
+    ...functionFiles.map((name) => ({ kind: "function" as const, name, entry: join(ROOT, "functions", `${name}.ts`) })),
+    ...jobFiles.map((name) => ({ kind: "job" as const, name, entry: join(ROOT, "functions", "jobs", `${name}.ts`) })),
   ].filter((e) => !options.only || options.only.includes(e.name));
 
   const built: BuiltBundle[] = [];
@@ -90,7 +94,7 @@ export async function buildAll(options: { only?: string[]; log?: (line: string) 
     const externals = externalPackages(result.metafile);
     const heavyOffenders = externals.filter((p) => HEAVY.includes(p) && !(e.kind === "job" || HEAVY_ALLOWED[e.name]?.includes(p)));
     if (heavyOffenders.length > 0) {
-      throw new Error(`${e.kind} ${e.name} references ${heavyOffenders.join(", ")}: only ${Object.keys(HEAVY_ALLOWED).join(", ")} may bundle the image stack`);
+      throw new Error(`${e.kind} ${e.name} references ${heavyOffenders.join(", ")}, which the loaders in its registry entry (shared/deployables.ts \`heavy\`) do not bring`);
     }
     const dependencies: Record<string, string> = {};
     for (const name of externals) {
@@ -151,6 +155,14 @@ function importedPackages(metafile: Metafile): string[] {
 
 const BUILTINS = new Set((await import("node:module")).builtinModules);
 
+function assertSameNames(what: string, files: readonly string[], registered: readonly string[]): void {
+  const missing = registered.filter((n) => !files.includes(n));
+  const extra = files.filter((n) => !registered.includes(n));
+  if (missing.length || extra.length) {
+    throw new Error(`${what} and shared/deployables.ts disagree: not in the registry: ${extra.join(", ") || "-"}; no source file: ${missing.join(", ") || "-"}`);
+  }
+}
+
 async function tsFiles(dir: string): Promise<string[]> {
   const entries = await readdir(join(ROOT, dir), { withFileTypes: true }).catch(() => []);
   return entries
@@ -162,5 +174,7 @@ async function tsFiles(dir: string): Promise<string[]> {
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const only = process.argv.slice(2);
   await mkdir(join(ROOT, "dist"), { recursive: true });
+  // Only the command refreshes the manifest: a test that builds must not hide a stale one.
+  if (await writeManifest()) console.log("wrote infra/deployables.json (the registry changed): commit it");
   await buildAll(only.length ? { only } : {});
 }

@@ -1,6 +1,7 @@
 import { summariseIssues } from "../messages/build.ts";
 import { DEFAULT_PROMOTION_POLICY, type PromotionPolicy } from "../core/promotion/policy-schema.ts";
 import { EnvSchema, crossFieldIssues, type Env } from "./schema.ts";
+import { ALL_SECTIONS, resolveSections, sectionConfigKeys, sectionEnv, type ConfigSection } from "./sections.ts";
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
@@ -72,17 +73,33 @@ export interface Config {
   gcp: { project: string | undefined; region: string | undefined; trainJob: string; evaluateJob: string; topicPrefix: string };
 }
 
+export interface LoadConfigOptions {
+  /**
+   * Validate only these sections (plus `core` and what they require); the Config keys of the
+   * others throw when read. Omitted: every section (the local runtime, the CLI, tests).
+   */
+  sections?: readonly ConfigSection[];
+}
+
 /**
  * Reads configuration from an environment (pass `process.env` at the edge, a literal in tests).
  * Throws a ConfigError that lists every problem, not just the first.
  */
-export function loadConfig(env: Record<string, string | undefined>): Config {
+export function loadConfig(env: Record<string, string | undefined>, options: LoadConfigOptions = {}): Config {
+  const sections = resolveSections(options.sections);
   // Empty strings mean "unset": `FOO=` in a .env file should not become a plausible empty value.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
-  const parsed = EnvSchema.safeParse(cleaned);
-  const issues = [...(parsed.success ? [] : parsed.error.issues.map((i) => summariseIssues([i]))), ...crossFieldIssues(cleaned)];
+  // Variables of sections not loaded are not validated: they parse as their defaults, never read.
+  const visibleKeys = new Set(sectionEnv(sections));
+  const visible = options.sections ? Object.fromEntries(Object.entries(cleaned).filter(([k]) => visibleKeys.has(k))) : cleaned;
+  const parsed = EnvSchema.safeParse(visible);
+  const issues = [...(parsed.success ? [] : parsed.error.issues.map((i) => summariseIssues([i]))), ...crossFieldIssues(cleaned, sections)];
   if (!parsed.success || issues.length > 0) throw new ConfigError(issues);
   const e = parsed.data;
+  return restrictToSections(buildConfig(e), sections);
+}
+
+function buildConfig(e: Env): Config {
   return {
     runtime: e.MLOPS_RUNTIME,
     workspace: e.MLOPS_WORKSPACE,
@@ -143,13 +160,39 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   };
 }
 
+const loaded = new WeakMap<object, ReadonlySet<ConfigSection>>();
+
+/** A Config whose keys outside `sections` throw when read (and are left out of spreads and JSON). */
+function restrictToSections(config: Config, sections: ReadonlySet<ConfigSection>): Config {
+  loaded.set(config, sections);
+  for (const section of ALL_SECTIONS) {
+    if (sections.has(section)) continue;
+    for (const key of sectionConfigKeys(section)) {
+      Object.defineProperty(config, key, {
+        enumerable: false,
+        configurable: true,
+        get() {
+          throw new Error(`config.${key} belongs to config section "${section}", which this deployable does not load: declare it in shared/deployables.ts`);
+        },
+      });
+    }
+  }
+  return config;
+}
+
+/** The sections `config` was loaded with (every section for configs built any other way). */
+export function configSections(config: Config): ReadonlySet<ConfigSection> {
+  return loaded.get(config) ?? new Set(ALL_SECTIONS);
+}
+
 /** Config with secrets replaced, safe to log or print. */
 export function redactConfig(config: Config): Config {
   const mask = (v: string | undefined) => (v === undefined ? undefined : "***");
+  const has = configSections(config);
   return {
     ...config,
-    db: { ...config.db, password: mask(config.db.password), url: config.db.url?.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@") },
-    encord: { ...config.encord, sshKey: mask(config.encord.sshKey) },
-    slack: { ...config.slack, token: mask(config.slack.token) },
+    ...(has.has("db") ? { db: { ...config.db, password: mask(config.db.password), url: config.db.url?.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@") } } : {}),
+    ...(has.has("encord") ? { encord: { ...config.encord, sshKey: mask(config.encord.sshKey) } } : {}),
+    ...(has.has("slack") ? { slack: { ...config.slack, token: mask(config.slack.token) } } : {}),
   };
 }

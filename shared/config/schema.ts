@@ -1,10 +1,12 @@
 import { z } from "zod";
 import { PromotionPolicySchema } from "../core/promotion/policy-schema.ts";
+import { ALL_SECTIONS, type ConfigSection } from "./sections.ts";
 
 /**
  * Configuration of every deployable, read from the environment by `loadConfig(env)`. Defaults are
  * the embedded local runtime's; the `gcp` runtime requires its project, region and job names.
- * All issues are reported at once.
+ * All issues are reported at once. Every variable belongs to one section (./sections.ts): a new
+ * variable must be listed there too.
  */
 
 const bool = z
@@ -144,13 +146,14 @@ export const EnvSchema = z
  * Rules across variables. They read the raw strings, so they are reported together with the
  * per-variable problems (a zod refinement would only run once every field parsed).
  */
-export function crossFieldIssues(env: Readonly<Record<string, string | undefined>>): string[] {
+export function crossFieldIssues(env: Readonly<Record<string, string | undefined>>, sections: ReadonlySet<ConfigSection> = new Set(ALL_SECTIONS)): string[] {
   const issues: string[] = [];
   const has = (key: string) => typeof env[key] === "string" && env[key] !== "";
-  if (env.MLOPS_RUNTIME === "gcp") {
+  // Each rule belongs to a section and applies only where that section is loaded.
+  if (sections.has("gcp") && env.MLOPS_RUNTIME === "gcp") {
     for (const key of ["GOOGLE_CLOUD_PROJECT", "REGION"]) if (!has(key)) issues.push(`${key}: required when MLOPS_RUNTIME=gcp`);
   }
-  if (env.ANNOTATION_BACKEND === "encord") {
+  if (sections.has("encord") && env.ANNOTATION_BACKEND === "encord") {
     if (!has("ENCORD_SSH_KEY_FILE") && !has("ENCORD_SSH_KEY")) {
       issues.push("ENCORD_SSH_KEY_FILE: set ENCORD_SSH_KEY_FILE (a path) or ENCORD_SSH_KEY (the key) when ANNOTATION_BACKEND=encord");
     }
@@ -160,7 +163,7 @@ export function crossFieldIssues(env: Readonly<Record<string, string | undefined
   }
   const n = Number(env.THRESHOLD_N ?? 100);
   const m = Number(env.THRESHOLD_M ?? 20);
-  if (Number.isFinite(n) && Number.isFinite(m) && m > n) issues.push("THRESHOLD_M: must not exceed THRESHOLD_N");
+  if (sections.has("threshold") && Number.isFinite(n) && Number.isFinite(m) && m > n) issues.push("THRESHOLD_M: must not exceed THRESHOLD_N");
   return issues;
 }
 

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { PermanentError } from "../errors.ts";
 import { summariseIssues } from "./build.ts";
+import { JOBS } from "../deployables.ts";
 
 /**
  * The contracts between the launcher (shared/core/usecases/training.ts) and the two jobs
@@ -18,13 +19,14 @@ import { summariseIssues } from "./build.ts";
 export const GPU_TASK_TIMEOUT_MAX_SECONDS = 3600;
 
 /**
- * Task retries inside one execution (`max_retries` of each job in infra/jobs.tf; Cloud Run's
+ * Task retries inside one execution (each job's `maxRetries` in shared/deployables.ts, which
+ * Terraform reads for `max_retries`; Cloud Run's
  * default is 3, range 0–10, run/docs/configuring/max-retries). A task attempt ended by host
  * maintenance (GPU tasks are not live-migrated), a timeout, the memory limit or a transient error
  * (exit 1) is retried by Cloud Run and resumes from the checkpoints; when the retries run out,
  * reconcile starts a new execution, up to TRAIN_MAX_ATTEMPTS executions per run.
  */
-export const JOB_MAX_RETRIES = { train: 3, evaluate: 2 } as const;
+export const JOB_MAX_RETRIES = { train: JOBS.train.maxRetries, evaluate: JOBS.evaluate.maxRetries } as const;
 
 /** Task timeout of an evaluation (GPU: at most an hour). */
 export const EVALUATE_TIMEOUT_SECONDS = GPU_TASK_TIMEOUT_MAX_SECONDS;

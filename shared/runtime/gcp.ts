@@ -18,7 +18,10 @@ export interface HeavyLoaders {
 }
 
 export interface GcpDepsOptions {
-  /** The function or job name, stamped on every log line. */
+  /**
+   * The function name, stamped on every log line. A function in shared/deployables.ts loads only
+   * the config sections its entry declares.
+   */
   service?: string;
   /** Apply pending migrations on cold start (functions do; the advisory lock serialises them). */
   migrate?: boolean;
@@ -28,10 +31,18 @@ export type DepsProvider = () => Promise<Deps>;
 
 /** Builds the GCP Deps from an environment (pass `process.env` at the edge). */
 export async function createGcpDeps(env: Record<string, string | undefined>, heavy: HeavyLoaders = {}, options: GcpDepsOptions = {}): Promise<Deps> {
-  const [{ resolveSecretReferences }, { loadConfig }] = await Promise.all([import("../adapters/gcp/secrets.ts"), import("../config/load.ts")]);
-  const config = loadConfig(await resolveSecretReferences(env));
-  const { project, region } = requireGcp(config);
+  const [{ resolveSecretReferences }, { loadConfig, configSections }, registry] = await Promise.all([
+    import("../adapters/gcp/secrets.ts"),
+    import("../config/load.ts"),
+    import("../deployables.ts"),
+  ]);
   const service = options.service ?? env.FUNCTION_TARGET ?? env.K_SERVICE ?? "mlops";
+  const resolved = await resolveSecretReferences(env);
+  // A registered function validates only the config sections it declares (shared/deployables.ts):
+  // Terraform gives it exactly those variables and secrets, nothing more.
+  const sections = registry.isFunctionName(service) ? registry.sectionsOf(service, registry.backendOf(resolved)) : undefined;
+  const config = loadConfig(resolved, sections ? { sections } : {});
+  const { project, region } = requireGcp(config);
 
   const [{ createLogger }, { randomIds, systemClock }, gcs, pubsub, run, sql] = await Promise.all([
     import("../adapters/log/pino.ts"),
@@ -61,7 +72,8 @@ export async function createGcpDeps(env: Record<string, string | undefined>, hea
     // Named in the fix of a refused launch; infra/iam.tf gives each function the account fn-<name>.
     principal: `serviceAccount:fn-${service}@${project}.iam.gserviceaccount.com`,
   });
-  const notifier = await createNotifier(config, db, log);
+  // The dashboard posts no notifications and loads no Slack settings.
+  const notifier = configSections(config).has("slack") ? await createNotifier(config, db, log) : logNotifier(log);
   const clock = systemClock;
 
   let backend: Promise<AnnotationBackend> | undefined;

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { loadConfig, type Config } from "../config/load.ts";
+import { isJobName, sectionsOf } from "../deployables.ts";
 import { randomIds, systemClock } from "../adapters/basics.ts";
 import { createLogger } from "../adapters/log/pino.ts";
 import { SpoolPublisher } from "../adapters/messaging/spool.ts";
@@ -23,7 +24,8 @@ export interface JobDeps {
 }
 
 export async function createJobDeps(env: Record<string, string | undefined> = process.env, jobName = "job"): Promise<JobDeps> {
-  const config = loadConfig(env);
+  // A registered job validates only the config sections it declares (shared/deployables.ts).
+  const config = loadConfig(env, isJobName(jobName) ? { sections: sectionsOf(jobName, "local") } : {});
   const log = createLogger({ level: config.logLevel, base: { job: jobName } });
   const codec = async () => (await import("../adapters/imaging/codec.ts")).sharpCodec;
   if (config.runtime === "gcp") {

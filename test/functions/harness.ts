@@ -14,6 +14,7 @@ import { GcsObjectStore } from "../../shared/adapters/gcp/gcs.ts";
 import { CloudRunJobRunner } from "../../shared/adapters/gcp/cloud-run.ts";
 import { createInboxBackend } from "../../shared/adapters/annotation/inbox-backend.ts";
 import { loadConfig } from "../../shared/config/load.ts";
+import { FUNCTIONS, backendOf, sectionsOf, type FunctionName } from "../../shared/deployables.ts";
 import { TransientError } from "../../shared/errors.ts";
 import type { Envelope } from "../../shared/messages/envelope.ts";
 import type { Db, Deps, LogFields, Notification } from "../../shared/ports.ts";
@@ -51,8 +52,13 @@ export interface FunctionTest {
   close(): Promise<void>;
 }
 
-export async function startFunction(name: string, env: Record<string, string> = {}): Promise<FunctionTest> {
-  const config = loadConfig({ ...TEST_ENV, ...env });
+export async function startFunction(name: FunctionName, env: Record<string, string> = {}): Promise<FunctionTest> {
+  // Only the sections the registry declares for this function: a use case reading another one
+  // throws, so these tests catch a registry that is missing a section.
+  const config = loadConfig({ ...TEST_ENV, ...env }, { sections: sectionsOf(name, backendOf(env)) });
+  // Everything the function publishes must be in its registry entry (Terraform grants those topics).
+  const allowed = new Set<string>(FUNCTIONS[name].publishes);
+  const unexpected: string[] = [];
   const db = await createTestDb();
   const gcs = await startGcsFake();
   const store = new GcsObjectStore({
@@ -68,6 +74,7 @@ export async function startFunction(name: string, env: Record<string, string> = 
     store,
     publisher: {
       async publish(e) {
+        if (!allowed.has(e.type)) unexpected.push(e.type);
         published.push(e);
       },
     },
@@ -106,6 +113,7 @@ export async function startFunction(name: string, env: Record<string, string> = 
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await gcs.close();
       await db.close();
+      expect(unexpected, `${name} published types its registry entry (shared/deployables.ts) does not list`).toEqual([]);
     },
   };
 }

@@ -8,6 +8,7 @@ import { wrapPglite } from "../../shared/adapters/db/pglite.ts";
 import { migrate, type Migration } from "../../shared/db/migrate.ts";
 import { loadMigrations } from "../../shared/db/migrations.ts";
 import type { Db, Queryable } from "../../shared/ports.ts";
+import { startPgliteServer } from "./pglite-server.ts";
 
 export const testDbKind: "pg" | "pglite" = process.env.DATABASE_URL ? "pg" : "pglite";
 
@@ -31,6 +32,53 @@ export async function createTestDb(options: { migrations?: readonly Migration[] 
       await db.close();
       await admin.exec(`DROP SCHEMA ${schema} CASCADE`).catch(() => undefined);
       await admin.close();
+    },
+  };
+}
+
+/** A migrated, isolated database another process can reach by URL, and the test's own handle on it. */
+export interface UrlTestDb {
+  url: string;
+  db: Db;
+  close(): Promise<void>;
+}
+
+/**
+ * Like `createTestDb`, for code that connects by itself (a built function bundle in a child
+ * process): a fresh schema on DATABASE_URL's Postgres (the URL selects it with `search_path`), or
+ * a PGlite of its own served over the wire protocol (./pglite-server.ts).
+ */
+export async function createUrlTestDb(): Promise<UrlTestDb> {
+  const base = process.env.DATABASE_URL;
+  if (base) {
+    const schema = `u_${randomBytes(6).toString("hex")}`;
+    const admin = createPgDb({ connectionString: base, max: 1 });
+    await admin.exec(`CREATE SCHEMA ${schema}`);
+    const db = createPgDb({ connectionString: base, schema, max: 3 });
+    await migrate(db, loadMigrations());
+    const url = new URL(base);
+    url.searchParams.set("options", `-c search_path=${schema},public`);
+    return {
+      url: url.toString(),
+      db,
+      async close() {
+        await db.close();
+        await admin.exec(`DROP SCHEMA ${schema} CASCADE`).catch(() => undefined);
+        await admin.close();
+      },
+    };
+  }
+  const pglite = new PGlite({ loadDataDir: new Blob([readFileSync(await emptyDump())]) });
+  await pglite.waitReady;
+  const db = wrapPglite(pglite);
+  await migrate(db, loadMigrations());
+  const server = await startPgliteServer(pglite);
+  return {
+    url: server.url,
+    db,
+    async close() {
+      await server.close();
+      await db.close();
     },
   };
 }
@@ -79,7 +127,8 @@ async function pgliteSchema(schema: string, migrations: readonly Migration[]): P
   return db;
 }
 
-async function startShared(): Promise<{ pglite: PGlite; current: { schema: string } }> {
+/** A dump of an empty data directory, made once per PGlite version in the temp folder. */
+async function emptyDump(): Promise<string> {
   const file = join(tmpdir(), `mlops-pglite-empty-${pgliteVersionKey()}.tar`);
   if (!existsSync(file)) {
     const fresh = new PGlite();
@@ -90,7 +139,11 @@ async function startShared(): Promise<{ pglite: PGlite; current: { schema: strin
     writeFileSync(tmp, Buffer.from(await dump.arrayBuffer()));
     renameSync(tmp, file);
   }
-  const pglite = new PGlite({ loadDataDir: new Blob([readFileSync(file)]) });
+  return file;
+}
+
+async function startShared(): Promise<{ pglite: PGlite; current: { schema: string } }> {
+  const pglite = new PGlite({ loadDataDir: new Blob([readFileSync(await emptyDump())]) });
   await pglite.waitReady;
   return { pglite, current: { schema: "" } };
 }

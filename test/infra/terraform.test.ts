@@ -2,7 +2,8 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { SUBSCRIPTIONS, TOPICS, topicFor, type MessageType } from "../../shared/messages/topics.ts";
+import { FUNCTION_NAMES, JOBS, JOB_NAMES, SCHEDULES, type JobName } from "../../shared/deployables.ts";
+import { SUBSCRIPTIONS } from "../../shared/messages/topics.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const INFRA = join(ROOT, "infra");
@@ -30,22 +31,6 @@ function tsNames(dir: string): string[] {
     .sort();
 }
 
-/** `name = [ "a", "b" ]` inside a locals block (one list literal). */
-function localList(source: string, name: string): string[] {
-  const m = new RegExp(`\\n\\s*${name}\\s*=\\s*\\[([^\\]]*)\\]`).exec(source);
-  if (!m) throw new Error(`local ${name} not found`);
-  return [...m[1]!.matchAll(/"([^"]+)"/g)].map((x) => x[1]!);
-}
-
-/** `name = { "k" = ["a"] … }`: a map of string lists. */
-function localMapOfLists(source: string, name: string): Record<string, string[]> {
-  const m = new RegExp(`\\n\\s*${name}\\s*=\\s*\\{([\\s\\S]*?)\\n\\s*\\}`).exec(source);
-  if (!m) throw new Error(`local ${name} not found`);
-  const out: Record<string, string[]> = {};
-  for (const line of m[1]!.matchAll(/"([^"]+)"\s*=\s*\[([^\]]*)\]/g)) out[line[1]!] = [...line[2]!.matchAll(/"([^"]+)"/g)].map((x) => x[1]!);
-  return out;
-}
-
 describe("terraform", () => {
   it("is formatted (terraform fmt -check -recursive)", () => {
     const result = spawnSync("terraform", ["-chdir=infra", "fmt", "-check", "-recursive"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
@@ -54,33 +39,44 @@ describe("terraform", () => {
     expect(result.status).toBe(0);
   });
 
-  it("declares a function of the same name (and entry point) for every functions/*.ts, which registers that name", () => {
+  it("deploys one function per registry entry, each from its own bundle under its own name", () => {
     const functions = tsNames("functions");
-    expect(functions).toEqual(["command", "dashboard", "ingest", "on-training-completed", "poll", "promote", "reconcile", "register", "threshold"]);
+    expect(functions).toEqual([...FUNCTION_NAMES].sort());
+    const resource = block("google_cloudfunctions2_function", "function")!;
+    expect(resource).toContain("for_each = local.functions");
+    expect(resource).toContain("name     = each.key");
+    expect(resource).toContain("entry_point     = each.value.entry_point");
+    expect(resource).toContain(`runtime         = "nodejs22"`);
+    expect(resource).toContain("object = google_storage_bucket_object.function_source[each.key].name");
+    for (const attribute of ["available_memory", "available_cpu", "timeout_seconds", "max_instance_count", "max_instance_request_concurrency"]) {
+      expect(resource).toMatch(new RegExp(`${attribute}\\s+= each\\.value\\.${attribute}`));
+    }
+    expect(resource).toContain("environment_variables            = local.function_env[each.key]");
+    expect(resource).toContain("for_each = local.function_secrets[each.key]");
     for (const name of functions) {
-      const resource = block("google_cloudfunctions2_function", name);
-      expect(resource, `google_cloudfunctions2_function "${name}"`).not.toBeNull();
-      expect(resource).toContain(`name     = "${name}"`);
-      expect(resource).toContain(`entry_point     = "${name}"`);
-      expect(resource).toContain(`runtime         = "nodejs22"`);
-      expect(resource).toContain(`object = google_storage_bucket_object.function_source["${name}"].name`);
       const source = readFileSync(join(ROOT, "functions", `${name}.ts`), "utf8");
       const registrations = [...source.matchAll(/ff\.(cloudEvent|http)\("([^"]+)"/g)].map((m) => m[2]);
       expect(registrations, `functions/${name}.ts registers exactly "${name}"`).toEqual([name]);
     }
   });
 
-  it("declares a GPU Cloud Run job for every job entrypoint in functions/jobs/*.ts", () => {
+  it("deploys one GPU Cloud Run job per job entrypoint in functions/jobs/*.ts, sized by the registry", () => {
     const jobs = tsNames("functions/jobs");
-    expect(jobs.length).toBeGreaterThan(0);
+    expect(jobs).toEqual([...JOB_NAMES].sort());
+    const resource = block("google_cloud_run_v2_job", "job")!;
+    expect(resource).toContain("for_each = local.jobs");
+    expect(resource).toContain("timeout                       = each.value.timeout");
+    expect(resource).toContain("max_retries                   = each.value.max_retries");
+    expect(resource).toContain("gpu_zonal_redundancy_disabled = each.value.gpu == null ? null : each.value.gpu.zonal_redundancy_disabled");
+    expect(resource).toContain("accelerator = node_selector.value.accelerator");
+    expect(resource).toMatch(/"nvidia\.com\/gpu" = tostring\(each\.value\.gpu\.count\)/);
     for (const name of jobs) {
-      const resource = block("google_cloud_run_v2_job", name);
-      expect(resource, `google_cloud_run_v2_job "${name}"`).not.toBeNull();
-      expect(resource).toContain(`name                = "${name}"`);
-      expect(resource).toContain(`accelerator = "nvidia-l4"`);
-      expect(resource).toContain("gpu_zonal_redundancy_disabled = true");
-      expect(resource).toContain(`timeout                       = "3600s"`);
-      expect(resource).toMatch(/"nvidia\.com\/gpu" = "1"/);
+      const job = JOBS[name as JobName];
+      expect(job.gpu).toEqual({ accelerator: "nvidia-l4", count: 1, zonalRedundancyDisabled: true });
+      // GPU tasks are capped at one hour; an L4 needs at least 4 vCPU and 16 GiB.
+      expect(job.timeoutSeconds).toBeLessThanOrEqual(3600);
+      expect(Number(job.cpu)).toBeGreaterThanOrEqual(4);
+      expect(Number(job.memory.replace(/Gi$/, ""))).toBeGreaterThanOrEqual(16);
     }
   });
 
@@ -93,36 +89,114 @@ describe("terraform", () => {
       [...m[0].matchAll(/role\s+=\s+"([^"]+)"/g)].map((r) => r[1]),
     );
     const listed = [...allTf.matchAll(/for_each = toset\(\[("roles\/[^\]]+)\]\)/g)].flatMap((m) => [...m[1]!.matchAll(/"([^"]+)"/g)].map((r) => r[1]));
-    const allowed = ["roles/cloudsql.client", "roles/eventarc.eventReceiver", "roles/pubsub.publisher", "roles/logging.logWriter", "roles/artifactregistry.writer"];
+    const allowed = ["roles/cloudsql.client", "roles/eventarc.eventReceiver", "roles/pubsub.publisher", "roles/logging.logWriter", "roles/artifactregistry.writer", "roles/storage.objectViewer"];
     for (const role of [...projectRoles, ...listed]) expect(allowed, `project-level ${role}`).toContain(role);
-    // The one project-level grant to our own function identities is conditioned on the instance.
+    // The one project-level grant to our own function identities is conditioned on the instance,
+    // the builder's object read on Cloud Functions' staging bucket.
     expect(block("google_project_iam_member", "cloudsql_client")).toMatch(/condition \{[\s\S]*resource\.name ==/);
+    expect(block("google_project_iam_member", "builder_gcf_sources")).toMatch(/condition \{[\s\S]*resource\.name\.startsWith/);
   });
 
-  it("has a topic for every topic in TOPICS and a push subscription per consumer topic (SUBSCRIPTIONS)", () => {
-    expect([...localList(tf["main.tf"]!, "topics")].sort()).toEqual([...TOPICS].sort());
-    const consumers = localMapOfLists(tf["main.tf"]!, "consumers");
-    const expected = Object.fromEntries(
-      Object.entries(SUBSCRIPTIONS).map(([consumer, types]) => [consumer, [...new Set((types as readonly MessageType[]).map(topicFor))].sort()]),
-    );
-    expect(Object.fromEntries(Object.entries(consumers).map(([k, v]) => [k, [...v].sort()]))).toEqual(expected);
+  it("pushes each subscription, with OIDC and a dead-letter topic, to its consumer's URL", () => {
     const push = block("google_pubsub_subscription", "push")!;
+    expect(push).toContain("for_each = local.push_subscriptions");
     expect(push).toContain("oidc_token");
     expect(push).toContain("dead_letter_policy");
     expect(push).toContain("/projects/${var.project}/topics/${each.value.topic}");
   });
 
-  it("triggers ingest from GCS finalize on the archive bucket with retries", () => {
-    const ingest = block("google_cloudfunctions2_function", "ingest")!;
-    expect(ingest).toContain(`event_type            = "google.cloud.storage.object.v1.finalized"`);
-    expect(ingest).toContain(`retry_policy          = "RETRY_POLICY_RETRY"`);
-    expect(ingest).toContain(`value     = google_storage_bucket.data["archive"].name`);
+  it("grants publisher, bucket and launch rights from the registry's grants (evaluated in registry.test.ts)", () => {
+    const publisher = block("google_pubsub_topic_iam_member", "publisher")!;
+    expect(publisher).toContain("for_each = local.topic_grants");
+    expect(publisher).toContain(`role   = "roles/pubsub.publisher"`);
+    expect(publisher).toContain("member = \"serviceAccount:${local.principal_email[each.value.principal]}\"");
+    expect(block("google_storage_bucket_iam_member", "data")).toContain("for_each = local.bucket_grants");
+    expect(block("google_cloud_run_v2_job_iam_member", "launcher")).toContain("for_each = local.launcher_grants");
+    expect(block("google_secret_manager_secret_iam_member", "function_secret_access")).toContain("for_each = local.secret_grants");
   });
 
-  it("schedules the poll, threshold and reconcile ticks with their message types", () => {
-    const ticks = tf["scheduler.tf"]!;
-    for (const type of ["poll.tick", "threshold.tick", "reconcile.tick"] as const) {
-      expect(ticks).toMatch(new RegExp(`"${topicFor(type)}"\\s+= \\{ type = "${type.replace(".", "\\.")}"`));
+  it("creates ingest's storage trigger only after the grants it needs", () => {
+    const trigger = block("google_eventarc_trigger", "storage")!;
+    expect(trigger).toContain("for_each = local.storage_triggers");
+    expect(trigger).toMatch(/attribute = "type"\s+value     = each\.value\.event_type/);
+    expect(trigger).toMatch(/attribute = "bucket"\s+value     = google_storage_bucket\.data\[each\.value\.bucket\]\.name/);
+    expect(trigger).toContain("service = local.function_services[each.key]");
+    for (const grant of ["google_project_iam_member.gcs_agent_publisher", "google_project_iam_member.eventarc_receiver", "google_cloud_run_service_iam_member.eventarc_invoker"]) {
+      expect(trigger, grant).toContain(grant);
+    }
+    expect(block("google_cloud_run_service_iam_member", "eventarc_invoker")).toContain("for_each = local.storage_triggers");
+    // A retry policy on an Eventarc trigger can only turn retries off (max_attempts = 1).
+    expect(trigger).not.toContain("retry_policy");
+  });
+
+  it("lets the function builder read the sources Cloud Functions stages in gcf-v2-sources-<number>-<region>", () => {
+    expect(block("google_storage_bucket_iam_member", "builder_sources")).toContain("google_storage_bucket.sources.name");
+    const staged = block("google_project_iam_member", "builder_gcf_sources")!;
+    expect(staged).toContain(`role    = "roles/storage.objectViewer"`);
+    expect(staged).toContain("projects/_/buckets/gcf-v2-sources-${data.google_project.this.number}-${var.region}");
+    const fn = block("google_cloudfunctions2_function", "function")!;
+    for (const grant of ["google_project_iam_member.builder,", "google_project_iam_member.builder_gcf_sources", "google_storage_bucket_iam_member.builder_sources"]) {
+      expect(fn, grant).toContain(grant);
+    }
+  });
+
+  it("schedules the ticks of the registry's SCHEDULES, each on its own topic", () => {
+    const tick = block("google_cloud_scheduler_job", "tick")!;
+    expect(tick).toContain("for_each = local.deployables.schedules");
+    expect(tick).toContain("attributes = { type = each.value.type }");
+    for (const [type, s] of Object.entries(SCHEDULES)) {
+      expect(Object.keys(SUBSCRIPTIONS).some((c) => (SUBSCRIPTIONS[c as keyof typeof SUBSCRIPTIONS] as readonly string[]).includes(type)), `${type} has a consumer`).toBe(true);
+      expect(tf["variables.tf"]).toMatch(new RegExp(`${s.schedule}\\s+= optional\\(string`));
+    }
+  });
+
+  it("deletes old job images (a KEEP policy alone never deletes, and dry run deletes nothing)", () => {
+    const repo = block("google_artifact_registry_repository", "jobs")!;
+    expect(repo).toContain("cleanup_policy_dry_run = false");
+    expect(repo).toMatch(/action = "DELETE"\s+condition \{\s+tag_state  = "ANY"\s+older_than = "\d+d"/);
+    expect(repo).toMatch(/action = "KEEP"\s+most_recent_versions \{\s+keep_count = \d+/);
+  });
+
+  it("requires a google provider with node_selector and gpu_zonal_redundancy_disabled on jobs, and locks versions that satisfy every constraint", () => {
+    const constraints = Object.fromEntries(
+      [...tf["versions.tf"]!.matchAll(/(\w+) = \{\s+source\s+= "hashicorp\/(\w+)"[\s\S]*?version = "([^"]+)"/g)].map((m) => [m[2]!, m[3]!]),
+    );
+    // 6.45.0 added node_selector, 6.47.0 gpu_zonal_redundancy_disabled to google_cloud_run_v2_job.
+    expect(constraints.google).toBe(">= 6.47.0, < 8.0.0");
+    const lock = readFileSync(join(INFRA, ".terraform.lock.hcl"), "utf8");
+    for (const [provider, constraint] of Object.entries(constraints)) {
+      const entry = new RegExp(`provider "registry\\.terraform\\.io/hashicorp/${provider}" \\{\\s+version\\s+= "([^"]+)"\\s+constraints = "([^"]+)"\\s+hashes = \\[([^\\]]+)\\]`).exec(lock);
+      expect(entry, `${provider} is locked`).not.toBeNull();
+      expect(entry![2], `${provider} lock records the constraint`).toBe(constraint);
+      expect(satisfies(entry![1]!, constraint), `${provider} ${entry![1]} satisfies ${constraint}`).toBe(true);
+      expect(entry![3]!.match(/"zh:[0-9a-f]{64}"/g)?.length, `${provider} has per-platform zip hashes`).toBeGreaterThan(5);
+      expect(entry![3]).toMatch(/"h1:[A-Za-z0-9+/]{43}="/);
     }
   });
 });
+
+/** Terraform version constraints as used here: ">= a", "< b", "~> x.y" (comma-separated, all must hold). */
+function satisfies(version: string, constraint: string): boolean {
+  const v = version.split(".").map(Number);
+  const cmp = (a: number[], b: number[]) => {
+    for (let i = 0; i < 3; i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) - (b[i] ?? 0);
+    return 0;
+  };
+  return constraint.split(",").every((part) => {
+    const m = /^\s*(>=|<=|>|<|~>|=)?\s*([\d.]+)\s*$/.exec(part);
+    if (!m) throw new Error(`unsupported constraint ${part}`);
+    const target = m[2]!.split(".").map(Number);
+    switch (m[1]) {
+      case ">=": return cmp(v, target) >= 0;
+      case ">": return cmp(v, target) > 0;
+      case "<=": return cmp(v, target) <= 0;
+      case "<": return cmp(v, target) < 0;
+      case "~>": {
+        // ~> x.y allows x.y.z up to (not including) x+1; ~> x.y.z allows up to x.y+1.
+        const upper = target.length === 2 ? [target[0]! + 1, 0, 0] : [target[0]!, target[1]! + 1, 0];
+        return cmp(v, target) >= 0 && cmp(v, upper) < 0;
+      }
+      default: return cmp(v, target) === 0;
+    }
+  });
+}

@@ -124,9 +124,12 @@ export interface LabelRef {
 
 export interface FetchedLabel {
   ref: LabelRef;
-  /** The label converted to the canonical annotation, or why it could not be. */
+  /**
+   * The label converted to the canonical annotation, or why it could not be. `notes` say what the
+   * conversion left out on purpose (e.g. objects of shapes and classes that are not ours).
+   */
   result:
-    | { ok: true; annotation: CanonicalAnnotation }
+    | { ok: true; annotation: CanonicalAnnotation; notes?: string[] }
     | { ok: false; error: string };
 }
 

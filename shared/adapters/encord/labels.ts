@@ -69,7 +69,7 @@ export async function fetchLabels(ctx: EncordContext, ontology: () => Promise<On
     const itemId = ref.itemId ?? (typeof metadata.itemId === "string" ? metadata.itemId : null) ?? ref.title ?? ref.labelId;
     try {
       const converted = fromEncordLabelRow(row, { itemId, ontology: classes });
-      return { ref, result: converted.ok ? { ok: true, annotation: converted.annotation } : { ok: false, error: converted.error } };
+      return { ref, result: converted.ok ? { ok: true, annotation: converted.annotation, notes: converted.notes } : { ok: false, error: converted.error } };
     } catch (err) {
       return { ref, result: { ok: false, error: describeError(err) } };
     }

@@ -79,10 +79,10 @@ export async function findIntegration(api: EncordApi, wanted: string): Promise<C
 /** Re-words an auth failure once, at the edge of an operation, so the alert says what to do. */
 export function explainAuthFailure(err: unknown, operation: string): unknown {
   if (!(err instanceof EncordAuthError)) return err;
-  return new EncordAuthError(
-    `Encord ${operation} stopped: the credentials were refused (${err.message}). Is the SSH key registered to an Encord user with access to the project?`,
-    { encordCode: err.encordCode, httpStatus: err.httpStatus, payload: err.payload },
-  );
+  const text = err.accessRefused
+    ? `Encord ${operation} stopped: access was refused (${err.message}). Does the key's Encord user have access to the project, the dataset, the storage folder and the cloud integration?`
+    : `Encord ${operation} stopped: the credentials were refused (${err.message}). Is the SSH key registered to an Encord user with access to the project?`;
+  return new EncordAuthError(text, { encordCode: err.encordCode, httpStatus: err.httpStatus, payload: err.payload });
 }
 
 export interface EncordContext {

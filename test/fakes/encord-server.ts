@@ -2,12 +2,12 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { verifyV1, verifyV2 } from "./encord-auth.ts";
-import { DEFAULT_STAGES, type FakeLabelRow, duplicateUrls, encordTimestamp, fakeEditorOntology, longTimestamp, newState } from "./encord-state.ts";
+import { DEFAULT_STAGES, type FakeLabelRow, duplicateUrls, encordTimestamp, fakeEditorOntology, longTimestamp, newState, seedEditorOntology } from "./encord-state.ts";
 import type { CompleteOptions, FailureRule, FakeEncord, FakeEncordOptions, LabelTarget } from "./encord-types.ts";
 import { handleV1 } from "./encord-v1.ts";
 import { type FakeResponse, handleV2, processUploadJob } from "./encord-v2.ts";
 
-export { fakeEditorOntology, encordTimestamp } from "./encord-state.ts";
+export { fakeEditorOntology, encordTimestamp, seedEditorOntology } from "./encord-state.ts";
 export type { FakeEncordState, FakeItem, FakeLabelRow, FakeStage, FakeUploadJob } from "./encord-state.ts";
 export type { CompleteOptions, FailureRule, FakeEncord, FakeEncordOptions, LabelTarget } from "./encord-types.ts";
 
@@ -35,7 +35,8 @@ export async function startFakeEncord(options: FakeEncordOptions): Promise<FakeE
     datasetHash: options.datasetHash ?? randomUUID(),
     datasetTitle: options.datasetTitle ?? "mlops-loop items",
     stages,
-    editorOntology: options.ontology ?? fakeEditorOntology(options.classNames ?? ["background", "land", "water", "thick_cloud", "thin_cloud", "cloud_shadow"]),
+    // The seed project's ontology unless a test names its own classes or ontology.
+    editorOntology: options.ontology ?? (options.classNames ? fakeEditorOntology(options.classNames) : seedEditorOntology()),
   });
   if (options.datasetAttached) state.projectDatasets.add(state.datasetHash);
   const failures: (FailureRule & { left: number })[] = [];

@@ -214,6 +214,21 @@ export function fakeEditorOntology(classNames: readonly string[], shape: "bitmas
   };
 }
 
+/**
+ * The seed project's editor ontology: five bitmask objects, in the order the seed lists them.
+ * The feature hashes are made up (short opaque strings, as in Encord); the shapes and names are
+ * the seed's. `Fill` is drawn over nodata.
+ */
+export function seedEditorOntology(): unknown {
+  const objects = [["Fill", "#000000"], ["Cloud_Shadow", "#5A4A3A"], ["Clear", "#2E8B57"], ["Thin_Cloud", "#B0C4DE"], ["Cloud", "#FFFFFF"]] as const;
+  return {
+    objects: objects.map(([name, color], i) => ({
+      id: String(i + 1), name, color, shape: "bitmask", featureNodeHash: `sd${String(i + 1).padStart(2, "0")}/Q+x`, required: false, archived: false, attributes: [],
+    })),
+    classifications: [],
+  };
+}
+
 /** Every URL registered more than once in a folder: proof of a duplicate registration. */
 export function duplicateUrls(state: FakeEncordState): string[] {
   const counts = new Map<string, number>();

@@ -13,7 +13,7 @@ export interface FakeEncordOptions {
   otherIntegrations?: FakeIntegration[];
   /** Workflow stages in order (default: Annotate 1, Review 1, Complete, Archive). */
   stages?: FakeStage[];
-  /** The project's editor ontology; default: `fakeEditorOntology(classNames)`. */
+  /** The project's editor ontology; default: `fakeEditorOntology(classNames)` when classNames is given, else the seed's. */
   ontology?: unknown;
   classNames?: string[];
   /** The server's clock (signature freshness, timestamps). */

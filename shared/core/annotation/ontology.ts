@@ -107,12 +107,15 @@ export function classById(ontology: Ontology, classId: number | null): OntologyC
   return cls && cls.id === classId ? cls : ontology.classes.find((c) => c.id === classId);
 }
 
+/** Names of a no-data fill class (case-insensitive): the seed project's `Fill`, or the older `background`. */
+const FILL_CLASS_NAMES: ReadonlySet<string> = new Set(["fill", "background", "nodata", "no_data"]);
+
 /**
- * The id of the class named "background" (case-insensitive), or null. Segmentation ontologies put
- * it first by convention; quality checks allow it on nodata pixels.
+ * The id of the no-data fill class (`Fill`; also accepted: background, nodata, no_data), or null.
+ * Ontologies put it first (id 0) by convention; quality checks allow only it on nodata pixels.
  */
-export function backgroundClassId(ontology: Ontology): number | null {
-  return ontology.classes.find((c) => c.name.toLowerCase() === "background")?.id ?? null;
+export function fillClassId(ontology: Ontology): number | null {
+  return ontology.classes.find((c) => FILL_CLASS_NAMES.has(c.name.toLowerCase()))?.id ?? null;
 }
 
 function assertUniqueNames(names: readonly string[]): void {

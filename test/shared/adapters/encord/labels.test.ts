@@ -48,7 +48,7 @@ function labelRowFor(t: LabelTarget): Record<string, unknown> {
 }
 
 async function registered(count: number): Promise<{ x: EncordHarness; backend: AnnotationBackend }> {
-  h = await startEncordHarness({ classNames: CLASSES });
+  h = await startEncordHarness({ classNames: CLASSES, env: { ONTOLOGY: JSON.stringify(CLASSES) } });
   const backend = h.backend();
   const results = await backend.register(Array.from({ length: count }, (_, i) => productRequest(i)));
   expect(results.every((r) => r.ok)).toBe(true);

@@ -240,7 +240,11 @@ export async function startFakeEncord(options: FakeEncordOptions): Promise<FakeE
       state.labelRowLimit = max === null ? null : { max, advertise: opts?.advertise ?? true };
     },
     settleUploadJobs() {
+      state.holdUploadJobs = false;
       for (const job of state.uploadJobs.values()) processUploadJob(state, job, now());
+    },
+    holdUploadJobs() {
+      state.holdUploadJobs = true;
     },
     breakUrl(url, error = "Object not found in bucket") {
       state.brokenUrls.set(url, error);

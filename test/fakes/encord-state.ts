@@ -136,6 +136,15 @@ export interface FakeEncordState {
   labelRowLimit: { max: number; advertise: boolean } | null;
   /** How `search` matches names: Encord does not document it, so tests can make it find nothing. */
   searchMode: "substring" | "never";
+  /**
+   * How long an upload job runs: it answers PENDING to this many status polls, then finishes;
+   * `holdUploadJobs` keeps every job PENDING until `settleUploadJobs`. Encord promises no
+   * duration: PENDING means "will start soon or already started processing" (LongPollingStatus,
+   * encord/orm/dataset.py) and the SDK's waiter allows a job up to 7 days
+   * (encord/storage.py `_add_data_to_folder_get_result`).
+   */
+  uploadJobPendingPolls: number;
+  holdUploadJobs: boolean;
   counters: FakeCounters;
   requests: FakeRequestRecord[];
 }
@@ -179,6 +188,8 @@ export function newState(init: {
     brokenUrls: new Map(),
     labelRowLimit: null,
     searchMode: "substring",
+    uploadJobPendingPolls: 1,
+    holdUploadJobs: false,
     counters: {
       requests: 0, authFailures: 0, foldersCreated: 0, uploadJobsStarted: 0, itemsCreated: 0, duplicatesSkipped: 0,
       linkCalls: 0, projectDatasetCalls: 0, labelRowFetches: 0, multiLabelLimitErrors: 0,

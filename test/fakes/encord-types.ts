@@ -83,8 +83,10 @@ export interface FakeEncord {
   /** Drops injected failures not yet used. */
   clearFailures(): void;
   setLabelRowLimit(max: number | null, options?: { advertise?: boolean }): void;
-  /** Finishes every pending upload job now. */
+  /** Finishes every pending upload job now (and stops holding them). */
   settleUploadJobs(): void;
+  /** Keeps every upload job PENDING, however often it is polled, until `settleUploadJobs`. */
+  holdUploadJobs(): void;
   /** Makes registration of this URL fail with a unit error. */
   breakUrl(url: string, error?: string): void;
   duplicateUrls(): string[];

@@ -205,9 +205,10 @@ function pollUploadJob(ctx: V2Context, folderUuid: string, jobUuid: string): Fak
   if (!job || job.folderUuid !== folderUuid) return notFound("upload job");
   const timeout = ctx.query.get("timeoutSeconds");
   if (timeout !== null && !/^\d+$/.test(timeout)) return badRequest("timeoutSeconds must be an integer");
-  // PENDING for the first poll, then done: a client that does not loop on PENDING is caught.
+  // PENDING for the first poll(s), then done: a client that does not loop on PENDING is caught.
+  // The real server holds this GET up to `timeoutSeconds` (a long poll); the fake answers at once.
   job.polls++;
-  if (job.polls >= 2) processUploadJob(ctx.state, job, ctx.now);
+  if (!ctx.state.holdUploadJobs && job.polls > ctx.state.uploadJobPendingPolls) processUploadJob(ctx.state, job, ctx.now);
   const done = job.status !== "PENDING";
   return {
     status: 200,

@@ -1,12 +1,13 @@
 import type { Config } from "../../config/load.ts";
 import { ontologyFromEncord, type Ontology } from "../../core/annotation/ontology.ts";
-import type { AnnotationBackend, FetchedLabel, LabelRef, RegistrationRequest, RegistrationResult } from "../../ports.ts";
+import type { AnnotationBackend, FetchedLabel, LabelRef, RegistrationJobLedger, RegistrationRequest, RegistrationResult } from "../../ports.ts";
+import { memoryRegistrationLedger } from "../annotation/memory-ledger.ts";
 import { createContext, createEncordClient, encordSettings, explainAuthFailure, once, type EncordClientDeps } from "./context.ts";
 import { fetchLabels, pollLabels } from "./labels.ts";
 import { registerItems } from "./register.ts";
 
 export interface EncordBackendDeps extends EncordClientDeps {
-  /** How long `register` waits for one upload job (default 5 min, inside a function's time budget). */
+  /** How long one `register` call waits for its upload jobs (default 5 min, inside a function's time budget). */
   uploadJobMaxWaitMs?: number;
 }
 
@@ -28,6 +29,8 @@ export function createEncordBackend(config: Config, deps: EncordBackendDeps): An
     return ontologyFromEncord(project.editorOntology, settings.classNames);
   });
   const jobMaxWaitMs = deps.uploadJobMaxWaitMs ?? 5 * 60_000;
+  // Without the database's ledger (the CLI, adapter tests) jobs are resumed within this instance only.
+  const ownLedger = memoryRegistrationLedger(() => deps.clock.now());
 
   async function guarded<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     try {
@@ -39,8 +42,8 @@ export function createEncordBackend(config: Config, deps: EncordBackendDeps): An
 
   return {
     name: "encord",
-    register: (items: readonly RegistrationRequest[]): Promise<RegistrationResult[]> =>
-      guarded("registration", () => registerItems(ctx, items, { jobMaxWaitMs })),
+    register: (items: readonly RegistrationRequest[], jobs?: RegistrationJobLedger): Promise<RegistrationResult[]> =>
+      guarded("registration", () => registerItems(ctx, items, { jobMaxWaitMs, ledger: jobs ?? ownLedger })),
     poll: (cursor: string | null): Promise<{ refs: LabelRef[]; nextCursor: string | null }> => guarded("poll", () => pollLabels(ctx, cursor)),
     fetchLabels: (refs: readonly LabelRef[]): Promise<FetchedLabel[]> => guarded("label fetch", () => fetchLabels(ctx, ontology, refs)),
   };

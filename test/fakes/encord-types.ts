@@ -78,7 +78,14 @@ export interface FakeEncord {
   /** Completes every row not yet in the Complete stage; a builder returning null skips that row. Returns how many. */
   completeAll(build: (t: LabelTarget) => Record<string, unknown> | null, options?: Omit<CompleteOptions, "editedAt">): number;
   labelTargets(): LabelTarget[];
+  /** Moves a row's task to a stage without touching its label (`last_edited_at` stays). */
   moveToStage(target: string, stage: string): void;
+  /** A reviewer approves a row in a review stage without editing it: it moves to Complete, its edit time unchanged. */
+  approve(target: string): void;
+  /** Sends a row back to the first annotation stage (to be completed again with `completeLabel`). */
+  reopen(target: string): void;
+  /** Runs `fn` once, right after the fake answered the first request that `match`es (to act "during" a client's work). */
+  afterRequest(match: (req: { method: string; path: string; queryType?: string; payload?: unknown }) => boolean, fn: () => void): void;
   failNext(rule: FailureRule): void;
   /** Drops injected failures not yet used. */
   clearFailures(): void;

@@ -69,6 +69,14 @@ function metadataRow(state: FakeEncordState, row: FakeLabelRow, includeClientMet
   };
 }
 
+/**
+ * `labelrowmetadata` (encord/client.py `list_label_rows`): every matching row in one answer (the
+ * SDK sends no paging), filtered by stage title, data hashes and edit time. `edited_after` keeps
+ * rows "last edited after" the time (encord/project.py docstring) — strictly after, to the
+ * microsecond, as the words say; clients must not depend on it either way. `last_edited_at`
+ * changes only when the label is saved, never when the task moves between stages (see
+ * `enterStage`). Rows without a label come only with `include_uninitialised_labels`.
+ */
 function listLabelRowMetadata(ctx: V1Context): V1Result {
   const p = ctx.payload ?? {};
   const stage = p.workflow_graph_node_title_eq;

@@ -90,6 +90,8 @@ export function handleV2(ctx: V2Context): FakeResponse {
       return pollUploadJob(ctx, s[2]!, s[4]!);
     case "GET projects/:id":
       return getProject(ctx, s[1]!);
+    case "GET projects/:id/workflow/stages/:id/tasks":
+      return listStageTasks(ctx, s[1]!, s[4]!);
     case "GET projects/:id/datasets": {
       if (s[1] !== state.projectHash) return notFound("project");
       const results = [...state.projectDatasets].map((hash) => ({ datasetHash: hash, title: state.datasets.get(hash) ?? "", description: "" }));
@@ -102,7 +104,7 @@ export function handleV2(ctx: V2Context): FakeResponse {
 
 /** Segment `seg` is an id when it follows a collection name. */
 function isId(previous: string, _seg: string): boolean {
-  return ["folders", "data-upload-jobs", "projects", "items"].includes(previous);
+  return ["folders", "data-upload-jobs", "projects", "items", "stages"].includes(previous);
 }
 
 function createFolder(ctx: V2Context): FakeResponse {
@@ -165,7 +167,12 @@ function startUploadJob(ctx: V2Context, folderUuid: string): FakeResponse {
   return { status: 200, body: job.uuid }; // a bare JSON string, as Encord answers
 }
 
-/** Runs a job: creates items, skips duplicate URLs when asked, records unit errors. */
+/**
+ * Runs a job: creates items, records unit errors, and with `skipDuplicateUrls` skips items "with
+ * URLs that already exist in the same folder" (DataUploadItems.skip_duplicate_urls docstring,
+ * encord/orm/storage.py). With `ignoreErrors` the job ends DONE whatever failed, otherwise ERROR
+ * when a unit failed (LongPollingStatus docstring, encord/orm/dataset.py).
+ */
 export function processUploadJob(state: FakeEncordState, job: FakeUploadJob, now: Date): void {
   if (job.status !== "PENDING") return;
   const dataItems = job.body.dataItems as Record<string, unknown>;
@@ -224,6 +231,31 @@ function pollUploadJob(ctx: V2Context, folderUuid: string, jobUuid: string): Fak
       fileName: null,
     },
   };
+}
+
+/**
+ * A stage's tasks, token-paged (encord/workflow/common.py `get_tasks` → `Page`). DONE-stage tasks
+ * carry uuid, createdAt, updatedAt, dataHash and dataTitle (FinalStageTask, encord/workflow/stages/
+ * final.py); `dataHashes` filters as `_FinalTasksQueryParams` does. Tasks come in the order they
+ * entered the stage; the token is an offset, so a task entering meanwhile may shift a page — as a
+ * client of an opaque token must expect.
+ */
+function listStageTasks(ctx: V2Context, projectHash: string, stageUuid: string): FakeResponse {
+  const { state } = ctx;
+  if (projectHash !== state.projectHash) return notFound("project");
+  const stage = state.stages.find((st) => st.uuid === stageUuid);
+  if (!stage) return notFound("stage");
+  const token = ctx.query.get("pageToken");
+  if (token !== null && !/^\d+$/.test(token)) return badRequest("invalid page token");
+  const filter = ctx.query.getAll("dataHashes");
+  const titles = new Map([...state.dataRows.values()].map((d) => [d.dataHash, d.title]));
+  const tasks = [...state.labelRows.values()]
+    .filter((row) => row.stageTitle === stage.title && (filter.length === 0 || filter.includes(row.dataHash)))
+    .sort((a, b) => a.stageSeq - b.stageSeq)
+    .map((row) => ({ uuid: row.taskUuid, createdAt: row.stageEnteredAt, updatedAt: row.stageEnteredAt, dataHash: row.dataHash, dataTitle: titles.get(row.dataHash) ?? "" }));
+  const start = Number(token ?? "0");
+  const results = tasks.slice(start, start + state.taskPageSize);
+  return { status: 200, body: { results, nextPageToken: start + state.taskPageSize < tasks.length ? String(start + state.taskPageSize) : null } };
 }
 
 function getProject(ctx: V2Context, projectHash: string): FakeResponse {

@@ -4,8 +4,8 @@ import { EncordApiError } from "./errors.ts";
 import type { EncordTransport, QueryParams } from "./http.ts";
 import {
   CloudIntegrationsSchema, LabelRowMetadataSchema, LabelRowSchema, ProjectDatasetSchema, ProjectSchema, StorageFolderSchema,
-  StorageItemSchema, UploadJobIdSchema, UploadJobStateSchema, pageOf, type LabelRowMetadata, type Project, type StorageFolder,
-  type StorageItem, type UploadJobState,
+  StorageItemSchema, UploadJobIdSchema, UploadJobStateSchema, WorkflowTaskSchema, pageOf, type LabelRowMetadata, type Project, type StorageFolder,
+  type StorageItem, type UploadJobState, type WorkflowTask,
 } from "./schemas.ts";
 
 /**
@@ -110,6 +110,16 @@ export class EncordApi {
   async listProjectDatasetHashes(projectHash: string): Promise<string[]> {
     const rows = await this.paged(`projects/${encodeURIComponent(projectHash)}/datasets`, {}, ProjectDatasetSchema, "project datasets");
     return rows.map((r) => r.datasetHash);
+  }
+
+  /**
+   * One page of a workflow stage's tasks (`encord/workflow/common.py` get_tasks: token-paged, no
+   * page-size parameter, so the server picks the size). `pageToken` null starts at the beginning.
+   */
+  async listStageTasksPage(projectHash: string, stageUuid: string, pageToken: string | null): Promise<{ tasks: WorkflowTask[]; nextPageToken: string | null }> {
+    const body = await this.http.v2({ method: "GET", path: `projects/${encodeURIComponent(projectHash)}/workflow/stages/${encodeURIComponent(stageUuid)}/tasks`, query: { pageToken } });
+    const page = parse(pageOf(WorkflowTaskSchema), body, "stage tasks");
+    return { tasks: page.results, nextPageToken: page.nextPageToken ?? null };
   }
 
   async listLabelRowMetadata(projectHash: string, filters: LabelRowFilters): Promise<LabelRowMetadata[]> {

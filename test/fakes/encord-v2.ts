@@ -28,6 +28,12 @@ export interface FakeResponse {
 const notFound = (what: string): FakeResponse => ({ status: 404, body: { message: `${what} not found` } });
 const badRequest = (message: string): FakeResponse => ({ status: 400, body: { message } });
 
+/**
+ * Storage listings: `pageSize` 1–1000, default 100 (ListFoldersParams/ListItemsParams and the
+ * checks in encord/storage.py), `{results, nextPageToken}` until the token is null
+ * (encord/http/v2/payloads.py `Page`, api_client.py `get_paged_iterator`). The token is opaque to
+ * clients; here it is an offset.
+ */
 function page<T>(all: T[], query: URLSearchParams): FakeResponse {
   const size = Number(query.get("pageSize") ?? "100");
   if (!Number.isInteger(size) || size < 1 || size > 1000) return badRequest("pageSize must be between 1 and 1000");

@@ -152,6 +152,7 @@ export interface LabelRef {
   /** The backend's own id for the data (Encord storage item / data hash; local file name). */
   backendRef: string | null;
   title: string | null;
+  /** When the label was last edited: with `labelId`, it names the revision (a new edit, a new revision). */
   editedAt: string;
   annotator: string | null;
 }
@@ -176,7 +177,12 @@ export interface AnnotationBackend {
    * failures, to be retried.
    */
   register(items: readonly RegistrationRequest[], jobs?: RegistrationJobLedger): Promise<RegistrationResult[]>;
-  /** Finished labels edited after `cursor` (an ISO timestamp or backend-specific token). */
+  /**
+   * Finished labels since `cursor` (the backend's own state, opaque to the caller). The refs may
+   * repeat revisions returned by earlier polls — a backend that cannot tell "finished since"
+   * exactly lists more, never less — and the caller skips revisions it has processed, a revision
+   * being (backend, labelId, editedAt). `nextCursor` is stored only once the refs are processed.
+   */
   poll(cursor: string | null): Promise<{ refs: LabelRef[]; nextCursor: string | null }>;
   /** Fetches and converts label content. Adapters chunk requests as their API requires. */
   fetchLabels(refs: readonly LabelRef[]): Promise<FetchedLabel[]>;

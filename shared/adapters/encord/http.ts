@@ -3,7 +3,10 @@ import { TransientError } from "../../errors.ts";
 import type { Clock, Logger } from "../../ports.ts";
 import { EncordApiError, EncordAuthError, V1_AUTH_CODES, V1_KNOWN_CODES, detailText } from "./errors.ts";
 import type { EncordKey } from "./keys.ts";
+import { encodeQuery, networkReason, parseJson, parseRetryAfter, v2Message, v2Scope } from "./http-parts.ts";
 import { signV1, signV2, v2Created } from "./signing.ts";
+
+export { encodeQuery, parseRetryAfter, v2Scope } from "./http-parts.ts";
 
 /**
  * Transport for Encord's two APIs (encord-api.md §0, §1, §8): signs each attempt afresh, applies a
@@ -86,26 +89,6 @@ export const RETRY_STATUSES: ReadonlySet<number> = new Set([413, 429, 500, 502, 
 const RETRY_AFTER_STATUSES: ReadonlySet<number> = new Set([413, 429, 503]);
 const DEFAULT_BACKOFF_MS = [1_000, 3_000, 6_000, 10_000];
 const USER_AGENT = "mlops-loop/0.1 (encord wire client; node)";
-
-/** Python-`requests` style query string: lists repeat the key, booleans are `True`/`False`, nulls dropped. */
-export function encodeQuery(params: QueryParams | undefined): string {
-  const search = new URLSearchParams();
-  for (const [key, value] of Object.entries(params ?? {})) {
-    if (value == null) continue;
-    const values = Array.isArray(value) ? value : [value];
-    for (const v of values) search.append(key, typeof v === "boolean" ? (v ? "True" : "False") : String(v));
-  }
-  return search.toString();
-}
-
-/** Seconds (integer) or an HTTP date → milliseconds; undefined when absent or unreadable. */
-export function parseRetryAfter(header: string | null, now: Date): number | undefined {
-  if (!header) return undefined;
-  const trimmed = header.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  const at = Date.parse(trimmed);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now.getTime());
-}
 
 const V1EnvelopeSchema = z.object({
   status: z.number(),
@@ -304,39 +287,4 @@ export class EncordTransport {
     }
     return { ok: false, retry: false, error: new EncordApiError("encord_request_refused", message, details) };
   }
-}
-
-/**
- * The resource a v2 path addresses, for scoping a refused access: `storage/folders/<uuid>` (its
- * items and upload jobs too), `projects/<hash>`, `datasets/<hash>`, or the collection itself
- * (`cloud-integrations`, `storage/folders`).
- */
-export function v2Scope(path: string): string {
-  const segments = path.replace(/^\/+|\/+$/g, "").split("/");
-  return segments.slice(0, segments[0] === "storage" ? 3 : 2).join("/");
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-function v2Message(json: unknown, text: string): string {
-  if (json && typeof json === "object") {
-    const body = json as { message?: unknown; detail?: unknown };
-    const m = body.message ?? body.detail;
-    if (m !== undefined) return detailText(m, 300);
-  }
-  return detailText(text.trim(), 200);
-}
-
-function networkReason(err: unknown): { text: string; notSent: boolean } {
-  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e?.name === "TimeoutError" || e?.name === "AbortError") return { text: "timed out", notSent: false };
-  const code = e?.cause?.code;
-  const notSent = code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN";
-  return { text: `network error (${code ?? e?.cause?.message ?? e?.message ?? "unknown"})`, notSent };
 }

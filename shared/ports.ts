@@ -110,6 +110,40 @@ export type RegistrationResult =
   | { itemId: string; ok: true; backendRef: string }
   | { itemId: string; ok: false; error: string; permanent: boolean };
 
+/** An asynchronous registration job (an Encord upload job) as the ledger keeps it. */
+export interface RegistrationJobRecord {
+  /** Ours, given when the items were claimed. */
+  id: string;
+  /** The backend's job id, or null while the job is being started. */
+  jobId: string | null;
+  itemIds: string[];
+  /** What resuming the job needs (e.g. the Encord folder it was started in). */
+  detail: Record<string, unknown>;
+  claimedAt: string;
+}
+
+/**
+ * Where a backend keeps its registration jobs, so that a registration retried after its wait gave
+ * up resumes waiting on the job it started instead of starting another. Each call is one
+ * transaction; an item belongs to at most one open job (a database constraint, not a check).
+ */
+export interface RegistrationJobLedger {
+  /** Open jobs (claimed or started) holding any of these items, oldest first. */
+  open(itemIds: readonly string[]): Promise<RegistrationJobRecord[]>;
+  /**
+   * Claims items for a job about to be started, leaving out those held by another open job; a
+   * claim whose job id was never recorded is taken over once older than `staleAfterSeconds`.
+   * Null when none could be claimed.
+   */
+  claim(itemIds: readonly string[], detail: Record<string, unknown>, staleAfterSeconds: number): Promise<RegistrationJobRecord | null>;
+  /** Records the backend's job id, the moment the backend returned it. */
+  started(id: string, jobId: string): Promise<void>;
+  /** The job's results were taken: its items are free again. */
+  settle(id: string, outcome: string): Promise<void>;
+  /** The job was refused or certainly never started: its items are free again. */
+  abandon(id: string, reason: string): Promise<void>;
+}
+
 /** A finished label the backend knows about, before its content is fetched. */
 export interface LabelRef {
   labelId: string;
@@ -118,23 +152,37 @@ export interface LabelRef {
   /** The backend's own id for the data (Encord storage item / data hash; local file name). */
   backendRef: string | null;
   title: string | null;
+  /** When the label was last edited: with `labelId`, it names the revision (a new edit, a new revision). */
   editedAt: string;
   annotator: string | null;
 }
 
 export interface FetchedLabel {
   ref: LabelRef;
-  /** The label converted to the canonical annotation, or why it could not be. */
+  /**
+   * The label converted to the canonical annotation, or why it could not be. `notes` say what the
+   * conversion left out on purpose (e.g. objects of shapes and classes that are not ours).
+   */
   result:
-    | { ok: true; annotation: CanonicalAnnotation }
+    | { ok: true; annotation: CanonicalAnnotation; notes?: string[] }
     | { ok: false; error: string };
 }
 
 export interface AnnotationBackend {
   readonly name: "local" | "encord";
-  /** Registers items with the backend; idempotent for items registered before. */
-  register(items: readonly RegistrationRequest[]): Promise<RegistrationResult[]>;
-  /** Finished labels edited after `cursor` (an ISO timestamp or backend-specific token). */
+  /**
+   * Registers items with the backend; idempotent for items registered before. A backend whose
+   * registration runs as asynchronous jobs records them in `jobs` (an in-memory ledger when none is
+   * given) and resumes them on a retry; items whose job is still running come back as non-permanent
+   * failures, to be retried.
+   */
+  register(items: readonly RegistrationRequest[], jobs?: RegistrationJobLedger): Promise<RegistrationResult[]>;
+  /**
+   * Finished labels since `cursor` (the backend's own state, opaque to the caller). The refs may
+   * repeat revisions returned by earlier polls — a backend that cannot tell "finished since"
+   * exactly lists more, never less — and the caller skips revisions it has processed, a revision
+   * being (backend, labelId, editedAt). `nextCursor` is stored only once the refs are processed.
+   */
   poll(cursor: string | null): Promise<{ refs: LabelRef[]; nextCursor: string | null }>;
   /** Fetches and converts label content. Adapters chunk requests as their API requires. */
   fetchLabels(refs: readonly LabelRef[]): Promise<FetchedLabel[]>;

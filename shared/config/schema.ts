@@ -34,7 +34,35 @@ const jsonOf = <T extends z.ZodType>(schema: T) =>
     }
   }).pipe(schema);
 
-export const DEFAULT_ONTOLOGY = ["background", "land", "water", "thick_cloud", "thin_cloud", "cloud_shadow"];
+/**
+ * The seed project's classes (its Encord bitmask objects), in class-id order. `Fill` (id 0) is the
+ * no-data fill class: nodata pixels are Fill or unlabelled; land and water are both `Clear`.
+ */
+export const DEFAULT_ONTOLOGY = ["Fill", "Clear", "Cloud", "Thin_Cloud", "Cloud_Shadow"];
+
+/**
+ * `ONTOLOGY`: Encord object names → class ids, as a JSON object (`{"Fill":0,"Clear":1,…}`), or a
+ * JSON list of names whose index is the id. Either way ids run 0…n−1, each used once; the result
+ * is the list of names in id order.
+ */
+const ontologyNames = z.unknown().transform((value, ctx): string[] => {
+  const fail = (message: string) => {
+    ctx.addIssue({ code: "custom", message });
+    return z.NEVER;
+  };
+  if (Array.isArray(value)) {
+    const list = z.array(z.string().min(1)).min(2).safeParse(value);
+    return list.success ? list.data : fail("a list of at least two class names");
+  }
+  const byName = z.record(z.string().min(1), z.number().int().min(0)).safeParse(value);
+  if (!byName.success) return fail('an object of Encord object names → class ids ({"Fill":0,"Clear":1,…}), or a list of names');
+  const entries = Object.entries(byName.data).sort(([, a], [, b]) => a - b);
+  const ids = entries.map(([, id]) => id);
+  if (entries.length < 2 || ids.some((id, index) => id !== index)) {
+    return fail(`class ids must be 0…n−1 (at least two classes), each used once; got ${ids.join(", ") || "none"}`);
+  }
+  return entries.map(([name]) => name);
+});
 
 export const EnvSchema = z
   .object({
@@ -83,8 +111,8 @@ export const EnvSchema = z
 
     // Annotation
     ANNOTATION_BACKEND: z.enum(["local", "encord"]).default("local"),
-    /** Class names; the index is the class id. Class 0 is background (nodata must be background). */
-    ONTOLOGY: jsonOf(z.array(z.string().min(1)).min(2)).default(DEFAULT_ONTOLOGY),
+    /** Encord object name → class id (or a list, index = id). Nodata pixels may only be the fill class (see ontology.ts). */
+    ONTOLOGY: jsonOf(ontologyNames).default(DEFAULT_ONTOLOGY),
     TASK: z.enum(["segmentation", "detection", "classification"]).default("segmentation"),
     REGISTER_BATCH_SIZE: int(1, 1000).default(1000),
     /** An upload normalising for less than this holds registration back, so a burst goes in one batch. */

@@ -4,6 +4,7 @@ import { fromSemanticRaster } from "../core/annotation/mask-png.ts";
 import { countsToString, encodeRowMajor } from "../core/annotation/rle.ts";
 import type { Ontology } from "../core/annotation/ontology.ts";
 import { createPrng } from "../core/demo/prng.ts";
+import { SceneClass } from "../core/demo/scenes.ts";
 import { sha256Hex } from "../core/json.ts";
 
 /** The mistakes the simulated annotation team makes, each caught by one quality check. */
@@ -29,23 +30,25 @@ export function pickMistake(title: string, revision: number, badShare: number, s
 }
 
 /**
- * An Encord label row for a demo product: the ground-truth classes as bitmask objects on the RGB
- * frame of the RGB + NIR image group, possibly with one deliberate mistake.
+ * An Encord label row for a demo product: the ground-truth classes (the seed project's Fill, Clear,
+ * Cloud, Thin_Cloud, Cloud_Shadow) as bitmask objects on the RGB frame of the RGB + NIR image group
+ * — nodata painted Fill, as the seed's annotators do — possibly with one deliberate mistake.
  */
 export function simulatedLabelRow(input: SimulatedLabelInput): Record<string, unknown> {
   const { width, height, mask } = input.groundTruth;
   const data = new Uint8Array(mask);
   if (input.mistake === "cloud_on_nodata") {
-    // Annotators painting the swath border as cloud: nodata must stay background.
-    for (let i = 0; i < data.length; i++) if (data[i] === 0) data[i] = 3;
+    // Annotators painting the swath border as cloud: nodata must be Fill or unlabelled.
+    for (let i = 0; i < data.length; i++) if (data[i] === SceneClass.fill) data[i] = SceneClass.cloud;
   }
   const provenance = { backend: "local", labelId: labelHash(input), annotator: input.annotator, editedAt: input.editedAt.toISOString() };
-  const annotation: CanonicalAnnotation = fromSemanticRaster({ width, height, data }, { itemId: input.itemId, ontology: input.ontology, provenance });
+  // No pixel value is left out (256 matches none): the Fill class is drawn over nodata like any other.
+  const annotation: CanonicalAnnotation = fromSemanticRaster({ width, height, data }, { itemId: input.itemId, ontology: input.ontology, provenance, background: 256 });
   if (input.mistake === "unknown_class") {
     annotation.objects.push({ id: `${input.itemId}#snow`, classId: null, className: "snow", kind: "box", box: { x: 2, y: 2, w: 8, h: 8 } });
   }
   if (input.mistake === "degenerate_box") {
-    annotation.objects.push({ id: `${input.itemId}#flat`, classId: 1, className: input.ontology.classes[1]?.name ?? "land", kind: "box", box: { x: 10, y: 10, w: 0, h: 6 } });
+    annotation.objects.push({ id: `${input.itemId}#flat`, classId: SceneClass.clear, className: input.ontology.classes[SceneClass.clear]?.name ?? "Clear", kind: "box", box: { x: 10, y: 10, w: 0, h: 6 } });
   }
   const row = toEncordLabelRow(annotation, input.ontology, {
     labelHash: provenance.labelId,
@@ -66,13 +69,19 @@ function labelHash(input: SimulatedLabelInput): string {
   return `lbl-${sha256Hex(`${input.itemId}`).slice(0, 12)}`;
 }
 
-/** Replaces the first bitmask with one a row short: the "mask size equals image size" check fails. */
+/**
+ * Replaces the first bitmask with one a row taller than the image: it cannot be placed in the
+ * frame, so the "mask size equals image size" check fails. (A shorter one would not do: a bitmask
+ * smaller than the frame is a crop placed at its top/left, and short counts are padded.)
+ */
 function corruptFirstBitmask(row: Record<string, unknown>, width: number, height: number): void {
-  const units = row.data_units as Record<string, { labels?: { objects?: { bitmask?: { rleString: string } }[] } }>;
+  type Bitmask = { rleString: string; width: number; height: number };
+  const units = row.data_units as Record<string, { labels?: { objects?: { bitmask?: Bitmask }[] } }>;
   for (const unit of Object.values(units)) {
     const object = unit.labels?.objects?.find((o) => o.bitmask);
     if (object?.bitmask) {
-      object.bitmask.rleString = countsToString(encodeRowMajor(new Uint8Array(width * (height - 1)).fill(1), width, height - 1));
+      object.bitmask.height = height + 1;
+      object.bitmask.rleString = countsToString(encodeRowMajor(new Uint8Array(width * (height + 1)).fill(1), width, height + 1));
       return;
     }
   }

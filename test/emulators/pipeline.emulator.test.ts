@@ -171,12 +171,12 @@ describe.skipIf(!hasGcloud)("pipeline on the Pub/Sub emulator", () => {
     await until("the item to be registered", () => one(`SELECT 1 AS ok FROM items WHERE id = $1 AND state = 'registered'`, [itemId]));
     expect(gcs.getObject("annotation", `tasks/${itemId}.json`)).toBeDefined();
 
-    // 3. An annotator drops a COCO label (land as an RLE mask from the scene's ground truth).
+    // 3. An annotator drops a COCO label (Clear as an RLE mask from the scene's ground truth).
     const { width, height, mask } = product.groundTruth;
     const coco = {
       images: [{ id: 1, file_name: "S2_E2E_0001_rgb.png", width, height }],
       annotations: [{ id: 1, image_id: 1, category_id: 1, iscrowd: 0, segmentation: { size: [height, width], counts: columnMajorRle(mask, width, height, 1) } }],
-      categories: [{ id: 1, name: "land" }],
+      categories: [{ id: 1, name: "Clear" }],
     };
     gcs.putObject("annotation", "inbox/S2_E2E_0001.json", JSON.stringify(coco), "application/json");
 

@@ -2,12 +2,12 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { verifyV1, verifyV2 } from "./encord-auth.ts";
-import { DEFAULT_STAGES, type FakeLabelRow, duplicateUrls, encordTimestamp, fakeEditorOntology, longTimestamp, newState } from "./encord-state.ts";
+import { DEFAULT_STAGES, type FakeLabelRow, duplicateUrls, encordTimestamp, enterStage, fakeEditorOntology, longTimestamp, newState, seedEditorOntology } from "./encord-state.ts";
 import type { CompleteOptions, FailureRule, FakeEncord, FakeEncordOptions, LabelTarget } from "./encord-types.ts";
 import { handleV1 } from "./encord-v1.ts";
 import { type FakeResponse, handleV2, processUploadJob } from "./encord-v2.ts";
 
-export { fakeEditorOntology, encordTimestamp } from "./encord-state.ts";
+export { fakeEditorOntology, encordTimestamp, seedEditorOntology } from "./encord-state.ts";
 export type { FakeEncordState, FakeItem, FakeLabelRow, FakeStage, FakeUploadJob } from "./encord-state.ts";
 export type { CompleteOptions, FailureRule, FakeEncord, FakeEncordOptions, LabelTarget } from "./encord-types.ts";
 
@@ -35,10 +35,20 @@ export async function startFakeEncord(options: FakeEncordOptions): Promise<FakeE
     datasetHash: options.datasetHash ?? randomUUID(),
     datasetTitle: options.datasetTitle ?? "mlops-loop items",
     stages,
-    editorOntology: options.ontology ?? fakeEditorOntology(options.classNames ?? ["background", "land", "water", "thick_cloud", "thin_cloud", "cloud_shadow"]),
+    // The seed project's ontology unless a test names its own classes or ontology.
+    editorOntology: options.ontology ?? (options.classNames ? fakeEditorOntology(options.classNames) : seedEditorOntology()),
   });
   if (options.datasetAttached) state.projectDatasets.add(state.datasetHash);
   const failures: (FailureRule & { left: number })[] = [];
+  const hooks: { match: (req: { method: string; path: string; queryType?: string; payload?: unknown }) => boolean; fn: () => void }[] = [];
+  /** Runs (once) the hooks matching a request that was just answered. */
+  const runHooks = (req: { method: string; path: string; queryType?: string; payload?: unknown }) => {
+    for (const hook of [...hooks]) {
+      if (!hook.match(req)) continue;
+      hooks.splice(hooks.indexOf(hook), 1);
+      hook.fn();
+    }
+  };
   const maxAge = options.maxSignatureAgeSeconds ?? 300;
   let lastEditMicros = 0;
 
@@ -104,7 +114,8 @@ export async function startFakeEncord(options: FakeEncordOptions): Promise<FakeE
         payload: (parsed.values?.payload ?? null) as Record<string, unknown> | null,
       });
       state.requests.push({ ...record, status: 200, ...(result.ok ? {} : { errorCode: result.code }) });
-      return send({ status: 200, body: result.ok ? { status: 200, response: result.response } : { status: result.status, response: [result.code], payload: result.payload } });
+      send({ status: 200, body: result.ok ? { status: 200, response: result.response } : { status: result.status, response: [result.code], payload: result.payload } });
+      return runHooks({ method, path: url.pathname, queryType, payload: record.payload });
     }
 
     if (url.pathname.startsWith("/v2/public/")) {
@@ -132,8 +143,9 @@ export async function startFakeEncord(options: FakeEncordOptions): Promise<FakeE
         return send({ status, body: { message: "injected failure" }, headers: retryAfterHeader(failure) });
       }
       const result = handleV2({ state, now: now(), method, segments: path.split("/").map(decodeURIComponent), query: url.searchParams, body: json });
-      state.requests.push({ method, path, body: json, status: result.status });
-      return send(result);
+      state.requests.push({ method, path, body: json, query: url.search.slice(1), status: result.status });
+      send(result);
+      return runHooks({ method, path });
     }
     send({ status: 404, body: { detail: "Not Found" } });
   }
@@ -186,7 +198,7 @@ export async function startFakeEncord(options: FakeEncordOptions): Promise<FakeE
     row.createdAt ??= editedAt;
     row.lastEditedAt = editedAt;
     row.annotator = options.annotator ?? "annotator@example.com";
-    row.stageTitle = options.stage ?? completeStage();
+    enterStage(state, row, options.stage ?? completeStage(), now());
     return t.labelHash;
   }
 
@@ -227,7 +239,19 @@ export async function startFakeEncord(options: FakeEncordOptions): Promise<FakeE
     labelTargets: () => [...state.labelRows.values()].map(targetOf),
     moveToStage(target, stage) {
       if (!state.stages.some((s) => s.title === stage)) throw new Error(`fake Encord: no stage ${stage}`);
-      findRow(target).stageTitle = stage;
+      enterStage(state, findRow(target), stage, now());
+    },
+    approve(target) {
+      const row = findRow(target);
+      if (state.stages.find((s) => s.title === row.stageTitle)?.stageType !== "REVIEW") throw new Error(`fake Encord: ${target} is not in a review stage (it is in ${row.stageTitle})`);
+      enterStage(state, row, completeStage(), now());
+    },
+    reopen(target) {
+      const first = state.stages.find((s) => s.stageType === "ANNOTATION") ?? state.stages[0]!;
+      enterStage(state, findRow(target), first.title, now());
+    },
+    afterRequest(match, fn) {
+      hooks.push({ match, fn });
     },
     failNext(rule) {
       failures.push({ ...rule, left: rule.times ?? 1 });
@@ -239,7 +263,11 @@ export async function startFakeEncord(options: FakeEncordOptions): Promise<FakeE
       state.labelRowLimit = max === null ? null : { max, advertise: opts?.advertise ?? true };
     },
     settleUploadJobs() {
+      state.holdUploadJobs = false;
       for (const job of state.uploadJobs.values()) processUploadJob(state, job, now());
+    },
+    holdUploadJobs() {
+      state.holdUploadJobs = true;
     },
     breakUrl(url, error = "Object not found in bucket") {
       state.brokenUrls.set(url, error);

@@ -75,6 +75,11 @@ export interface FakeLabelRow {
   /** Null until a label is saved (Encord's "uninitialised" rows). */
   labelHash: string | null;
   stageTitle: string;
+  /** The row's workflow task; `stageEnteredAt` is when it entered its current stage (the task's `updatedAt`). */
+  taskUuid: string;
+  stageEnteredAt: string;
+  /** Order of entering stages, across rows (timestamps can tie). */
+  stageSeq: number;
   createdAt: string | null;
   /** ISO without zone, microseconds: the way labelrowmetadata reports it. */
   lastEditedAt: string | null;
@@ -105,8 +110,9 @@ export interface FakeRequestRecord {
   /** v1 only: the body's `values.uid` / `values.payload`. */
   uid?: unknown;
   payload?: unknown;
-  /** v2 only: the parsed JSON body. */
+  /** v2 only: the parsed JSON body, and the query string (without `?`). */
   body?: unknown;
+  query?: string;
   status: number;
   /** v1 errors travel in a 200 body; this is the body's code when there was one. */
   errorCode?: string;
@@ -136,6 +142,21 @@ export interface FakeEncordState {
   labelRowLimit: { max: number; advertise: boolean } | null;
   /** How `search` matches names: Encord does not document it, so tests can make it find nothing. */
   searchMode: "substring" | "never";
+  /**
+   * How long an upload job runs: it answers PENDING to this many status polls, then finishes;
+   * `holdUploadJobs` keeps every job PENDING until `settleUploadJobs`. Encord promises no
+   * duration: PENDING means "will start soon or already started processing" (LongPollingStatus,
+   * encord/orm/dataset.py) and the SDK's waiter allows a job up to 7 days
+   * (encord/storage.py `_add_data_to_folder_get_result`).
+   */
+  uploadJobPendingPolls: number;
+  holdUploadJobs: boolean;
+  /**
+   * Tasks per page of a stage's task listing. The SDK sends no page size (`TasksQueryParams` has
+   * only `page_token`, encord/workflow/common.py), so the server picks one; tests make it small.
+   */
+  taskPageSize: number;
+  stageSeq: number;
   counters: FakeCounters;
   requests: FakeRequestRecord[];
 }
@@ -179,6 +200,10 @@ export function newState(init: {
     brokenUrls: new Map(),
     labelRowLimit: null,
     searchMode: "substring",
+    uploadJobPendingPolls: 1,
+    holdUploadJobs: false,
+    taskPageSize: 100,
+    stageSeq: 0,
     counters: {
       requests: 0, authFailures: 0, foldersCreated: 0, uploadJobsStarted: 0, itemsCreated: 0, duplicatesSkipped: 0,
       linkCalls: 0, projectDatasetCalls: 0, labelRowFetches: 0, multiLabelLimitErrors: 0,
@@ -214,6 +239,21 @@ export function fakeEditorOntology(classNames: readonly string[], shape: "bitmas
   };
 }
 
+/**
+ * The seed project's editor ontology: five bitmask objects, in the order the seed lists them.
+ * The feature hashes are made up (short opaque strings, as in Encord); the shapes and names are
+ * the seed's. `Fill` is drawn over nodata.
+ */
+export function seedEditorOntology(): unknown {
+  const objects = [["Fill", "#000000"], ["Cloud_Shadow", "#5A4A3A"], ["Clear", "#2E8B57"], ["Thin_Cloud", "#B0C4DE"], ["Cloud", "#FFFFFF"]] as const;
+  return {
+    objects: objects.map(([name, color], i) => ({
+      id: String(i + 1), name, color, shape: "bitmask", featureNodeHash: `sd${String(i + 1).padStart(2, "0")}/Q+x`, required: false, archived: false, attributes: [],
+    })),
+    classifications: [],
+  };
+}
+
 /** Every URL registered more than once in a folder: proof of a duplicate registration. */
 export function duplicateUrls(state: FakeEncordState): string[] {
   const counts = new Map<string, number>();
@@ -226,14 +266,27 @@ export function duplicateUrls(state: FakeEncordState): string[] {
   return [...counts.entries()].filter(([, n]) => n > 1).map(([k]) => k.slice(k.indexOf(" ") + 1));
 }
 
+/**
+ * Moves a row's task into a stage. The label itself is not touched: `last_edited_at` stays as it
+ * was. Moving work along (submit, approve, reopen) is a workflow action that carries no label
+ * content (encord/workflow/stages/review.py `approve`, encord/workflow/common.py `_move`), and the
+ * label-row metadata has no time of entering a stage (`LabelRowMetadata`, encord/orm/label_row.py).
+ * The task's `updatedAt` is the time it entered the stage.
+ */
+export function enterStage(state: FakeEncordState, row: FakeLabelRow, stageTitle: string, now: Date): void {
+  row.stageTitle = stageTitle;
+  row.stageEnteredAt = v2Timestamp(now);
+  row.stageSeq = ++state.stageSeq;
+}
+
 /** Creates label rows for a dataset's data rows once the dataset is in the project. */
 export function syncLabelRows(state: FakeEncordState): void {
   const first = state.stages[0]?.title ?? "Annotate 1";
   for (const row of state.dataRows.values()) {
     if (!state.projectDatasets.has(row.datasetHash) || state.labelRows.has(row.dataHash)) continue;
     state.labelRows.set(row.dataHash, {
-      dataHash: row.dataHash, datasetHash: row.datasetHash, labelHash: null, stageTitle: first,
-      createdAt: null, lastEditedAt: null, annotator: null, content: null,
+      dataHash: row.dataHash, datasetHash: row.datasetHash, labelHash: null, stageTitle: first, taskUuid: randomUUID(),
+      stageEnteredAt: v2Timestamp(new Date()), stageSeq: ++state.stageSeq, createdAt: null, lastEditedAt: null, annotator: null, content: null,
     });
   }
 }

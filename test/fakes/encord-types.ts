@@ -13,7 +13,7 @@ export interface FakeEncordOptions {
   otherIntegrations?: FakeIntegration[];
   /** Workflow stages in order (default: Annotate 1, Review 1, Complete, Archive). */
   stages?: FakeStage[];
-  /** The project's editor ontology; default: `fakeEditorOntology(classNames)`. */
+  /** The project's editor ontology; default: `fakeEditorOntology(classNames)` when classNames is given, else the seed's. */
   ontology?: unknown;
   classNames?: string[];
   /** The server's clock (signature freshness, timestamps). */
@@ -78,13 +78,22 @@ export interface FakeEncord {
   /** Completes every row not yet in the Complete stage; a builder returning null skips that row. Returns how many. */
   completeAll(build: (t: LabelTarget) => Record<string, unknown> | null, options?: Omit<CompleteOptions, "editedAt">): number;
   labelTargets(): LabelTarget[];
+  /** Moves a row's task to a stage without touching its label (`last_edited_at` stays). */
   moveToStage(target: string, stage: string): void;
+  /** A reviewer approves a row in a review stage without editing it: it moves to Complete, its edit time unchanged. */
+  approve(target: string): void;
+  /** Sends a row back to the first annotation stage (to be completed again with `completeLabel`). */
+  reopen(target: string): void;
+  /** Runs `fn` once, right after the fake answered the first request that `match`es (to act "during" a client's work). */
+  afterRequest(match: (req: { method: string; path: string; queryType?: string; payload?: unknown }) => boolean, fn: () => void): void;
   failNext(rule: FailureRule): void;
   /** Drops injected failures not yet used. */
   clearFailures(): void;
   setLabelRowLimit(max: number | null, options?: { advertise?: boolean }): void;
-  /** Finishes every pending upload job now. */
+  /** Finishes every pending upload job now (and stops holding them). */
   settleUploadJobs(): void;
+  /** Keeps every upload job PENDING, however often it is polled, until `settleUploadJobs`. */
+  holdUploadJobs(): void;
   /** Makes registration of this URL fail with a unit error. */
   breakUrl(url: string, error?: string): void;
   duplicateUrls(): string[];

@@ -34,6 +34,8 @@ export function handleV1(ctx: V1Context): V1Result {
       return projectScoped(ctx) ?? addDatasets(ctx);
     case "datasetlinkitems POST":
       return linkItems(ctx);
+    case "datarows GET":
+      return listDataRows(ctx);
     default:
       return err(400, "INVALID_ARGUMENTS_ERROR", `the fake does not implement ${route}`);
   }
@@ -69,6 +71,14 @@ function metadataRow(state: FakeEncordState, row: FakeLabelRow, includeClientMet
   };
 }
 
+/**
+ * `labelrowmetadata` (encord/client.py `list_label_rows`): every matching row in one answer (the
+ * SDK sends no paging), filtered by stage title, data hashes and edit time. `edited_after` keeps
+ * rows "last edited after" the time (encord/project.py docstring) — strictly after, to the
+ * microsecond, as the words say; clients must not depend on it either way. `last_edited_at`
+ * changes only when the label is saved, never when the task moves between stages (see
+ * `enterStage`). Rows without a label come only with `include_uninitialised_labels`.
+ */
 function listLabelRowMetadata(ctx: V1Context): V1Result {
   const p = ctx.payload ?? {};
   const stage = p.workflow_graph_node_title_eq;
@@ -127,6 +137,15 @@ function addDatasets(ctx: V1Context): V1Result {
   for (const hash of hashes as string[]) ctx.state.projectDatasets.add(hash);
   syncLabelRows(ctx.state);
   return ok(true);
+}
+
+/** `datarows` GET (encord/client.py `list_data_rows`): a dataset's rows, filtered by exact title. */
+function listDataRows(ctx: V1Context): V1Result {
+  if (ctx.resourceType !== "dataset") return err(400, "INVALID_ARGUMENTS_ERROR", "ResourceType must be dataset");
+  if (!ctx.state.datasets.has(ctx.resourceId)) return err(404, "RESOURCE_NOT_FOUND_ERROR", "Dataset not found or not accessible");
+  const titleEq = ctx.payload?.title_eq;
+  const rows = [...ctx.state.dataRows.values()].filter((r) => r.datasetHash === ctx.resourceId && (typeof titleEq !== "string" || r.title === titleEq));
+  return ok(rows.map((r) => ({ data_hash: r.dataHash, data_title: r.title, data_type: r.dataType, created_at: r.createdAt, backing_item_uuid: r.itemUuid })));
 }
 
 function linkItems(ctx: V1Context): V1Result {

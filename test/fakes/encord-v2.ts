@@ -28,6 +28,12 @@ export interface FakeResponse {
 const notFound = (what: string): FakeResponse => ({ status: 404, body: { message: `${what} not found` } });
 const badRequest = (message: string): FakeResponse => ({ status: 400, body: { message } });
 
+/**
+ * Storage listings: `pageSize` 1–1000, default 100 (ListFoldersParams/ListItemsParams and the
+ * checks in encord/storage.py), `{results, nextPageToken}` until the token is null
+ * (encord/http/v2/payloads.py `Page`, api_client.py `get_paged_iterator`). The token is opaque to
+ * clients; here it is an offset.
+ */
 function page<T>(all: T[], query: URLSearchParams): FakeResponse {
   const size = Number(query.get("pageSize") ?? "100");
   if (!Number.isInteger(size) || size < 1 || size > 1000) return badRequest("pageSize must be between 1 and 1000");
@@ -90,6 +96,8 @@ export function handleV2(ctx: V2Context): FakeResponse {
       return pollUploadJob(ctx, s[2]!, s[4]!);
     case "GET projects/:id":
       return getProject(ctx, s[1]!);
+    case "GET projects/:id/workflow/stages/:id/tasks":
+      return listStageTasks(ctx, s[1]!, s[4]!);
     case "GET projects/:id/datasets": {
       if (s[1] !== state.projectHash) return notFound("project");
       const results = [...state.projectDatasets].map((hash) => ({ datasetHash: hash, title: state.datasets.get(hash) ?? "", description: "" }));
@@ -102,7 +110,7 @@ export function handleV2(ctx: V2Context): FakeResponse {
 
 /** Segment `seg` is an id when it follows a collection name. */
 function isId(previous: string, _seg: string): boolean {
-  return ["folders", "data-upload-jobs", "projects", "items"].includes(previous);
+  return ["folders", "data-upload-jobs", "projects", "items", "stages"].includes(previous);
 }
 
 function createFolder(ctx: V2Context): FakeResponse {
@@ -165,7 +173,12 @@ function startUploadJob(ctx: V2Context, folderUuid: string): FakeResponse {
   return { status: 200, body: job.uuid }; // a bare JSON string, as Encord answers
 }
 
-/** Runs a job: creates items, skips duplicate URLs when asked, records unit errors. */
+/**
+ * Runs a job: creates items, records unit errors, and with `skipDuplicateUrls` skips items "with
+ * URLs that already exist in the same folder" (DataUploadItems.skip_duplicate_urls docstring,
+ * encord/orm/storage.py). With `ignoreErrors` the job ends DONE whatever failed, otherwise ERROR
+ * when a unit failed (LongPollingStatus docstring, encord/orm/dataset.py).
+ */
 export function processUploadJob(state: FakeEncordState, job: FakeUploadJob, now: Date): void {
   if (job.status !== "PENDING") return;
   const dataItems = job.body.dataItems as Record<string, unknown>;
@@ -205,9 +218,10 @@ function pollUploadJob(ctx: V2Context, folderUuid: string, jobUuid: string): Fak
   if (!job || job.folderUuid !== folderUuid) return notFound("upload job");
   const timeout = ctx.query.get("timeoutSeconds");
   if (timeout !== null && !/^\d+$/.test(timeout)) return badRequest("timeoutSeconds must be an integer");
-  // PENDING for the first poll, then done: a client that does not loop on PENDING is caught.
+  // PENDING for the first poll(s), then done: a client that does not loop on PENDING is caught.
+  // The real server holds this GET up to `timeoutSeconds` (a long poll); the fake answers at once.
   job.polls++;
-  if (job.polls >= 2) processUploadJob(ctx.state, job, ctx.now);
+  if (!ctx.state.holdUploadJobs && job.polls > ctx.state.uploadJobPendingPolls) processUploadJob(ctx.state, job, ctx.now);
   const done = job.status !== "PENDING";
   return {
     status: 200,
@@ -223,6 +237,31 @@ function pollUploadJob(ctx: V2Context, folderUuid: string, jobUuid: string): Fak
       fileName: null,
     },
   };
+}
+
+/**
+ * A stage's tasks, token-paged (encord/workflow/common.py `get_tasks` → `Page`). DONE-stage tasks
+ * carry uuid, createdAt, updatedAt, dataHash and dataTitle (FinalStageTask, encord/workflow/stages/
+ * final.py); `dataHashes` filters as `_FinalTasksQueryParams` does. Tasks come in the order they
+ * entered the stage; the token is an offset, so a task entering meanwhile may shift a page — as a
+ * client of an opaque token must expect.
+ */
+function listStageTasks(ctx: V2Context, projectHash: string, stageUuid: string): FakeResponse {
+  const { state } = ctx;
+  if (projectHash !== state.projectHash) return notFound("project");
+  const stage = state.stages.find((st) => st.uuid === stageUuid);
+  if (!stage) return notFound("stage");
+  const token = ctx.query.get("pageToken");
+  if (token !== null && !/^\d+$/.test(token)) return badRequest("invalid page token");
+  const filter = ctx.query.getAll("dataHashes");
+  const titles = new Map([...state.dataRows.values()].map((d) => [d.dataHash, d.title]));
+  const tasks = [...state.labelRows.values()]
+    .filter((row) => row.stageTitle === stage.title && (filter.length === 0 || filter.includes(row.dataHash)))
+    .sort((a, b) => a.stageSeq - b.stageSeq)
+    .map((row) => ({ uuid: row.taskUuid, createdAt: row.stageEnteredAt, updatedAt: row.stageEnteredAt, dataHash: row.dataHash, dataTitle: titles.get(row.dataHash) ?? "" }));
+  const start = Number(token ?? "0");
+  const results = tasks.slice(start, start + state.taskPageSize);
+  return { status: 200, body: { results, nextPageToken: start + state.taskPageSize < tasks.length ? String(start + state.taskPageSize) : null } };
 }
 
 function getProject(ctx: V2Context, projectHash: string): FakeResponse {

@@ -24,7 +24,7 @@ describe("poll function", () => {
     const coco = {
       images: [{ id: 1, file_name: "scene-7.png", width: 6, height: 4 }],
       annotations: [{ id: 1, image_id: 1, category_id: 2, segmentation: [[0, 0, 6, 0, 6, 4, 0, 4]], bbox: [0, 0, 6, 4], iscrowd: 0 }],
-      categories: [{ id: 2, name: "land" }],
+      categories: [{ id: 2, name: "Clear" }],
     };
     t.gcs.putObject("annotation", "inbox/scene-7.json", JSON.stringify(coco), "application/json");
     // Scheduler-style tick with a bare payload: the converted CloudEvent shape this time.

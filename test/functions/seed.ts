@@ -17,13 +17,13 @@ export async function seedItem(
   );
 }
 
-/** A segmentation label covering the whole image with one "land" polygon. */
+/** A segmentation label covering the whole image with one "Clear" polygon. */
 export function landPolygonAnnotation(itemId: string, width: number, height: number, editedAt = new Date().toISOString()) {
   return {
     schema: "canonical-annotation/v1",
     itemId,
     image: { width, height },
-    objects: [{ id: "o1", kind: "polygon", classId: DEFAULT_ONTOLOGY.indexOf("land"), className: "land", polygon: [[0, 0, width, 0, width, height, 0, height]] }],
+    objects: [{ id: "o1", kind: "polygon", classId: DEFAULT_ONTOLOGY.indexOf("Clear"), className: "Clear", polygon: [[0, 0, width, 0, width, height, 0, height]] }],
     classifications: [],
     provenance: { backend: "local", labelId: `inbox/${itemId}.json`, annotator: "tester", editedAt },
   };

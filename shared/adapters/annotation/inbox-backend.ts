@@ -99,7 +99,7 @@ export function createInboxBackend(deps: { store: ObjectStore; config: Config; l
         annotator: converted.ok ? converted.annotation.provenance.annotator : null,
         labelId: typeof record.label_hash === "string" ? record.label_hash : ref.labelId,
       };
-      return [{ ref: enriched, result: converted.ok ? { ok: true, annotation: converted.annotation } : { ok: false, error: converted.error } }];
+      return [{ ref: enriched, result: converted.ok ? { ok: true, annotation: converted.annotation, notes: converted.notes } : { ok: false, error: converted.error } }];
     }
     if ("images" in record && "annotations" in record) {
       let annotations: CanonicalAnnotation[];

@@ -1,11 +1,11 @@
-import type { z } from "zod";
+import { z } from "zod";
 import { TransientError } from "../../errors.ts";
 import { EncordApiError } from "./errors.ts";
 import type { EncordTransport, QueryParams } from "./http.ts";
 import {
   CloudIntegrationsSchema, LabelRowMetadataSchema, LabelRowSchema, ProjectDatasetSchema, ProjectSchema, StorageFolderSchema,
-  StorageItemSchema, UploadJobIdSchema, UploadJobStateSchema, pageOf, type LabelRowMetadata, type Project, type StorageFolder,
-  type StorageItem, type UploadJobState,
+  StorageItemSchema, UploadJobIdSchema, UploadJobStateSchema, WorkflowTaskSchema, pageOf, type LabelRowMetadata, type Project, type StorageFolder,
+  type StorageItem, type UploadJobState, type WorkflowTask,
 } from "./schemas.ts";
 
 /**
@@ -112,6 +112,16 @@ export class EncordApi {
     return rows.map((r) => r.datasetHash);
   }
 
+  /**
+   * One page of a workflow stage's tasks (`encord/workflow/common.py` get_tasks: token-paged, no
+   * page-size parameter, so the server picks the size). `pageToken` null starts at the beginning.
+   */
+  async listStageTasksPage(projectHash: string, stageUuid: string, pageToken: string | null): Promise<{ tasks: WorkflowTask[]; nextPageToken: string | null }> {
+    const body = await this.http.v2({ method: "GET", path: `projects/${encodeURIComponent(projectHash)}/workflow/stages/${encodeURIComponent(stageUuid)}/tasks`, query: { pageToken } });
+    const page = parse(pageOf(WorkflowTaskSchema), body, "stage tasks");
+    return { tasks: page.results, nextPageToken: page.nextPageToken ?? null };
+  }
+
   async listLabelRowMetadata(projectHash: string, filters: LabelRowFilters): Promise<LabelRowMetadata[]> {
     const response = await this.http.v1({
       resourceType: "project", resourceId: projectHash, queryType: "labelrowmetadata", method: "GET", uid: null, retryable: true,
@@ -152,6 +162,24 @@ export class EncordApi {
       },
     });
     return parse(LabelRowSchema.array(), response ?? [], "labelrow") as Record<string, unknown>[];
+  }
+
+  /** Data rows of a dataset with this exact title (encord/client.py `list_data_rows`); proves the key may read the dataset. */
+  async listDataRowsTitled(datasetHash: string, title: string): Promise<unknown[]> {
+    const response = await this.http.v1({
+      resourceType: "dataset", resourceId: datasetHash, queryType: "datarows", method: "GET", uid: null, retryable: true,
+      payload: {
+        title_eq: title, title_like: null, created_before: null, created_after: null, data_types: null,
+        dataset_access_settings: { fetch_client_metadata: false }, data_hashes: null,
+      },
+    });
+    return parse(z.array(z.unknown()), response ?? [], "datarows");
+  }
+
+  /** The first page of a folder's items (a cheap proof of access). */
+  async folderItemsPage(folderUuid: string, pageSize: number): Promise<StorageItem[]> {
+    const body = await this.http.v2({ method: "GET", path: `storage/folders/${encodeURIComponent(folderUuid)}/items`, query: { pageSize, signUrls: false } });
+    return parse(pageOf(StorageItemSchema), body, "list folder items").results;
   }
 
   /** Links storage items to a dataset; items already linked are skipped (idempotent, so retried). */

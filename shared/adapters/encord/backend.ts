@@ -1,19 +1,23 @@
 import type { Config } from "../../config/load.ts";
 import { ontologyFromEncord, type Ontology } from "../../core/annotation/ontology.ts";
-import type { AnnotationBackend, FetchedLabel, LabelRef, RegistrationRequest, RegistrationResult } from "../../ports.ts";
+import type { AnnotationBackend, FetchedLabel, LabelRef, RegistrationJobLedger, RegistrationRequest, RegistrationResult } from "../../ports.ts";
+import { memoryRegistrationLedger } from "../annotation/memory-ledger.ts";
 import { createContext, createEncordClient, encordSettings, explainAuthFailure, once, type EncordClientDeps } from "./context.ts";
-import { fetchLabels, pollLabels } from "./labels.ts";
+import { fetchLabels } from "./labels.ts";
+import { DEFAULT_POLL_OPTIONS, pollCompleteLabels, type PollOptions } from "./poll.ts";
 import { registerItems } from "./register.ts";
 
 export interface EncordBackendDeps extends EncordClientDeps {
-  /** How long `register` waits for one upload job (default 5 min, inside a function's time budget). */
+  /** How long one `register` call waits for its upload jobs (default 5 min, inside a function's time budget). */
   uploadJobMaxWaitMs?: number;
+  /** The poll's sweep and edit-window sizes (see poll.ts). */
+  poll?: Partial<PollOptions>;
 }
 
 /**
  * The Encord `AnnotationBackend`: registers items through storage-folder upload jobs from the GCS
- * integration, polls the Complete stage by edit time, and converts label rows to canonical
- * annotations. Construction does no I/O; the key is read and lookups are made on first use, and
+ * integration (resumed, never doubled: register.ts), lists the Complete stage's labels by an edit
+ * window and a paged sweep (poll.ts), and converts label rows to canonical annotations. Construction does no I/O; the key is read and lookups are made on first use, and
  * cached for the life of the instance.
  *
  * Auth failures surface as one `EncordAuthError` (a PermanentError) per operation, worded for an
@@ -23,11 +27,10 @@ export function createEncordBackend(config: Config, deps: EncordBackendDeps): An
   const settings = encordSettings(config);
   const { api } = createEncordClient(config, deps);
   const ctx = createContext(api, settings, deps);
-  const ontology = once(async (): Promise<Ontology> => {
-    const project = await api.getProject(settings.projectHash);
-    return ontologyFromEncord(project.editorOntology, settings.classNames);
-  });
+  const ontology = once(async (): Promise<Ontology> => ontologyFromEncord((await ctx.project()).editorOntology, settings.classNames));
   const jobMaxWaitMs = deps.uploadJobMaxWaitMs ?? 5 * 60_000;
+  // Without the database's ledger (the CLI, adapter tests) jobs are resumed within this instance only.
+  const ownLedger = memoryRegistrationLedger(() => deps.clock.now());
 
   async function guarded<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     try {
@@ -39,9 +42,10 @@ export function createEncordBackend(config: Config, deps: EncordBackendDeps): An
 
   return {
     name: "encord",
-    register: (items: readonly RegistrationRequest[]): Promise<RegistrationResult[]> =>
-      guarded("registration", () => registerItems(ctx, items, { jobMaxWaitMs })),
-    poll: (cursor: string | null): Promise<{ refs: LabelRef[]; nextCursor: string | null }> => guarded("poll", () => pollLabels(ctx, cursor)),
+    register: (items: readonly RegistrationRequest[], jobs?: RegistrationJobLedger): Promise<RegistrationResult[]> =>
+      guarded("registration", () => registerItems(ctx, items, { jobMaxWaitMs, ledger: jobs ?? ownLedger })),
+    poll: (cursor: string | null): Promise<{ refs: LabelRef[]; nextCursor: string | null }> =>
+      guarded("poll", () => pollCompleteLabels(ctx, cursor, { ...DEFAULT_POLL_OPTIONS, ...deps.poll })),
     fetchLabels: (refs: readonly LabelRef[]): Promise<FetchedLabel[]> => guarded("label fetch", () => fetchLabels(ctx, ontology, refs)),
   };
 }

@@ -1,22 +1,33 @@
 import type { Config } from "../../config/load.ts";
 import { describeError, PermanentError, TransientError } from "../../errors.ts";
-import type { EncordApi } from "./api.ts";
-import { createEncordClient, encordSettings, findIntegration, type EncordClientDeps, type EncordSettings } from "./context.ts";
-import { EncordAuthError, detailText } from "./errors.ts";
+import {
+  checkClassBinding, checkDataset, checkFolder, checkIntegration, checkLabelRow, checkLegacy, checkProject, type CheckState, type StepResult,
+} from "./check-steps.ts";
+import { createEncordClient, encordSettings, type EncordClientDeps } from "./context.ts";
+import { EncordApiError, EncordAuthError, detailText } from "./errors.ts";
 import { openSshPublicLine, type EncordKey } from "./keys.ts";
 
 /**
- * `mlops backend check` for Encord: three calls that prove the key, the integration, the project
- * and both API generations work, each reported as a step so a failure names what broke.
- *   1. v2 cloud integrations: the configured integration exists (and the key is accepted);
- *   2. v2 project: readable, with a workflow holding the configured Complete stage;
- *   3. v1 labelrowmetadata on the project: the legacy API accepts the key too.
+ * `mlops backend check` for Encord: each step proves one thing the loop needs and, when it fails,
+ * says what to change. Steps whose prerequisite failed are skipped; once the key itself is
+ * refused, everything after is skipped (every call would be refused the same way).
+ *   1. cloud integrations: the configured integration exists and the key is accepted (v2);
+ *   2. project and workflow: readable, a workflow with the configured Complete stage;
+ *   3. class binding: every configured class is an object of the task's shape (bitmask for
+ *      segmentation) in the project's ontology; the binding and the Encord objects with no class
+ *      are printed;
+ *   4. dataset: attached to the project, or at least readable (registration attaches it);
+ *   5. storage folder: readable, or not there yet (registration creates it);
+ *   6. legacy API (label rows): `labelrowmetadata` on the project works (v1);
+ *   7. label row: one labelled row is read and converted.
  */
 
 export interface CheckStep {
   name: string;
   ok: boolean;
   detail: string;
+  /** Further lines shown under the step (the class binding). */
+  lines?: string[];
 }
 
 export interface CheckReport {
@@ -26,31 +37,50 @@ export interface CheckReport {
   publicKey?: string;
 }
 
-export const CHECK_STEP_NAMES = ["cloud integrations", "project and workflow", "legacy API (label rows)"] as const;
+export const CHECK_STEP_NAMES = [
+  "cloud integrations", "project and workflow", "class binding", "dataset", "storage folder", "legacy API (label rows)", "label row",
+] as const;
+
+type StepName = (typeof CHECK_STEP_NAMES)[number];
+const STEPS: { name: StepName; needs: StepName[]; run: (state: CheckState) => Promise<StepResult> }[] = [
+  { name: "cloud integrations", needs: [], run: checkIntegration },
+  { name: "project and workflow", needs: [], run: checkProject },
+  { name: "class binding", needs: ["project and workflow"], run: checkClassBinding },
+  { name: "dataset", needs: ["project and workflow"], run: checkDataset },
+  { name: "storage folder", needs: [], run: checkFolder },
+  { name: "legacy API (label rows)", needs: ["project and workflow"], run: checkLegacy },
+  { name: "label row", needs: ["class binding", "legacy API (label rows)"], run: checkLabelRow },
+];
 
 export async function checkEncord(config: Config, deps: EncordClientDeps): Promise<CheckReport> {
   const steps: CheckStep[] = [];
-  let settings: EncordSettings | null = null;
-  let api: EncordApi | null = null;
+  let state: CheckState | null = null;
   let key: (() => Promise<EncordKey>) | null = null;
   try {
-    settings = encordSettings(config);
-    ({ api, key } = createEncordClient(config, { ...deps, transport: { maxRetries: 1, ...deps.transport } }));
+    const settings = encordSettings(config);
+    const client = createEncordClient(config, { ...deps, transport: { maxRetries: 1, ...deps.transport } });
+    key = client.key;
+    state = { api: client.api, settings, task: config.annotation.task };
   } catch (err) {
     steps.push({ name: CHECK_STEP_NAMES[0], ok: false, detail: explain(err) });
   }
 
-  const runs: ((a: EncordApi, s: EncordSettings) => Promise<string>)[] = [checkIntegration, checkProject, checkLegacy];
-  for (const [index, run] of runs.entries()) {
-    if (steps.length > index) continue; // configuration failed: reported as step 1
-    if (steps.some((s) => !s.ok) || !api || !settings) {
-      steps.push({ name: CHECK_STEP_NAMES[index]!, ok: false, detail: "skipped: an earlier step failed" });
+  let keyRefused = false;
+  for (const step of STEPS) {
+    if (steps.some((s) => s.name === step.name)) continue; // configuration failed: reported as step 1
+    const failedNeed = step.needs.find((need) => !steps.find((s) => s.name === need)?.ok);
+    if (!state || keyRefused || failedNeed) {
+      const why = !state ? "the configuration is incomplete" : keyRefused ? "the key was refused" : `needs "${failedNeed}"`;
+      steps.push({ name: step.name, ok: false, detail: `skipped: ${why}` });
       continue;
     }
     try {
-      steps.push({ name: CHECK_STEP_NAMES[index]!, ok: true, detail: await run(api, settings) });
+      const { detail, lines } = await step.run(state);
+      steps.push({ name: step.name, ok: true, detail, ...(lines ? { lines } : {}) });
     } catch (err) {
-      steps.push({ name: CHECK_STEP_NAMES[index]!, ok: false, detail: explain(err) });
+      if (err instanceof EncordAuthError && !err.accessRefused) keyRefused = true;
+      const lines = (err as { lines?: string[] }).lines;
+      steps.push({ name: step.name, ok: false, detail: explain(err), ...(lines ? { lines } : {}) });
     }
   }
   const report: CheckReport = { ok: steps.every((s) => s.ok), steps };
@@ -64,45 +94,29 @@ export async function checkEncord(config: Config, deps: EncordClientDeps): Promi
   return report;
 }
 
-async function checkIntegration(api: EncordApi, settings: EncordSettings): Promise<string> {
-  const integration = await findIntegration(api, settings.integration);
-  return `integration "${integration.title}" (${integration.uuid})`;
-}
-
-async function checkProject(api: EncordApi, settings: EncordSettings): Promise<string> {
-  const project = await api.getProject(settings.projectHash);
-  const stages = project.workflow?.stages ?? [];
-  if (stages.length === 0) throw new PermanentError("encord_no_workflow", `project "${project.title}" has no workflow (a manual QA project?): the loop polls a workflow's Complete stage`);
-  const names = stages.map((s) => s.title).join(" → ");
-  if (!stages.some((s) => s.title === settings.completeStage)) {
-    throw new PermanentError("encord_no_complete_stage", `project "${project.title}" has no stage titled "${settings.completeStage}" (stages: ${names}); set ENCORD_COMPLETE_STAGE`);
-  }
-  return `project "${project.title}"; stages: ${names}; complete stage "${settings.completeStage}" found`;
-}
-
-async function checkLegacy(api: EncordApi, settings: EncordSettings): Promise<string> {
-  const rows = await api.listLabelRowMetadata(settings.projectHash, { includeUninitialised: true });
-  const complete = rows.filter((r) => r.workflow_graph_node?.title === settings.completeStage).length;
-  return `${rows.length} label row(s), ${complete} in "${settings.completeStage}"`;
-}
-
 function explain(err: unknown): string {
   if (err instanceof EncordAuthError) {
-    const what = err.httpStatus === 403 || err.encordCode === "AUTHORISATION_ERROR" ? "not authorised — does the key's user have access?" : "authentication failed — is the key registered in Encord?";
+    const what = err.accessRefused
+      ? "not authorised — give the key's Encord user access to it (project, dataset, storage folder, cloud integration)"
+      : "authentication failed — is the key registered in Encord?";
     const reason = detailText(err.payload);
     return reason ? `${what} (Encord said: ${reason})` : what;
   }
   if (err instanceof TransientError) return `Encord unreachable or failing: ${err.message}`;
+  // The steps' own refusals already say what to do; Encord's carry its code, which helps support.
+  if (err instanceof PermanentError && !(err instanceof EncordApiError)) return err.message;
   return describeError(err);
 }
 
-/** Human-readable lines; the failing step is named as `step i/n (name): detail`. */
+/** Human-readable lines; each failing step (not the skipped ones) is named as `step i/n (name): detail`. */
 export function formatCheckReport(report: CheckReport, domain: string): { out: string[]; err: string[] } {
   const out = [`Encord backend check against ${domain}`];
   const total = report.steps.length;
-  report.steps.forEach((step, i) => out.push(`  ${step.ok ? "ok  " : "FAIL"} ${i + 1}/${total} ${step.name}: ${step.detail}`));
+  report.steps.forEach((step, i) => {
+    out.push(`  ${step.ok ? "ok  " : "FAIL"} ${i + 1}/${total} ${step.name}: ${step.detail}`);
+    for (const line of step.lines ?? []) out.push(`         ${line}`);
+  });
   if (report.publicKey) out.push(`  public key: ${report.publicKey}`);
-  const failed = report.steps.findIndex((s) => !s.ok);
-  const err = failed === -1 ? [] : [`step ${failed + 1}/${total} (${report.steps[failed]!.name}): ${report.steps[failed]!.detail}`];
+  const err = report.steps.flatMap((step, i) => (step.ok || step.detail.startsWith("skipped:") ? [] : [`step ${i + 1}/${total} (${step.name}): ${step.detail}`]));
   return { out, err };
 }

@@ -5,7 +5,7 @@ import { EncordApi, type CloudIntegration } from "./api.ts";
 import { EncordAuthError } from "./errors.ts";
 import { EncordTransport, type EncordTransportOptions } from "./http.ts";
 import { loadEncordKey, type EncordKey } from "./keys.ts";
-import type { StorageFolder } from "./schemas.ts";
+import type { Project, StorageFolder } from "./schemas.ts";
 
 /**
  * What the backend's operations share: the API client, the settings they need, and lookups done
@@ -79,10 +79,10 @@ export async function findIntegration(api: EncordApi, wanted: string): Promise<C
 /** Re-words an auth failure once, at the edge of an operation, so the alert says what to do. */
 export function explainAuthFailure(err: unknown, operation: string): unknown {
   if (!(err instanceof EncordAuthError)) return err;
-  return new EncordAuthError(
-    `Encord ${operation} stopped: the credentials were refused (${err.message}). Is the SSH key registered to an Encord user with access to the project?`,
-    { encordCode: err.encordCode, httpStatus: err.httpStatus, payload: err.payload },
-  );
+  const text = err.accessRefused
+    ? `Encord ${operation} stopped: access was refused (${err.message}). Does the key's Encord user have access to the project, the dataset, the storage folder and the cloud integration?`
+    : `Encord ${operation} stopped: the credentials were refused (${err.message}). Is the SSH key registered to an Encord user with access to the project?`;
+  return new EncordAuthError(text, { encordCode: err.encordCode, httpStatus: err.httpStatus, payload: err.payload });
 }
 
 export interface EncordContext {
@@ -95,6 +95,10 @@ export interface EncordContext {
   folder(): Promise<StorageFolder>;
   /** Attaches the dataset to the project once per instance. */
   ensureDatasetInProject(): Promise<void>;
+  /** The project (workflow stages, editor ontology), read once per instance. */
+  project(): Promise<Project>;
+  /** The uuid of the configured Complete stage; a PermanentError naming the stages when it is missing. */
+  completeStageUuid(): Promise<string>;
   /** Most label rows per `labelrow` GET; shrinks when Encord says so and stays shrunk. */
   labelChunkSize: number;
 }
@@ -123,10 +127,22 @@ export function createContext(api: EncordApi, settings: EncordSettings, deps: { 
     log.info("creating Encord storage folder", { folder: settings.folder });
     return api.createFolder(settings.folder, "Items registered by the mlops loop");
   });
+  const project = once(() => api.getProject(settings.projectHash));
   return {
     api,
     settings,
     log,
+    project,
+    completeStageUuid: async () => {
+      const { title, workflow } = await project();
+      const stages = workflow?.stages ?? [];
+      const stage = stages.find((s) => s.title === settings.completeStage);
+      if (!stage) {
+        const names = stages.map((s) => `"${s.title}"`).join(", ") || "none (not a workflow project)";
+        throw new PermanentError("encord_no_complete_stage", `Encord project "${title}" has no stage titled "${settings.completeStage}" (stages: ${names}); set ENCORD_COMPLETE_STAGE`);
+      }
+      return stage.uuid;
+    },
     clock: deps.clock,
     sleep: deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
     integration: once(() => findIntegration(api, settings.integration)),

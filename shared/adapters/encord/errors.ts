@@ -25,6 +25,13 @@ export class EncordAuthError extends EncordApiError {
   constructor(message: string, details: { encordCode: string; httpStatus: number; payload?: unknown }) {
     super("encord_auth_failed", message, details);
   }
+
+  /** The key is known but may not touch this resource (v2 403, v1 AUTHORISATION_ERROR). */
+  get accessRefused(): boolean {
+    if (this.encordCode === "AUTHORISATION_ERROR") return true;
+    if (this.encordCode === "AUTHENTICATION_ERROR" || this.encordCode === "SSH_KEY_NOT_FOUND_ERROR") return false;
+    return this.httpStatus === 403;
+  }
 }
 
 /** v1 codes meaning "your credentials are not accepted". */

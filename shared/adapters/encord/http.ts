@@ -3,19 +3,32 @@ import { TransientError } from "../../errors.ts";
 import type { Clock, Logger } from "../../ports.ts";
 import { EncordApiError, EncordAuthError, V1_AUTH_CODES, V1_KNOWN_CODES, detailText } from "./errors.ts";
 import type { EncordKey } from "./keys.ts";
+import { encodeQuery, networkReason, parseJson, parseRetryAfter, v2Message, v2Scope } from "./http-parts.ts";
 import { signV1, signV2, v2Created } from "./signing.ts";
+
+export { encodeQuery, parseRetryAfter, v2Scope } from "./http-parts.ts";
 
 /**
  * Transport for Encord's two APIs (encord-api.md §0, §1, §8): signs each attempt afresh, applies a
  * timeout, retries what the SDK retries (network errors, 413/429/500/502/503, plus 504) with
  * backoff and `Retry-After`, and maps errors:
  *
- * - credentials refused (v1 `AUTHENTICATION_ERROR`/`AUTHORISATION_ERROR`/`SSH_KEY_NOT_FOUND_ERROR`,
- *   v2 401/403) → `EncordAuthError` at once, and every later call of this transport fails fast
- *   for a while, so one bad key produces one alert rather than a request storm;
+ * - credentials refused (v1 `AUTHENTICATION_ERROR`/`SSH_KEY_NOT_FOUND_ERROR`, v2 401) →
+ *   `EncordAuthError` at once, and every later call of this transport fails fast for a while: the
+ *   key is refused everywhere, so one bad key produces one alert rather than a request storm;
+ * - access refused (v1 `AUTHORISATION_ERROR`, v2 403) → `EncordAuthError` too, but only calls to
+ *   the same resource (the project, dataset or storage folder the call addressed) fail fast. A
+ *   403 says this key may not touch *that* resource — the SDK documents that a folder or item the
+ *   user cannot see also answers 403 (`AuthorisationError`, encord/http/v2/error_utils.py) — so the
+ *   project, the dataset and the other folders may well work and must not be blocked by it;
  * - other refusals (v2 4xx, documented v1 codes) → `EncordApiError` (a PermanentError);
  * - v1 `UNKNOWN_ERROR` or an undocumented code with a 5xx status in the body → retried;
  * - retries exhausted → `TransientError` (the platform redelivers later).
+ *
+ * Each attempt may take 180 s, the SDK's connect/read/write timeout (encord/http/constants.py), as
+ * large listings and bundles legitimately take that long. A whole call (attempts, backoff) stays
+ * within `callBudgetMs`, so it ends inside a function's 540 s timeout with a TransientError rather
+ * than being killed mid-flight.
  *
  * Calls marked `retryable: false` (upload-job start, folder create) are re-sent only when the
  * connection was refused, i.e. the request certainly never reached Encord; callers make a second
@@ -57,15 +70,17 @@ export interface EncordTransportOptions {
   log: Logger;
   fetch?: typeof globalThis.fetch;
   sleep?: (ms: number) => Promise<void>;
-  /** Per-attempt timeout. Default 60 s (the SDK's 180 s outlives a function invocation). */
+  /** Per-attempt timeout. Default 180 s, the SDK's. */
   requestTimeoutMs?: number;
+  /** No attempt starts, and none runs, past this long after the call began. Default 420 s. */
+  callBudgetMs?: number;
   /** Retries after the first attempt. Default 3, as the SDK. */
   maxRetries?: number;
   /** Sleep before retry n (1-based) when the server gave no `Retry-After`. */
   backoffMs?: readonly number[];
   /** A `Retry-After` longer than this is not waited out here: the TransientError carries it. */
   maxRetryAfterMs?: number;
-  /** After an auth failure, calls fail fast for this long. Default 60 s. */
+  /** After refused credentials (all calls) or refused access (calls to that resource), calls fail fast for this long. Default 60 s. */
   authFailureHoldMs?: number;
 }
 
@@ -74,26 +89,6 @@ export const RETRY_STATUSES: ReadonlySet<number> = new Set([413, 429, 500, 502, 
 const RETRY_AFTER_STATUSES: ReadonlySet<number> = new Set([413, 429, 503]);
 const DEFAULT_BACKOFF_MS = [1_000, 3_000, 6_000, 10_000];
 const USER_AGENT = "mlops-loop/0.1 (encord wire client; node)";
-
-/** Python-`requests` style query string: lists repeat the key, booleans are `True`/`False`, nulls dropped. */
-export function encodeQuery(params: QueryParams | undefined): string {
-  const search = new URLSearchParams();
-  for (const [key, value] of Object.entries(params ?? {})) {
-    if (value == null) continue;
-    const values = Array.isArray(value) ? value : [value];
-    for (const v of values) search.append(key, typeof v === "boolean" ? (v ? "True" : "False") : String(v));
-  }
-  return search.toString();
-}
-
-/** Seconds (integer) or an HTTP date → milliseconds; undefined when absent or unreadable. */
-export function parseRetryAfter(header: string | null, now: Date): number | undefined {
-  if (!header) return undefined;
-  const trimmed = header.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  const at = Date.parse(trimmed);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now.getTime());
-}
 
 const V1EnvelopeSchema = z.object({
   status: z.number(),
@@ -118,12 +113,17 @@ export class EncordTransport {
   private readonly backoffMs: readonly number[];
   private readonly maxRetryAfterMs: number;
   private readonly authHoldMs: number;
+  private readonly callBudgetMs: number;
+  /** The key was refused: everything fails fast for a while. */
   private authFailure: { error: EncordAuthError; at: number } | null = null;
+  /** Access was refused to one resource (by scope, see `v2Scope`/`v1Scope`): only calls to it fail fast. */
+  private readonly forbidden = new Map<string, { error: EncordAuthError; at: number }>();
 
   constructor(private readonly options: EncordTransportOptions) {
     this.fetchImpl = options.fetch ?? globalThis.fetch;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
-    this.timeoutMs = options.requestTimeoutMs ?? 60_000;
+    this.timeoutMs = options.requestTimeoutMs ?? 180_000;
+    this.callBudgetMs = options.callBudgetMs ?? 420_000;
     this.maxRetries = options.maxRetries ?? 3;
     this.backoffMs = options.backoffMs ?? DEFAULT_BACKOFF_MS;
     this.maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
@@ -138,7 +138,7 @@ export class EncordTransport {
     const target = url.pathname + url.search;
     const body = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body), "utf8");
     const label = `${req.method} ${url.pathname}`;
-    return this.send(label, req.retryable ?? true, req.timeoutMs, async () => {
+    return this.send(label, v2Scope(req.path), req.retryable ?? true, req.timeoutMs, async () => {
       const key = await this.options.key();
       const headers: Record<string, string> = {
         ...signV2({ method: req.method, target, body, created: v2Created(this.options.clock.now()) }, key),
@@ -154,7 +154,8 @@ export class EncordTransport {
     const body = Buffer.from(JSON.stringify({ query_type: req.queryType, query_method: req.method, values: { uid: req.uid, payload: req.payload } }), "utf8");
     const url = `${this.options.domain}/public${req.userScoped ? "/user" : ""}`;
     const label = `v1 ${req.queryType} ${req.method}`;
-    return this.send(label, req.retryable, req.timeoutMs, async () => {
+    const scope = req.userScoped ? "user" : `${req.resourceType}:${req.resourceId}`;
+    return this.send(label, scope, req.retryable, req.timeoutMs, async () => {
       const key = await this.options.key();
       const headers: Record<string, string> = {
         Accept: "application/json",
@@ -170,18 +171,21 @@ export class EncordTransport {
 
   private async send(
     label: string,
+    scope: string,
     retryable: boolean,
     timeoutMs: number | undefined,
     prepare: () => Promise<PreparedRequest>,
     interpret: (status: number, headers: Headers, text: string) => Outcome,
   ): Promise<unknown> {
+    const callStarted = Date.now();
     for (let attempt = 1; ; attempt++) {
-      this.throwIfAuthRecentlyFailed();
+      this.throwIfAuthRecentlyFailed(scope);
       const { url, init } = await prepare(); // re-signed each attempt: `created` must stay fresh
       const started = Date.now();
+      const attemptMs = Math.max(1, Math.min(timeoutMs ?? this.timeoutMs, this.callBudgetMs - (started - callStarted)));
       let outcome: Outcome;
       try {
-        const res = await this.fetchImpl(url, { ...init, signal: AbortSignal.timeout(timeoutMs ?? this.timeoutMs) });
+        const res = await this.fetchImpl(url, { ...init, signal: AbortSignal.timeout(attemptMs) });
         const text = await res.text();
         this.options.log.debug("encord request", { request: label, status: res.status, attempt, durationMs: Date.now() - started });
         outcome = interpret(res.status, res.headers, text);
@@ -193,7 +197,10 @@ export class EncordTransport {
         outcome = { ok: false, retry: retryable || reason.notSent, error: new TransientError(`Encord ${label}: ${reason.text}`, { cause: err }) };
       }
       if (outcome.ok) return outcome.value;
-      if (outcome.error instanceof EncordAuthError) this.authFailure = { error: outcome.error, at: Date.now() };
+      if (outcome.error instanceof EncordAuthError) {
+        if (outcome.error.accessRefused) this.forbidden.set(scope, { error: outcome.error, at: Date.now() });
+        else this.authFailure = { error: outcome.error, at: Date.now() };
+      }
       if (!outcome.retry) throw outcome.error;
       const retryAfterMs = outcome.retryAfterMs;
       if (attempt > this.maxRetries) {
@@ -206,16 +213,26 @@ export class EncordTransport {
       if (delay > this.maxRetryAfterMs) {
         throw new TransientError(`Encord ${label}: asked to wait ${Math.ceil(delay / 1000)} s (${outcome.error.message})`, { cause: outcome.error, retryAfterMs: delay });
       }
+      if (Date.now() - callStarted + delay >= this.callBudgetMs) {
+        throw new TransientError(`Encord ${label}: no time left for another attempt after ${attempt} (${outcome.error.message})`, {
+          cause: outcome.error,
+          ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+        });
+      }
       this.options.log.warn("encord request will be retried", { request: label, attempt, delayMs: delay, reason: outcome.error.message });
       await this.sleep(delay);
     }
   }
 
-  private throwIfAuthRecentlyFailed(): void {
-    if (this.authFailure && Date.now() - this.authFailure.at < this.authHoldMs) {
-      const { error } = this.authFailure;
-      throw new EncordAuthError(error.message, { encordCode: error.encordCode, httpStatus: error.httpStatus, payload: error.payload });
+  private throwIfAuthRecentlyFailed(scope: string): void {
+    const now = Date.now();
+    const held = this.authFailure && now - this.authFailure.at < this.authHoldMs ? this.authFailure : this.forbidden.get(scope);
+    if (!held || now - held.at >= this.authHoldMs) {
+      this.forbidden.delete(scope);
+      return;
     }
+    const { error } = held;
+    throw new EncordAuthError(error.message, { encordCode: error.encordCode, httpStatus: error.httpStatus, payload: error.payload });
   }
 
   private retryOutcome(label: string, status: number, headers: Headers, message: string): Outcome {
@@ -270,29 +287,4 @@ export class EncordTransport {
     }
     return { ok: false, retry: false, error: new EncordApiError("encord_request_refused", message, details) };
   }
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-function v2Message(json: unknown, text: string): string {
-  if (json && typeof json === "object") {
-    const body = json as { message?: unknown; detail?: unknown };
-    const m = body.message ?? body.detail;
-    if (m !== undefined) return detailText(m, 300);
-  }
-  return detailText(text.trim(), 200);
-}
-
-function networkReason(err: unknown): { text: string; notSent: boolean } {
-  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e?.name === "TimeoutError" || e?.name === "AbortError") return { text: "timed out", notSent: false };
-  const code = e?.cause?.code;
-  const notSent = code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN";
-  return { text: `network error (${code ?? e?.cause?.message ?? e?.message ?? "unknown"})`, notSent };
 }

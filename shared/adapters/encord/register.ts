@@ -1,5 +1,5 @@
-import { isTransient, TransientError } from "../../errors.ts";
-import type { RegistrationRequest, RegistrationResult } from "../../ports.ts";
+import { describeError, isTransient, PermanentError } from "../../errors.ts";
+import type { RegistrationJobLedger, RegistrationJobRecord, RegistrationRequest, RegistrationResult } from "../../ports.ts";
 import { baseName } from "../../core/uri.ts";
 import type { CloudIntegration, DataUploadItems } from "./api.ts";
 import type { EncordContext } from "./context.ts";
@@ -9,11 +9,20 @@ import type { StorageFolder, StorageItem, UploadJobState } from "./schemas.ts";
  * Registration (encord-api.md §4.2, §5): one upload job per batch of ≤ 1,000 items into the
  * configured storage folder, then a link of the new storage items to the dataset.
  *
- * Starting an upload job is not idempotent and has no idempotency token, so a retried batch must
- * not register anything twice. Two guards: before starting a job, items whose title already
- * exists in the folder are taken as registered (their storage item is the backend ref), and the
- * job asks Encord to skip URLs it already has (`skipDuplicateUrls`). Linking skips duplicates too,
- * so a crash anywhere in between is repaired by simply registering the batch again.
+ * Starting an upload job is not idempotent and has no idempotency token, and a job keeps running on
+ * Encord when its client stops waiting (encord/storage.py logs "SDK process can be terminated, this
+ * will not affect successful job execution"). So a job is never started blind:
+ * - items already in the folder under their title are taken as registered (their storage item is
+ *   the backend ref);
+ * - the rest are claimed in the ledger before the job starts (an item belongs to one open job), and
+ *   the job id is recorded the moment Encord returns it. A retry finds the job in the ledger and
+ *   resumes waiting on it; a job that finished after a wait gave up is settled by the next call;
+ * - the job still asks Encord to skip URLs the folder already holds (`skipDuplicateUrls`), for
+ *   the one window the ledger cannot close: a registration that died between starting a job and
+ *   recording its id.
+ * Linking skips duplicates too, so a crash anywhere in between is repaired by registering again.
+ * A call waits for its jobs at most `jobMaxWaitMs` in all; items of a job still running then come
+ * back as non-permanent failures, and the job stays open for the next call.
  */
 
 export const MAX_ITEMS_PER_JOB = 1000;
@@ -23,9 +32,16 @@ const JOB_POLL_PAUSE_MS = 1_000;
 const JOB_POLL_FAILURE_PAUSE_MS = 10_000;
 const JOB_POLL_FAILURES_TOLERATED = 3;
 
+/**
+ * A claim whose job id was never recorded is taken over after this long: longer than one start
+ * call can take (the transport's call budget, 420 s), so a live registration is never overtaken.
+ */
+export const STALE_CLAIM_SECONDS = 600;
+
 export interface RegisterOptions {
-  /** How long to wait for one upload job before giving up with a TransientError. */
+  /** How long one call waits for its upload jobs, all of them together. */
   jobMaxWaitMs: number;
+  ledger: RegistrationJobLedger;
 }
 
 export async function registerItems(ctx: EncordContext, items: readonly RegistrationRequest[], options: RegisterOptions): Promise<RegistrationResult[]> {
@@ -48,13 +64,104 @@ export async function registerItems(ctx: EncordContext, items: readonly Registra
   if (valid.length > 0) {
     const integration = await ctx.integration();
     const folder = await ctx.folder();
-    for (let i = 0; i < valid.length; i += MAX_ITEMS_PER_JOB) {
-      const batch = valid.slice(i, i + MAX_ITEMS_PER_JOB);
-      for (const r of await registerBatch(ctx, integration, folder, batch, options)) results.set(r.itemId, r);
+    const run: JobRun = { ctx, ledger: options.ledger, deadline: ctx.clock.now().getTime() + options.jobMaxWaitMs };
+    const resumed = await resumeOpenJobs(run, folder, valid);
+    for (const r of resumed) results.set(r.itemId, r);
+    const rest = valid.filter((item) => !results.has(item.itemId));
+    for (let i = 0; i < rest.length; i += MAX_ITEMS_PER_JOB) {
+      for (const r of await registerBatch(run, integration, folder, rest.slice(i, i + MAX_ITEMS_PER_JOB))) results.set(r.itemId, r);
     }
     await ctx.ensureDatasetInProject();
   }
   return items.map((item) => results.get(item.itemId)!);
+}
+
+interface JobRun {
+  ctx: EncordContext;
+  ledger: RegistrationJobLedger;
+  /** When this call stops waiting for upload jobs (epoch ms). */
+  deadline: number;
+}
+
+/** Jobs an earlier call started for any of these items: wait on them again, never start another. */
+async function resumeOpenJobs(run: JobRun, folder: StorageFolder, batch: readonly RegistrationRequest[]): Promise<RegistrationResult[]> {
+  const { ctx } = run;
+  const byId = new Map(batch.map((item) => [item.itemId, item]));
+  const results: RegistrationResult[] = [];
+  for (const job of await run.ledger.open([...byId.keys()])) {
+    const mine = job.itemIds.flatMap((id) => byId.get(id) ?? []);
+    if (job.jobId === null) {
+      // Another registration is between claiming and recording its job id; once its claim goes
+      // stale, `claim` takes the items over.
+      const fresh = ctx.clock.now().getTime() - Date.parse(job.claimedAt) < STALE_CLAIM_SECONDS * 1000;
+      if (fresh) for (const item of mine) results.push(pending(item, "another registration is starting an Encord upload job for it"));
+      continue;
+    }
+    const folderUuid = typeof job.detail.folderUuid === "string" ? job.detail.folderUuid : folder.uuid;
+    ctx.log.info("resuming an Encord upload job started earlier", { jobUuid: job.jobId, items: mine.length });
+    results.push(...(await finishJob(run, { uuid: folderUuid, name: folderUuid === folder.uuid ? folder.name : folderUuid, parent: null }, job, mine)));
+  }
+  return results;
+}
+
+async function registerBatch(run: JobRun, integration: CloudIntegration, folder: StorageFolder, batch: RegistrationRequest[]): Promise<RegistrationResult[]> {
+  const { ctx } = run;
+  const results: RegistrationResult[] = [];
+  const existing = await findExisting(ctx, folder, batch);
+  const found: RegistrationResult[] = [...existing].map(([itemId, storageItem]) => ({ itemId, ok: true, backendRef: storageItem.uuid }));
+  if (existing.size > 0) ctx.log.info("items already in the Encord folder; not uploading them again", { count: existing.size, folder: folder.name });
+  // Items found in the folder are linked again on purpose: SKIP makes it free, and it repairs a
+  // batch that crashed between the upload job and the link.
+  await link(ctx, found);
+  results.push(...found);
+
+  const toUpload = batch.filter((item) => !existing.has(item.itemId));
+  if (toUpload.length === 0) return results;
+  const claim = await run.ledger.claim(toUpload.map((i) => i.itemId), { folderUuid: folder.uuid }, STALE_CLAIM_SECONDS);
+  const claimed = new Set(claim?.itemIds ?? []);
+  for (const item of toUpload) if (!claimed.has(item.itemId)) results.push(pending(item, "another registration holds it in an Encord upload job"));
+  if (!claim) return results;
+  const uploading = toUpload.filter((item) => claimed.has(item.itemId));
+
+  let jobUuid: string;
+  try {
+    jobUuid = await ctx.api.startUploadJob(folder.uuid, { dataItems: dataItemsOf(uploading), integrationHash: integration.uuid, ignoreErrors: true });
+  } catch (err) {
+    // Refused: nothing started, the items are free. Otherwise the job may exist: the claim stays
+    // until it goes stale, and skipDuplicateUrls covers the takeover.
+    if (err instanceof PermanentError) await run.ledger.abandon(claim.id, describeError(err));
+    throw err;
+  }
+  await run.ledger.started(claim.id, jobUuid);
+  ctx.log.info("Encord upload job started", { jobUuid, items: uploading.length, folder: folder.name });
+  results.push(...(await finishJob(run, folder, { ...claim, jobId: jobUuid }, uploading)));
+  return results;
+}
+
+/** Waits (until the call's deadline) for a job, then takes its results and settles it. */
+async function finishJob(run: JobRun, folder: StorageFolder, job: RegistrationJobRecord, items: readonly RegistrationRequest[]): Promise<RegistrationResult[]> {
+  const { ctx } = run;
+  const jobUuid = job.jobId!;
+  const state = await waitForJob(ctx, folder.uuid, jobUuid, run.deadline);
+  if (state.status === "PENDING") {
+    ctx.log.warn("Encord upload job still running; a later registration resumes it", { jobUuid, items: items.length });
+    return items.map((item) => pending(item, `Encord upload job ${jobUuid} is still running; a later registration resumes it`));
+  }
+  ctx.log.info("Encord upload job finished", { jobUuid, status: state.status, created: state.itemsWithNames.length, unitErrors: state.unitErrors.length });
+  const results = await matchJobResults(ctx, folder, items, state);
+  await link(ctx, results);
+  const ok = results.filter((r) => r.ok).length;
+  await run.ledger.settle(job.id, `${state.status}: ${ok} registered, ${results.length - ok} not`);
+  return results;
+}
+
+async function link(ctx: EncordContext, results: readonly RegistrationResult[]): Promise<void> {
+  const refs = results.flatMap((r) => (r.ok ? [r.backendRef] : []));
+  if (refs.length > 0) await ctx.api.linkItemsToDataset(ctx.settings.datasetHash, refs);
+}
+
+function pending(item: RegistrationRequest, why: string): RegistrationResult {
+  return { itemId: item.itemId, ok: false, error: why, permanent: false };
 }
 
 function validate(item: RegistrationRequest): string | null {
@@ -64,30 +171,6 @@ function validate(item: RegistrationRequest): string | null {
   if (bad) return `Encord registers gs:// object URLs from the cloud integration; got ${bad.uri}`;
   if (item.kind === "product" && !item.images.some((img) => img.role === "rgb")) return "a product needs an RGB image";
   return null;
-}
-
-async function registerBatch(
-  ctx: EncordContext, integration: CloudIntegration, folder: StorageFolder, batch: RegistrationRequest[], options: RegisterOptions,
-): Promise<RegistrationResult[]> {
-  const results: RegistrationResult[] = [];
-  const existing = await findExisting(ctx, folder, batch);
-  const toUpload = batch.filter((item) => !existing.has(item.itemId));
-  for (const [itemId, storageItem] of existing) results.push({ itemId, ok: true, backendRef: storageItem.uuid });
-  if (existing.size > 0) ctx.log.info("items already in the Encord folder; not uploading them again", { count: existing.size, folder: folder.name });
-
-  if (toUpload.length > 0) {
-    const jobUuid = await ctx.api.startUploadJob(folder.uuid, { dataItems: dataItemsOf(toUpload), integrationHash: integration.uuid, ignoreErrors: true });
-    ctx.log.info("Encord upload job started", { jobUuid, items: toUpload.length, folder: folder.name });
-    const job = await waitForJob(ctx, folder.uuid, jobUuid, options.jobMaxWaitMs);
-    ctx.log.info("Encord upload job finished", { jobUuid, status: job.status, created: job.itemsWithNames.length, unitErrors: job.unitErrors.length });
-    results.push(...(await matchJobResults(ctx, folder, toUpload, job)));
-  }
-
-  const linked = results.flatMap((r) => (r.ok ? [r.backendRef] : []));
-  // Items found in the folder are linked again on purpose: SKIP makes it free, and it repairs a
-  // batch that crashed between the upload job and the link.
-  if (linked.length > 0) await ctx.api.linkItemsToDataset(ctx.settings.datasetHash, linked);
-  return results;
 }
 
 function clientMetadataOf(item: RegistrationRequest): Record<string, unknown> {
@@ -149,8 +232,12 @@ async function findExisting(
   return found;
 }
 
-async function waitForJob(ctx: EncordContext, folderUuid: string, jobUuid: string, maxWaitMs: number): Promise<UploadJobState> {
-  const deadline = ctx.clock.now().getTime() + maxWaitMs;
+/**
+ * Long-polls a job until it ends or the deadline passes (then its last, PENDING state). A few
+ * transport failures in a row are sat out, as the SDK does (3, 10 s apart: encord/storage.py
+ * `_add_data_to_folder_get_result`); the job runs on without us either way.
+ */
+async function waitForJob(ctx: EncordContext, folderUuid: string, jobUuid: string, deadline: number): Promise<UploadJobState> {
   let failures = 0;
   for (;;) {
     let state: UploadJobState;
@@ -158,16 +245,12 @@ async function waitForJob(ctx: EncordContext, folderUuid: string, jobUuid: strin
       state = await ctx.api.getUploadJob(folderUuid, jobUuid);
       failures = 0;
     } catch (err) {
-      // The job runs on without us; a few transport failures are worth sitting out (as the SDK does).
       if (!isTransient(err) || ++failures > JOB_POLL_FAILURES_TOLERATED) throw err;
       ctx.log.warn("Encord upload job poll failed; trying again", { jobUuid, failures });
       await ctx.sleep(JOB_POLL_FAILURE_PAUSE_MS);
       continue;
     }
-    if (state.status !== "PENDING") return state;
-    if (ctx.clock.now().getTime() >= deadline) {
-      throw new TransientError(`Encord upload job ${jobUuid} still pending after ${Math.round(maxWaitMs / 1000)} s; a retry will find the items it created`);
-    }
+    if (state.status !== "PENDING" || ctx.clock.now().getTime() >= deadline) return state;
     // The server long-polls; this pause only guards against one that answers at once.
     await ctx.sleep(JOB_POLL_PAUSE_MS);
   }

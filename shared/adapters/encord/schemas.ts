@@ -100,6 +100,15 @@ export const ProjectSchema = camelObject({
 });
 export type Project = z.infer<typeof ProjectSchema>;
 
+/** A task of a workflow stage (`encord/workflow/common.py` WorkflowTask; FinalStageTask adds data fields). */
+export const WorkflowTaskSchema = camelObject({
+  uuid: z.string().min(1),
+  dataHash: z.string().min(1),
+  dataTitle: z.string().nullish(),
+  updatedAt: z.string().nullish(),
+});
+export type WorkflowTask = z.infer<typeof WorkflowTaskSchema>;
+
 export const ProjectDatasetSchema = camelObject({ datasetHash: z.string().min(1), title: z.string().nullish() });
 
 const nullableString = z.string().nullish().transform((v) => v ?? null);

@@ -7,7 +7,8 @@ import { describeError } from "../../errors.ts";
 
 /**
  * `mlops backend check [--json]`: proves the configured annotation backend is reachable and set
- * up. For Encord it runs three steps (integration, project + workflow, legacy API) and names the
+ * up. For Encord it runs seven steps (integration, project + workflow, class binding, dataset,
+ * storage folder, legacy API, one label row; see adapters/encord/check.ts) and names each
  * failing one; for the local inbox it reports the folder. Exit code 0 when all is well, 1 when a
  * step fails, 2 for a configuration error.
  */

@@ -4,7 +4,7 @@ import type { CanonicalAnnotation, CanonicalObject, Classification } from "./can
 import { AttributeAnswerSchema, answersToAttributes, singleOptionNames, type AttributeAnswer } from "./encord-answers.ts";
 import { parseEncordTimestamp } from "./encord-time.ts";
 import { classIdOf, type Ontology } from "./ontology.ts";
-import { stringToCounts } from "./rle.ts";
+import { frameCounts, polygonRings, rotatedEnvelope } from "./encord-geometry.ts";
 
 export { toEncordLabelRow, type EncordUnitSpec, type ToEncordLabelRowOptions } from "./encord-label-row-write.ts";
 
@@ -37,7 +37,17 @@ const FrameObjectSchema = z.object({
   rotatableBoundingBox: NormalisedBox.extend({ theta: z.number().default(0) }).nullish(),
   polygon: z.union([z.record(z.string(), Point), z.array(Point)]).nullish(),
   polygons: z.array(z.array(z.array(z.number()))).nullish(),
-  bitmask: z.object({ width: z.number().int(), height: z.number().int(), rleString: z.string() }).nullish(),
+  bitmask: z
+    .object({
+      // Placement of the mask in the frame. The SDK always writes 0, 0 and the frame's size
+      // (encord/objects/coordinates.py), but the fields exist, so a crop is placed where it says.
+      top: z.number().int().nonnegative().default(0),
+      left: z.number().int().nonnegative().default(0),
+      width: z.number().int().positive(),
+      height: z.number().int().positive(),
+      rleString: z.string(),
+    })
+    .nullish(),
 });
 type FrameObject = z.infer<typeof FrameObjectSchema>;
 
@@ -84,19 +94,24 @@ export interface FromEncordLabelRowOptions {
   height?: number;
 }
 
-export type LabelConversion = { ok: true; annotation: CanonicalAnnotation } | { ok: false; error: string };
+/** `notes` say what was left out on purpose (objects of shapes we do not use, of classes not ours). */
+export type LabelConversion = { ok: true; annotation: CanonicalAnnotation; notes: string[] } | { ok: false; error: string };
+
+/** Shapes with a canonical form; any other shape (point, polyline, skeleton, cuboid…) is not ours. */
+const USABLE_SHAPES: ReadonlySet<string> = new Set(["bounding_box", "rotatable_bounding_box", "polygon", "bitmask"]);
 
 export function fromEncordLabelRow(row: unknown, options: FromEncordLabelRowOptions): LabelConversion {
   const parsed = LabelRowSchema.safeParse(row);
   if (!parsed.success) return { ok: false, error: `not an Encord label row: ${z.prettifyError(parsed.error)}` };
   try {
-    return { ok: true, annotation: convert(parsed.data, options) };
+    const notes: string[] = [];
+    return { ok: true, annotation: convert(parsed.data, options, notes), notes };
   } catch (err) {
     return { ok: false, error: err instanceof Error ? err.message : String(err) };
   }
 }
 
-function convert(row: LabelRow, options: FromEncordLabelRowOptions): CanonicalAnnotation {
+function convert(row: LabelRow, options: FromEncordLabelRowOptions, notes: string[]): CanonicalAnnotation {
   if (row.label_hash === null) throw new PermanentError("invalid_label", "label row has no label yet (label_hash is null)");
   if (row.data_type !== "image" && row.data_type !== "img_group") {
     throw new PermanentError("invalid_label", `label row data_type "${row.data_type}" is not supported (expected image or img_group)`);
@@ -118,6 +133,18 @@ function convert(row: LabelRow, options: FromEncordLabelRowOptions): CanonicalAn
         editors.push(editorOf(object));
         if (seenObjects.has(object.objectHash)) continue;
         seenObjects.add(object.objectHash);
+        if (!USABLE_SHAPES.has(object.shape)) {
+          // A project may use other shapes for its own purposes (points marking a feature, a
+          // polyline coastline): those are not our classes and do not spoil the label. A class of
+          // ours drawn in such a shape is a label we cannot read, and says so.
+          const classId = classIdOf(options.ontology, { featureHash: object.featureHash, name: object.name });
+          const what = `object ${object.objectHash} ("${object.name}", ${object.shape})`;
+          if (classId !== null) {
+            throw new PermanentError("invalid_label", `${what}: class "${object.name}" is drawn as a ${object.shape}, which has no canonical form (box, polygon or mask)`);
+          }
+          notes.push(`${what} skipped: its shape has no canonical form and its class is not in the ontology`);
+          continue;
+        }
         const answers = row.object_answers?.[object.objectHash]?.classifications ?? [];
         objects.push(canonicalObject(object, answers, width, height, options.ontology));
       }
@@ -202,50 +229,15 @@ function canonicalObject(object: FrameObject, answers: readonly AttributeAnswer[
     }
     case "bitmask": {
       const bitmask = object.bitmask ?? missing();
-      // Kept as decoded even when the mask is not the frame's size: quality checks compare the
-      // sum with the image and reject the label with a clear reason.
-      let counts: number[];
       try {
-        counts = stringToCounts(bitmask.rleString);
+        return { ...base, kind: "mask", mask: { counts: frameCounts(bitmask, width, height) } };
       } catch (err) {
         throw new PermanentError("invalid_label", `${what}: ${(err as Error).message}`);
       }
-      return { ...base, kind: "mask", mask: { counts } };
     }
     default:
       throw new PermanentError("invalid_label", `${what}: shape "${object.shape}" has no canonical form (box, polygon or mask)`);
   }
-}
-
-/** Normalised rings; the newer `polygons` (polygons → contours → flat x,y) win over legacy `polygon`. */
-function polygonRings(object: FrameObject, what: string): number[][] | null {
-  let rings: number[][] | null = null;
-  if (object.polygons && object.polygons.length > 0) {
-    rings = object.polygons.flat(1);
-  } else if (object.polygon) {
-    const points = Array.isArray(object.polygon)
-      ? object.polygon
-      : Object.keys(object.polygon)
-          .sort((a, b) => Number(a) - Number(b))
-          .map((key) => (object.polygon as Record<string, { x: number; y: number }>)[key]!);
-    rings = [points.flatMap((p) => [p.x, p.y])];
-  }
-  if (!rings) return null;
-  for (const ring of rings) {
-    if (ring.length < 6 || ring.length % 2 !== 0) throw new PermanentError("invalid_label", `${what} has a contour with ${ring.length / 2} points (needs at least 3)`);
-  }
-  return rings;
-}
-
-function rotatedEnvelope(x: number, y: number, w: number, h: number, thetaDegrees: number): { x: number; y: number; w: number; h: number } {
-  const radians = (thetaDegrees * Math.PI) / 180;
-  const cos = Math.abs(Math.cos(radians));
-  const sin = Math.abs(Math.sin(radians));
-  const envelopeW = w * cos + h * sin;
-  const envelopeH = w * sin + h * cos;
-  const cx = x + w / 2;
-  const cy = y + h / 2;
-  return { x: cx - envelopeW / 2, y: cy - envelopeH / 2, w: envelopeW, h: envelopeH };
 }
 
 /**

@@ -51,21 +51,9 @@ const EncordEditorOntologySchema = z.object({
  */
 export function ontologyFromEncord(editorOntology: unknown, classNames: readonly string[]): Ontology {
   assertUniqueNames(classNames);
-  let input = editorOntology;
-  if (typeof input === "string") {
-    try {
-      input = JSON.parse(input) as unknown;
-    } catch {
-      throw new PermanentError("invalid_ontology", "Encord editor ontology is not valid JSON");
-    }
-  }
-  const parsed = EncordEditorOntologySchema.safeParse(input);
-  if (!parsed.success) {
-    throw new PermanentError("invalid_ontology", `Encord editor ontology: ${z.prettifyError(parsed.error)}`);
-  }
   const classes: OntologyClass[] = classNames.map((name, id) => ({ id, name }));
   const byName = new Map(classes.map((c) => [c.name.toLowerCase(), c]));
-  for (const object of parsed.data.objects) {
+  for (const object of parseEditorOntology(editorOntology).objects) {
     const cls = byName.get(object.name.toLowerCase());
     if (!cls) continue;
     if (cls.featureNodeHash === undefined) {
@@ -76,6 +64,56 @@ export function ontologyFromEncord(editorOntology: unknown, classNames: readonly
     }
   }
   return { classes };
+}
+
+export interface OntologyBinding {
+  classes: {
+    id: number;
+    name: string;
+    /** The Encord object this class stands for, or null. */
+    object: { name: string; shape: string | null; featureNodeHash: string } | null;
+    /** Why the class is not usable, or null when it is. */
+    problem: string | null;
+  }[];
+  /** Encord objects (not archived) that no class stands for: labels drawn with them are not ours. */
+  unbound: { name: string; shape: string | null }[];
+}
+
+/**
+ * How our classes bind to a project's Encord objects (same rule as `ontologyFromEncord`: names,
+ * case-insensitive), for `mlops backend check`: each class needs an object of one of `shapes`
+ * (e.g. `bitmask` for segmentation; null accepts any shape).
+ */
+export function bindOntology(editorOntology: unknown, classNames: readonly string[], shapes: readonly string[] | null): OntologyBinding {
+  const objects = parseEditorOntology(editorOntology).objects.filter((o) => o.archived !== true);
+  const wanted = (shape: string | undefined) => shapes === null || (shape !== undefined && shapes.includes(shape));
+  const used = new Set<(typeof objects)[number]>();
+  const classes = classNames.map((name, id) => {
+    const named = objects.filter((o) => o.name.toLowerCase() === name.toLowerCase());
+    const match = named.find((o) => wanted(o.shape));
+    for (const o of named) used.add(o);
+    if (match) return { id, name, object: { name: match.name, shape: match.shape ?? null, featureNodeHash: match.featureNodeHash }, problem: null };
+    const need = shapes === null ? "an object" : `a ${shapes.join(" or ")} object`;
+    const problem = named.length === 0
+      ? `the project's ontology has no object named "${name}": add ${need} named "${name}", or change ONTOLOGY`
+      : `"${name}" is ${named.map((o) => `a ${o.shape ?? "shapeless"} object`).join(" and ")} in the project's ontology, not ${need}: add ${need} named "${name}", or change ONTOLOGY`;
+    return { id, name, object: null, problem };
+  });
+  return { classes, unbound: objects.filter((o) => !used.has(o)).map((o) => ({ name: o.name, shape: o.shape ?? null })) };
+}
+
+function parseEditorOntology(editorOntology: unknown): z.infer<typeof EncordEditorOntologySchema> {
+  let input = editorOntology;
+  if (typeof input === "string") {
+    try {
+      input = JSON.parse(input) as unknown;
+    } catch {
+      throw new PermanentError("invalid_ontology", "Encord editor ontology is not valid JSON");
+    }
+  }
+  const parsed = EncordEditorOntologySchema.safeParse(input);
+  if (!parsed.success) throw new PermanentError("invalid_ontology", `Encord editor ontology: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
 }
 
 /**
@@ -107,12 +145,15 @@ export function classById(ontology: Ontology, classId: number | null): OntologyC
   return cls && cls.id === classId ? cls : ontology.classes.find((c) => c.id === classId);
 }
 
+/** Names of a no-data fill class (case-insensitive): the seed project's `Fill`, or the older `background`. */
+const FILL_CLASS_NAMES: ReadonlySet<string> = new Set(["fill", "background", "nodata", "no_data"]);
+
 /**
- * The id of the class named "background" (case-insensitive), or null. Segmentation ontologies put
- * it first by convention; quality checks allow it on nodata pixels.
+ * The id of the no-data fill class (`Fill`; also accepted: background, nodata, no_data), or null.
+ * Ontologies put it first (id 0) by convention; quality checks allow only it on nodata pixels.
  */
-export function backgroundClassId(ontology: Ontology): number | null {
-  return ontology.classes.find((c) => c.name.toLowerCase() === "background")?.id ?? null;
+export function fillClassId(ontology: Ontology): number | null {
+  return ontology.classes.find((c) => FILL_CLASS_NAMES.has(c.name.toLowerCase()))?.id ?? null;
 }
 
 function assertUniqueNames(names: readonly string[]): void {

@@ -1,6 +1,6 @@
 import { PermanentError } from "../../errors.ts";
 import type { CanonicalAnnotation, CanonicalObject } from "./canonical.ts";
-import { backgroundClassId, classById, type Ontology } from "./ontology.ts";
+import { classById, fillClassId, type Ontology } from "./ontology.ts";
 import { forEachSpan, polygonArea } from "./rasterise.ts";
 import { sumCounts } from "./rle.ts";
 
@@ -20,8 +20,8 @@ export interface QualityContext {
   /** Item id of an accepted sample with the same content, or null. */
   duplicateOf: string | null;
   task: "segmentation" | "detection" | "classification";
-  /** Class allowed on nodata pixels; default the class named "background", if any. */
-  backgroundClassId?: number | null;
+  /** Class allowed on nodata pixels; default the ontology's fill class (`Fill`), if any. */
+  fillClassId?: number | null;
 }
 
 export interface QualityResult {
@@ -47,7 +47,8 @@ export function checkQuality(annotation: CanonicalAnnotation, ctx: QualityContex
   if (ctx.task === "classification") checkClassifications(annotation, ctx.ontology, reasons);
 
   const nodata = nodataOf(ctx, pixels);
-  const background = ctx.backgroundClassId !== undefined ? ctx.backgroundClassId : backgroundClassId(ctx.ontology);
+  const fill = ctx.fillClassId !== undefined ? ctx.fillClassId : fillClassId(ctx.ontology);
+  const fillName = classById(ctx.ontology, fill)?.name;
   for (const object of annotation.objects) {
     const what = describe(object);
     const classKnown = classById(ctx.ontology, object.classId) !== undefined;
@@ -71,14 +72,14 @@ export function checkQuality(annotation: CanonicalAnnotation, ctx: QualityContex
         break;
     }
 
-    // Nodata pixels must stay background. Boxes are exempt: a box around a cloud at the swath edge
-    // naturally includes nodata, while a mask or polygon claims each pixel it covers.
-    if (nodata && geometryOk && classKnown && object.kind !== "box" && object.classId !== background) {
+    // Nodata pixels are the fill class or unlabelled. Boxes are exempt: a box around a cloud at the
+    // swath edge naturally includes nodata, while a mask or polygon claims each pixel it covers.
+    if (nodata && geometryOk && classKnown && object.kind !== "box" && object.classId !== fill) {
       let onNodata = 0;
       forEachSpan(object, width, height, (start, end) => {
         for (let i = start; i < end; i++) if (nodata[i] === 255) onNodata++;
       });
-      if (onNodata > 0) reasons.push(`${what}: ${onNodata} pixel(s) on nodata, which must stay background`);
+      if (onNodata > 0) reasons.push(`${what}: ${onNodata} pixel(s) on nodata, which must be ${fillName ? `${fillName} or ` : ""}unlabelled`);
     }
   }
   return { verdict: reasons.length === 0 ? "accepted" : "rejected", reasons };

@@ -1,6 +1,7 @@
 /**
  * Synthetic multispectral scenes for the demo: blue, green, red and NIR surface reflectance with a
- * ground-truth class mask. Pure and deterministic (same seed → same bytes), so the demo, its label
+ * ground-truth class mask in the seed project's classes (Fill for nodata, Clear for land and water
+ * alike, Cloud, Thin_Cloud, Cloud_Shadow). Pure and deterministic (same seed → same bytes), so the demo, its label
  * simulator and the tests agree on every pixel without storing fixtures.
  *
  * The physics is deliberately rough but in the right direction, so a per-pixel classifier has
@@ -13,12 +14,11 @@ import { createPrng, deriveSeed, type Prng } from "./prng.ts";
 
 /** Class ids of the default ontology (shared/config/schema.ts DEFAULT_ONTOLOGY). */
 export const SceneClass = {
-  background: 0,
-  land: 1,
-  water: 2,
-  thickCloud: 3,
-  thinCloud: 4,
-  cloudShadow: 5,
+  fill: 0,
+  clear: 1,
+  cloud: 2,
+  thinCloud: 3,
+  cloudShadow: 4,
 } as const;
 
 export interface SceneOptions {
@@ -41,8 +41,10 @@ export interface Scene {
   height: number;
   /** Surface reflectance 0..1 per band, row-major; NaN where the scene has no data. */
   bands: SceneBands;
-  /** Class id per pixel (SceneClass); 0 exactly where the bands are NaN. */
+  /** Class id per pixel (SceneClass); Fill (0) exactly where the bands are NaN. */
   groundTruth: Uint8Array;
+  /** 1 where the surface is water, 0 on land and nodata: both surfaces are Clear in the labels. */
+  water: Uint8Array;
 }
 
 type Spectrum = readonly [blue: number, green: number, red: number, nir: number];
@@ -100,6 +102,7 @@ export function generateScene(options: SceneOptions): Scene {
     nir: new Float32Array(n),
   };
   const groundTruth = new Uint8Array(n);
+  const water = new Uint8Array(n);
   const out = [bands.blue, bands.green, bands.red, bands.nir] as const;
   const sensor = createPrng(deriveSeed(seed, Stream.sensor));
   const pixel = [0, 0, 0, 0];
@@ -110,13 +113,14 @@ export function generateScene(options: SceneOptions): Scene {
       const i = y * width + x;
       if (swath.left ? x < edge : x >= width - edge) {
         for (const band of out) band[i] = NaN;
-        groundTruth[i] = SceneClass.background;
+        groundTruth[i] = SceneClass.fill;
         continue;
       }
       const isWater = terrain[i]! < waterLevel;
       if (isWater) mix(pixel, WATER_CLEAR, WATER_TURBID, turbidity[i]!);
       else mix(pixel, SOIL, VEGETATION, smooth01((vegetation[i]! - 0.3) / 0.4));
-      let label: number = isWater ? SceneClass.water : SceneClass.land;
+      water[i] = isWater ? 1 : 0;
+      let label: number = SceneClass.clear;
 
       const c = cloud[i]!;
       const sx = x - shadowDx;
@@ -126,7 +130,7 @@ export function generateScene(options: SceneOptions): Scene {
         // Thick cloud: opaque; its texture comes from the cloud field itself.
         const brightness = 0.85 + 0.15 * (c - thickLevel) / Math.max(1e-6, cloudTop - thickLevel);
         for (let b = 0; b < 4; b++) pixel[b] = CLOUD[b]! * brightness;
-        label = SceneClass.thickCloud;
+        label = SceneClass.cloud;
       } else {
         if (inShadow) {
           const factor = SHADOW_FACTOR + 0.3 * shade[i]!;
@@ -148,7 +152,7 @@ export function generateScene(options: SceneOptions): Scene {
       groundTruth[i] = label;
     }
   }
-  return { width, height, bands, groundTruth };
+  return { width, height, bands, groundTruth, water };
 }
 
 /** A slanted swath edge on the left or right: nodata covers 3–15 % of each row's width. */

@@ -1,7 +1,7 @@
 import { PermanentError, describeError } from "../../errors.ts";
 import type { Envelope } from "../../messages/envelope.ts";
-import type { AnnotationBackend, Deps, FetchedLabel } from "../../ports.ts";
-import { annotationExists, insertAnnotation, latestAnnotation } from "../../db/queries/annotations.ts";
+import type { AnnotationBackend, Deps, FetchedLabel, LabelRef } from "../../ports.ts";
+import { insertAnnotation, latestAnnotation, processedLabelRevisions, recordLabelRevision } from "../../db/queries/annotations.ts";
 import { releaseCursorLease, takeCursorLease } from "../../db/queries/cursors.ts";
 import { findAcceptedDuplicate, findItemForLabel, getItem, transitionItem, type ItemRow } from "../../db/queries/items.ts";
 import { claimInbox } from "../../db/queries/messaging.ts";
@@ -21,11 +21,16 @@ const FETCH_CHUNK = 100;
 const LABELLABLE = ["normalised", "registered", "annotated", "accepted", "rejected", "in_dataset"] as const;
 
 /**
- * poll: asks the backend for labels finished since the stored cursor, converts them to canonical
- * annotations, runs the quality checks and accepts or rejects each sample with its reasons. Each
- * label is committed on its own (one bad label never blocks the others); the cursor advances only
- * after the whole batch is processed, so a crash re-reads the batch, and the unique
- * (backend, label, edited-at) key makes the re-read a no-op.
+ * poll: asks the backend for finished labels, converts the new ones to canonical annotations, runs
+ * the quality checks and accepts or rejects each sample with its reasons.
+ *
+ * The backend's refs may repeat revisions taken before: a backend that cannot tell "finished
+ * since" reliably (Encord: a row approved without an edit keeps its old edit time) lists more
+ * than is new, and the revisions already processed — a revision is (backend, label, edited-at) —
+ * are dropped here with one lookup, before any label content is fetched. Each label is committed
+ * on its own (one bad label never blocks the others) together with the record of its revision; the
+ * cursor (the backend's own state) advances only after the whole batch, so a crash re-reads the
+ * batch, and the re-read is a no-op.
  */
 export async function pollLabels(message: Envelope | null, deps: Deps): Promise<ConsumerOutcome> {
   const backend = await deps.backend();
@@ -33,13 +38,15 @@ export async function pollLabels(message: Envelope | null, deps: Deps): Promise<
   const lease = await deps.db.transaction((tx) => takeCursorLease(tx, backend.name, owner, LEASE_SECONDS));
   if (!lease) return { status: "skipped", detail: "another poll holds the lease" };
 
-  const counts = { accepted: 0, rejected: 0, unmatched: 0, seen: 0 };
+  const counts = { accepted: 0, rejected: 0, unmatched: 0, seen: 0, known: 0 };
   const itemIds: string[] = [];
   let nextCursor: string | null | undefined;
   try {
     const page = await backend.poll(lease.cursor);
-    for (let i = 0; i < page.refs.length; i += FETCH_CHUNK) {
-      const fetched = await backend.fetchLabels(page.refs.slice(i, i + FETCH_CHUNK));
+    const fresh = await newRevisions(deps, backend.name, page.refs);
+    counts.known = page.refs.length - fresh.length;
+    for (let i = 0; i < fresh.length; i += FETCH_CHUNK) {
+      const fetched = await backend.fetchLabels(fresh.slice(i, i + FETCH_CHUNK));
       for (const label of fetched) {
         counts.seen++;
         const outcome = await takeInLabel(label, backend, deps, message);
@@ -67,9 +74,21 @@ export async function pollLabels(message: Envelope | null, deps: Deps): Promise<
       await emit("annotations.accepted", { accepted: counts.accepted, rejected: counts.rejected, itemIds: [...new Set(itemIds)] });
     }
   });
-  deps.log.info("poll finished", { backend: backend.name, ...counts, cursor: nextCursor ?? lease.cursor });
+  deps.log.info("poll finished", { backend: backend.name, ...counts });
   return { status: counts.seen > 0 ? "done" : "skipped", detail: `${counts.accepted} accepted, ${counts.rejected} rejected, ${counts.unmatched} unmatched` };
 }
+
+/** The refs whose revision no poll has processed yet (one per revision, in the backend's order). */
+async function newRevisions(deps: Deps, backend: string, refs: readonly LabelRef[]): Promise<LabelRef[]> {
+  const unique = new Map<string, LabelRef>();
+  for (const ref of refs) unique.set(revisionKey(ref), ref);
+  const known = await processedLabelRevisions(deps.db, backend, [...unique.values()].map((r) => ({ labelId: r.labelId, editedAt: revisionTime(r) })));
+  return [...unique.values()].filter((r) => !known.has(revisionKey(r)));
+}
+
+/** A revision's edit time as stored (timestamptz, to the millisecond). */
+const revisionTime = (ref: LabelRef) => new Date(ref.editedAt).toISOString();
+const revisionKey = (ref: LabelRef) => `${ref.labelId}@${revisionTime(ref)}`;
 
 type LabelOutcome =
   | { kind: "accepted" | "rejected"; itemId: string }
@@ -77,8 +96,10 @@ type LabelOutcome =
 
 async function takeInLabel(label: FetchedLabel, backend: AnnotationBackend, deps: Deps, cause: Envelope | null): Promise<LabelOutcome> {
   const { ref } = label;
-  const editedAt = new Date(ref.editedAt).toISOString();
-  if (await annotationExists(deps.db, backend.name, ref.labelId, editedAt)) return { kind: "duplicate" };
+  const editedAt = revisionTime(ref);
+  const notes = label.result.ok ? (label.result.notes ?? []) : [];
+  if (notes.length > 0) deps.log.info("label taken in with notes", { labelId: ref.labelId, notes });
+  const revision = { backend: backend.name, labelId: ref.labelId, editedAt, notes };
 
   const item = (ref.itemId ? await getItem(deps.db, ref.itemId) : null) ?? (await findItemForLabel(deps.db, ref));
   if (!item || !(LABELLABLE as readonly string[]).includes(item.state)) {
@@ -86,7 +107,11 @@ async function takeInLabel(label: FetchedLabel, backend: AnnotationBackend, deps
       ? `label ${ref.labelId} is for item ${item.id}, which is ${item.state}`
       : `label ${ref.labelId} (${ref.title ?? ref.backendRef ?? "no title"}) matches no item`;
     deps.log.warn("label not taken in", { reason });
-    await recordDeadLetter(deps.db, { consumer: "poll", messageId: `${backend.name}:${ref.labelId}@${editedAt}`, reason, payload: { ref } });
+    // On record once per revision, however often the backend lists it.
+    await deps.db.transaction(async (tx) => {
+      if (!(await recordLabelRevision(tx, { ...revision, outcome: "unmatched", itemId: item?.id ?? null }))) return;
+      await recordDeadLetter(tx, { consumer: "poll", messageId: `${backend.name}:${ref.labelId}@${editedAt}`, reason, payload: { ref } });
+    });
     return { kind: "unmatched" };
   }
 
@@ -99,6 +124,7 @@ async function takeInLabel(label: FetchedLabel, backend: AnnotationBackend, deps
       id: annotationId, itemId: item.id, backend: backend.name, labelId: ref.labelId, annotator: ref.annotator ?? canonical?.provenance.annotator ?? null,
       editedAt, canonical, canonicalSha256: canonical ? sha256Hex(canonicalJson(canonical)) : null, verdict: verdict.verdict, reasons: verdict.reasons,
     });
+    await recordLabelRevision(tx, { ...revision, outcome: verdict.verdict, itemId: item.id });
     if (!inserted) return { kind: "duplicate" } as const;
     // An older revision arriving late is stored for the record but does not decide the item's state.
     if (latest && latest.edited_at.getTime() > Date.parse(editedAt)) return { kind: "stale" } as const;

@@ -3,6 +3,7 @@ import type { Envelope } from "../../messages/envelope.ts";
 import type { Deps, RegistrationRequest } from "../../ports.ts";
 import { claimItemsForRegistration, releaseRegistrationClaim, transitionItem, type ItemRow } from "../../db/queries/items.ts";
 import { claimInbox } from "../../db/queries/messaging.ts";
+import { registrationLedger } from "../../db/queries/registration-jobs.ts";
 import { transact } from "../effects.ts";
 import type { ConsumerOutcome } from "../consumers.ts";
 import { failpoint } from "../failpoints.ts";
@@ -15,6 +16,9 @@ const CLAIM_SECONDS = 600;
  * (up to the batch size, `FOR UPDATE SKIP LOCKED`) and registers them in one backend call, so a burst
  * of 500 uploads costs a handful of API calls. Claim, call, record: a crash between them leaves a
  * lease that expires, and the backend call is idempotent (duplicates skipped by the backend adapter).
+ * A backend that registers through asynchronous jobs (Encord upload jobs) records them in the
+ * registration-job ledger, so a retry resumes the job it started instead of starting another;
+ * items whose job is still running stay `normalised`, and reconcile's nudge brings them back here.
  */
 export async function registerPending(message: Envelope | null, deps: Deps): Promise<ConsumerOutcome> {
   const normalising = message ? await uploadsStillNormalising(deps) : 0;
@@ -32,7 +36,7 @@ export async function registerPending(message: Envelope | null, deps: Deps): Pro
   const backend = await deps.backend();
   let results;
   try {
-    results = await backend.register(claimed.map(toRequest));
+    results = await backend.register(claimed.map(toRequest), registrationLedger(deps.db, backend.name, () => deps.ids.next("rjob")));
   } catch (err) {
     // Let another delivery retry soon rather than waiting for the lease to expire.
     await releaseRegistrationClaim(deps.db, token, claimed.map((i) => i.id)).catch(() => undefined);

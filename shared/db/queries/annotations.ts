@@ -40,8 +40,37 @@ export async function insertAnnotation(db: Queryable, a: NewAnnotation): Promise
   return rows.length > 0;
 }
 
-export async function annotationExists(db: Queryable, backend: string, labelId: string, editedAt: string): Promise<boolean> {
-  const { rows } = await db.query(`SELECT 1 FROM annotations WHERE backend = $1 AND label_id = $2 AND edited_at = $3`, [backend, labelId, editedAt]);
+/**
+ * Which of these label revisions a poll has processed before (migration 0005's `label_revisions`),
+ * as `${labelId}@${editedAt ISO}` keys. One indexed lookup for a whole listing.
+ */
+export async function processedLabelRevisions(db: Queryable, backend: string, revisions: readonly { labelId: string; editedAt: string }[]): Promise<Set<string>> {
+  if (revisions.length === 0) return new Set();
+  const { rows } = await db.query<{ label_id: string; edited_at: Date }>(
+    `SELECT r.label_id, r.edited_at FROM label_revisions r
+     JOIN unnest($2::text[], $3::timestamptz[]) AS wanted (label_id, edited_at) ON r.label_id = wanted.label_id AND r.edited_at = wanted.edited_at
+     WHERE r.backend = $1`,
+    [backend, revisions.map((r) => r.labelId), revisions.map((r) => r.editedAt)],
+  );
+  return new Set(rows.map((r) => `${r.label_id}@${r.edited_at.toISOString()}`));
+}
+
+export interface LabelRevisionRecord {
+  backend: string;
+  labelId: string;
+  editedAt: string;
+  outcome: "accepted" | "rejected" | "unmatched";
+  itemId: string | null;
+  notes: readonly string[];
+}
+
+/** Records a processed revision; false when it was recorded before (a repeated poll). */
+export async function recordLabelRevision(db: Queryable, r: LabelRevisionRecord): Promise<boolean> {
+  const { rows } = await db.query(
+    `INSERT INTO label_revisions (backend, label_id, edited_at, outcome, item_id, notes) VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT DO NOTHING RETURNING 1 AS ok`,
+    [r.backend, r.labelId, r.editedAt, r.outcome, r.itemId, JSON.stringify(r.notes)],
+  );
   return rows.length > 0;
 }
 

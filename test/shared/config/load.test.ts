@@ -23,6 +23,25 @@ describe("loadConfig", () => {
     expect(loadConfig(env).normalise).toMatchObject(expected);
   });
 
+  it("defaults ONTOLOGY to the seed project's classes, Fill first", () => {
+    expect(loadConfig({}).annotation.ontology).toEqual(["Fill", "Clear", "Cloud", "Thin_Cloud", "Cloud_Shadow"]);
+  });
+
+  it("reads ONTOLOGY as an object of Encord object names → class ids, or as a list (index = id)", () => {
+    const byName = JSON.stringify({ Cloud: 2, Fill: 0, Cloud_Shadow: 4, Clear: 1, Thin_Cloud: 3 });
+    expect(loadConfig({ ONTOLOGY: byName }).annotation.ontology).toEqual(["Fill", "Clear", "Cloud", "Thin_Cloud", "Cloud_Shadow"]);
+    expect(loadConfig({ ONTOLOGY: '["background","car"]' }).annotation.ontology).toEqual(["background", "car"]);
+  });
+
+  it.each([
+    [{ Fill: 0, Clear: 2 }, /ONTOLOGY: class ids must be 0…n−1.*got 0, 2/],
+    [{ Fill: 0, Clear: 0 }, /ONTOLOGY: class ids must be 0…n−1.*got 0, 0/],
+    [{ Fill: 0 }, /ONTOLOGY: class ids must be 0…n−1 \(at least two classes\)/],
+    [{ Fill: -1, Clear: 0 }, /ONTOLOGY/],
+  ])("refuses ONTOLOGY %j, saying why", (ontology, reason) => {
+    expect(() => loadConfig({ ONTOLOGY: JSON.stringify(ontology) })).toThrow(reason);
+  });
+
   it("treats empty strings as unset instead of plausible values", () => {
     expect(loadConfig({ DATABASE_URL: "", THRESHOLD_N: "" }).threshold.n).toBe(100);
   });

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { PermanentError, TransientError } from "../../../../shared/errors.ts";
 import { silentLogger, systemClock } from "../../../../shared/adapters/basics.ts";
 import { EncordApiError, EncordAuthError } from "../../../../shared/adapters/encord/errors.ts";
@@ -147,6 +147,47 @@ describe("EncordTransport: refusals", () => {
     await expect(listRows(t)).rejects.toBeInstanceOf(EncordAuthError);
     await expect(listIntegrations(t)).rejects.toBeInstanceOf(EncordAuthError);
     expect(fake.state.requests).toHaveLength(1);
+  });
+
+  it("after a 403 on one resource, blocks only calls to that resource", async () => {
+    const t = transport();
+    fake.failNext({ match: (r) => r.path.startsWith("storage/folders/F1"), status: 403 });
+    const err = await t.v2({ method: "GET", path: "storage/folders/F1/items" }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EncordAuthError);
+    expect((err as EncordAuthError).accessRefused).toBe(true);
+    // The same folder fails fast (its upload jobs too), without asking Encord again…
+    await expect(t.v2({ method: "GET", path: "storage/folders/F1/data-upload-jobs/J" })).rejects.toBeInstanceOf(EncordAuthError);
+    expect(requestsTo("storage/folders/F1")).toBe(1);
+    // …while the project, the integrations and the legacy API go on working.
+    await listIntegrations(t);
+    expect(await listRows(t)).toEqual([]);
+    await t.v2({ method: "GET", path: `projects/${fake.state.projectHash}` });
+    expect(fake.state.requests.filter((r) => r.status === 200)).toHaveLength(3);
+  });
+
+  it("after a v1 AUTHORISATION_ERROR on the project, still reaches the dataset", async () => {
+    const t = transport();
+    fake.failNext({ match: "labelrowmetadata", v1Code: "AUTHORISATION_ERROR", v1Status: 403 });
+    await expect(listRows(t)).rejects.toBeInstanceOf(EncordAuthError);
+    await expect(listRows(t)).rejects.toBeInstanceOf(EncordAuthError);
+    expect(requestsTo("labelrowmetadata")).toBe(1);
+    await t.v1({ resourceType: "dataset", resourceId: fake.state.datasetHash, queryType: "datasetlinkitems", method: "POST", uid: fake.state.datasetHash, payload: { item_uuids: [] }, retryable: true });
+    expect(requestsTo("datasetlinkitems")).toBe(1);
+  });
+
+  it("gives each attempt 180 s by default, as the SDK does", async () => {
+    const timeouts = vi.spyOn(AbortSignal, "timeout");
+    await listIntegrations(transport());
+    expect(timeouts.mock.calls.map(([ms]) => ms)).toEqual([180_000]);
+    timeouts.mockRestore();
+  });
+
+  it("ends a call that outlives its budget with a TransientError instead of retrying on", async () => {
+    fake.failNext({ match: "cloud-integrations", hangMs: 2000, times: 5 });
+    const err = await listIntegrations(transport({ callBudgetMs: 300, backoffMs: [50] })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TransientError);
+    expect((err as Error).message).toMatch(/no time left for another attempt after 1 \(.*timed out\)/);
+    expect(sleeps).toEqual([]);
   });
 
   it("maps SSH_KEY_NOT_FOUND_ERROR to EncordAuthError", async () => {

@@ -48,17 +48,20 @@ function labelRowFor(t: LabelTarget): Record<string, unknown> {
 }
 
 async function registered(count: number): Promise<{ x: EncordHarness; backend: AnnotationBackend }> {
-  h = await startEncordHarness({ classNames: CLASSES });
+  h = await startEncordHarness({ classNames: CLASSES, env: { ONTOLOGY: JSON.stringify(CLASSES) } });
   const backend = h.backend();
   const results = await backend.register(Array.from({ length: count }, (_, i) => productRequest(i)));
   expect(results.every((r) => r.ok)).toBe(true);
   return { x: h, backend };
 }
 
-const metadataPayloads = (x: EncordHarness) => x.fake.state.requests.filter((r) => r.queryType === "labelrowmetadata").map((r) => r.payload as Record<string, unknown>);
 const labelRowUidLengths = (x: EncordHarness) => x.fake.state.requests.filter((r) => r.queryType === "labelrow").map((r) => (r.uid as unknown[]).length);
 
-describe("Encord poll", () => {
+const metadataCalls = (x: EncordHarness) => x.fake.state.requests.filter((r) => r.queryType === "labelrowmetadata");
+const taskCalls = (x: EncordHarness) => x.fake.state.requests.filter((r) => r.path.endsWith("/tasks"));
+const cursorOf = (text: string | null) => JSON.parse(text!) as { v: number; editedAfter: string; sweep: string | null };
+
+describe("Encord poll: what it lists", () => {
   it("returns only labelled rows in the Complete stage, oldest first, with our item ids", async () => {
     const { x, backend } = await registered(4);
     x.fake.completeLabel("item_S2_00002", labelRowFor, { editedAt: "2024-05-01T12:00:02.000000" });
@@ -70,35 +73,104 @@ describe("Encord poll", () => {
 
     expect(refs.map((r) => r.itemId)).toEqual(["item_S2_00000", "item_S2_00002"]);
     expect(refs.map((r) => r.editedAt)).toEqual(["2024-05-01T12:00:01.000000+00:00", "2024-05-01T12:00:02.000000+00:00"]);
-    expect(nextCursor).toBe("2024-05-01T12:00:02.000000+00:00");
     const target = x.fake.labelTargets().find((t) => t.clientMetadata.itemId === "item_S2_00000")!;
     expect(refs[0]).toEqual({
       labelId: target.labelHash, itemId: "item_S2_00000", backendRef: target.itemUuid, title: "S2_00000",
       editedAt: "2024-05-01T12:00:01.000000+00:00", annotator: "annotator@example.com",
     });
-    expect(metadataPayloads(x)[0]).toMatchObject({ workflow_graph_node_title_eq: "Complete", edited_after: null, include_client_metadata: true });
+    // The sweep covered the whole (one-page) stage, so the next poll starts it over.
+    expect(cursorOf(nextCursor)).toMatchObject({ v: 2, sweep: null });
+    expect(metadataCalls(x).map((r) => r.payload)).toEqual([
+      expect.objectContaining({ workflow_graph_node_title_eq: "Complete", edited_after: expect.any(String), data_hashes: null, include_client_metadata: true }),
+      expect.objectContaining({ workflow_graph_node_title_eq: "Complete", edited_after: null, data_hashes: expect.arrayContaining([target.dataHash]) }),
+    ]);
   });
 
-  it("honours the cursor to the microsecond and keeps it when nothing is new", async () => {
-    const { x, backend } = await registered(3);
+  it("opens the edit window at the newest edit seen minus the overlap, in the SDK's datetime form", async () => {
+    const { x, backend } = await registered(2);
     x.fake.completeLabel("item_S2_00000", labelRowFor, { editedAt: "2024-05-01T12:00:00.123456" });
-    x.fake.completeLabel("item_S2_00001", labelRowFor, { editedAt: "2024-05-01T12:00:00.123457" });
-
-    const after = await backend.poll("2024-05-01T12:00:00.123456Z");
-    expect(after.refs.map((r) => r.itemId)).toEqual(["item_S2_00001"]);
-    // Sent the way the SDK sends datetimes: Python isoformat with an offset.
-    expect(metadataPayloads(x).at(-1)!.edited_after).toBe("2024-05-01T12:00:00.123456+00:00");
-
-    x.fake.completeLabel("item_S2_00002", labelRowFor, { editedAt: "2024-05-01T13:00:00.000000" });
-    const next = await backend.poll(after.nextCursor);
-    expect(next.refs.map((r) => r.itemId)).toEqual(["item_S2_00002"]);
-    const idle = await backend.poll(next.nextCursor);
-    expect(idle).toEqual({ refs: [], nextCursor: next.nextCursor });
+    const first = await backend.poll(JSON.stringify({ v: 2, editedAfter: "2024-05-01T00:00:00.000000+00:00", sweep: null }));
+    expect(first.refs).toHaveLength(1);
+    expect(cursorOf(first.nextCursor).editedAfter).toBe("2024-05-01T11:50:00.123000+00:00");
+    await backend.poll(first.nextCursor);
+    expect((metadataCalls(x).at(-2)!.payload as { edited_after: string }).edited_after).toBe("2024-05-01T11:50:00.123000+00:00");
   });
 
-  it("refuses a cursor that is not a timestamp", async () => {
+  it("lists a row approved without an edit after the poll has passed its edit time", async () => {
+    const { x, backend } = await registered(2);
+    x.fake.completeLabel("item_S2_00000", labelRowFor, { editedAt: "2024-05-01T10:00:00.000000", stage: "Review 1" });
+    x.fake.completeLabel("item_S2_00001", labelRowFor, { editedAt: "2024-05-01T12:00:00.000000" });
+    const first = await backend.poll(null);
+    expect(first.refs.map((r) => r.itemId)).toEqual(["item_S2_00001"]);
+
+    // Two hours older than the newest edit seen: no edit window finds it, the sweep does.
+    x.fake.approve("item_S2_00000");
+    const next = await backend.poll(first.nextCursor);
+    expect(next.refs.map((r) => [r.itemId, r.editedAt])).toContainEqual(["item_S2_00000", "2024-05-01T10:00:00.000000+00:00"]);
+  });
+
+  it("lists a row re-opened and completed again as a new revision", async () => {
+    const { x, backend } = await registered(1);
+    x.fake.completeLabel("item_S2_00000", labelRowFor, { editedAt: "2024-05-01T12:00:00.000000" });
+    const first = await backend.poll(null);
+    x.fake.reopen("item_S2_00000");
+    expect((await backend.poll(first.nextCursor)).refs).toEqual([]);
+    x.fake.completeLabel("item_S2_00000", labelRowFor, { editedAt: "2024-05-01T12:30:00.000000" });
+    const again = await backend.poll(first.nextCursor);
+    expect(again.refs.map((r) => [r.labelId, r.editedAt])).toEqual([[first.refs[0]!.labelId, "2024-05-01T12:30:00.000000+00:00"]]);
+  });
+
+  it("lists a row that reached Complete while the previous poll ran, whatever its edit time", async () => {
+    const { x, backend } = await registered(2);
+    x.fake.completeLabel("item_S2_00000", labelRowFor, { editedAt: "2024-05-01T09:00:00.000000", stage: "Review 1" });
+    x.fake.completeLabel("item_S2_00001", labelRowFor, { editedAt: "2024-05-01T12:00:00.000000" });
+    // Approved right after the poll's last listing answered: this poll cannot see it.
+    x.fake.afterRequest((r) => r.queryType === "labelrowmetadata" && Array.isArray((r.payload as { data_hashes?: unknown }).data_hashes), () => x.fake.approve("item_S2_00000"));
+    const first = await backend.poll(null);
+    expect(first.refs.map((r) => r.itemId)).toEqual(["item_S2_00001"]);
+    expect((await backend.poll(first.nextCursor)).refs.map((r) => r.itemId)).toContain("item_S2_00000");
+  });
+
+  it("costs at most 1 + 2 × pages requests per poll, and its sweep resumes where it stopped and starts over", async () => {
+    const { x } = await registered(5);
+    x.fake.state.taskPageSize = 1;
+    x.fake.completeAll(labelRowFor);
+    const backend = x.backend({ poll: { sweepPagesPerPoll: 2 } });
+    const seen = new Set<string>();
+    let cursor: string | null = JSON.stringify({ v: 2, editedAfter: "2030-01-01T00:00:00.000000+00:00", sweep: null }); // nothing in the window
+    const sweeps: (string | null)[] = [];
+    for (let poll = 0; poll < 4; poll++) {
+      const before = x.fake.state.requests.length;
+      const page = await backend.poll(cursor);
+      expect(x.fake.state.requests.length - before).toBeLessThanOrEqual(1 + 2 * 2 + (poll === 0 ? 1 : 0)); // + the project, once
+      for (const ref of page.refs) seen.add(ref.itemId!);
+      cursor = page.nextCursor;
+      sweeps.push(cursorOf(cursor).sweep);
+    }
+    expect(seen.size).toBe(5); // 5 pages at 2 a poll: all seen by the third poll
+    expect(sweeps).toEqual(["2", "4", null, "2"]);
+    expect(taskCalls(x).map((r) => new URLSearchParams(r.query).get("pageToken"))).toEqual([null, "1", "2", "3", "4", null, "1"]);
+  });
+
+  it("starts the sweep over when Encord refuses its page token", async () => {
+    const { x, backend } = await registered(1);
+    x.fake.completeLabel("item_S2_00000", labelRowFor, { editedAt: "2024-05-01T12:00:00.000000" });
+    const stale = JSON.stringify({ v: 2, editedAfter: "2030-01-01T00:00:00.000000+00:00", sweep: "999x" });
+    const page = await backend.poll(stale);
+    expect(page.refs.map((r) => r.itemId)).toEqual(["item_S2_00000"]);
+    expect(taskCalls(x).map((r) => r.status)).toEqual([400, 200]);
+  });
+
+  it("reads a cursor of earlier versions (a bare timestamp) as the newest edit seen", async () => {
+    const { x, backend } = await registered(1);
+    await backend.poll("2024-05-01T12:00:00.123456Z");
+    expect((metadataCalls(x)[0]!.payload as { edited_after: string }).edited_after).toBe("2024-05-01T11:50:00.123000+00:00");
+  });
+
+  it("refuses a cursor that is neither a timestamp nor a poll state", async () => {
     const { backend } = await registered(1);
     await expect(backend.poll("not-a-time")).rejects.toBeInstanceOf(PermanentError);
+    await expect(backend.poll('{"v":1}')).rejects.toBeInstanceOf(PermanentError);
   });
 
   it("stops with one EncordAuthError when the key is refused", async () => {

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { PermanentError, TransientError } from "../../../../shared/errors.ts";
 import { EncordAuthError } from "../../../../shared/adapters/encord/errors.ts";
 import type { RegistrationRequest, RegistrationResult } from "../../../../shared/ports.ts";
+import { memoryRegistrationLedger } from "../../../../shared/adapters/annotation/memory-ledger.ts";
 import { generateTestKey } from "../../../fakes/encord-keys.ts";
 import { imageRequest, productRequest, startEncordHarness, type EncordHarness } from "../../../fakes/encord-harness.ts";
 
@@ -108,6 +109,52 @@ describe("Encord register: nothing twice", () => {
     expect(x.fake.state.counters.itemsCreated).toBe(3);
     expect(x.fake.duplicateUrls()).toEqual([]);
     expect(linkedItemUuids(x)).toEqual(new Set(okRefs(results)));
+  });
+
+  it("a job that outlives the wait is resumed by the retry, and Encord holds exactly one job", async () => {
+    const x = await harness();
+    const ledger = memoryRegistrationLedger();
+    const items = [productRequest(1), productRequest(2), imageRequest(3)];
+    x.fake.holdUploadJobs(); // the job runs longer than any one call waits
+    const first = await x.backend({ uploadJobMaxWaitMs: 0 }).register(items, ledger);
+    expect(first.map((r) => r.ok || r.permanent)).toEqual([false, false, false]);
+    expect((first[0] as { error: string }).error).toMatch(/upload job .* is still running; a later registration resumes it/);
+    const [job] = await ledger.open(items.map((i) => i.itemId));
+    expect(job).toMatchObject({ jobId: [...x.fake.state.uploadJobs.keys()][0], itemIds: items.map((i) => i.itemId) });
+
+    // The retry (a new backend instance, as a redelivery gets) waits on the same job again.
+    const second = await x.backend({ uploadJobMaxWaitMs: 0 }).register(items, ledger);
+    expect(second.every((r) => !r.ok && !r.permanent)).toBe(true);
+    x.fake.settleUploadJobs();
+    const third = await x.backend().register(items, ledger);
+
+    expect(third.every((r) => r.ok)).toBe(true);
+    expect(x.fake.state.uploadJobs.size).toBe(1);
+    expect(x.fake.state.counters.itemsCreated).toBe(3);
+    expect(x.fake.duplicateUrls()).toEqual([]);
+    expect(linkedItemUuids(x)).toEqual(new Set(okRefs(third)));
+    expect(await ledger.open(items.map((i) => i.itemId))).toEqual([]);
+  });
+
+  it("two registrations of the same items at once start one job between them", async () => {
+    const x = await harness();
+    const ledger = memoryRegistrationLedger();
+    const items = Array.from({ length: 4 }, (_, i) => productRequest(i));
+    const [a, b] = await Promise.all([x.backend().register(items, ledger), x.backend().register(items, ledger)]);
+    expect(x.fake.state.counters.uploadJobsStarted).toBe(1);
+    // One of them registered the items; the other found them held (or already there).
+    const byItem = items.map((_, i) => [a[i]!, b[i]!]);
+    for (const pair of byItem) expect(pair.some((r) => r.ok)).toBe(true);
+    expect(x.fake.duplicateUrls()).toEqual([]);
+  });
+
+  it("frees the claim when Encord refuses to start the job", async () => {
+    const x = await harness();
+    const ledger = memoryRegistrationLedger();
+    x.fake.failNext({ match: (r) => r.method === "POST" && r.path.endsWith("data-upload-jobs"), status: 400 });
+    await expect(x.backend().register([imageRequest(1)], ledger)).rejects.toBeInstanceOf(PermanentError);
+    expect(await ledger.open([imageRequest(1).itemId])).toEqual([]);
+    expect((await x.backend().register([imageRequest(1)], ledger))[0]!.ok).toBe(true);
   });
 
   it("registers only the missing part of a partly registered batch", async () => {

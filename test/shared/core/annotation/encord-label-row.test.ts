@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { CanonicalAnnotation } from "../../../../shared/core/annotation/canonical.ts";
 import { fromEncordLabelRow, toEncordLabelRow, type LabelConversion } from "../../../../shared/core/annotation/encord-label-row.ts";
 import { ontologyFromEncord, ontologyFromNames } from "../../../../shared/core/annotation/ontology.ts";
+import { countsToString } from "../../../../shared/core/annotation/rle.ts";
 import { annotation, countsFromRows, maskObject } from "./fixtures.ts";
 
 const CLASSES = ["background", "land", "water", "thick_cloud", "thin_cloud", "cloud_shadow"];
@@ -79,10 +80,43 @@ describe("fromEncordLabelRow: geometry", () => {
     ]);
   });
 
-  it("carries a bitmask of the wrong size through unchanged for quality checks to reject", () => {
-    const row = imageRow([{ objectHash: "m", featureHash: "TC/1+", name: "thick_cloud", shape: "bitmask", bitmask: { top: 0, left: 0, width: 4, height: 3, rleString: "12202O" } }]);
+  it("carries a bitmask larger than the frame through unchanged for quality checks to reject", () => {
+    // 9×4 = 36 pixels at (0, 0) cannot be placed in an 8×4 frame.
+    const row = imageRow([{ objectHash: "m", featureHash: "TC/1+", name: "thick_cloud", shape: "bitmask", bitmask: { top: 0, left: 0, width: 9, height: 4, rleString: countsToString([10, 4, 22]) } }]);
     const [object] = ok(fromEncordLabelRow(row, { itemId: "it", ontology })).objects;
-    expect(object).toMatchObject({ kind: "mask", mask: { counts: [1, 2, 2, 2, 4, 1] } }); // 12 pixels in a 32-pixel frame
+    expect(object).toMatchObject({ kind: "mask", mask: { counts: [10, 4, 22] } });
+  });
+
+  it("places a bitmask crop at its top/left in the frame", () => {
+    // The documented 4×3 vector (rows 0110/0110/0001) placed at row 1, column 3 of the 8×4 frame.
+    const row = imageRow([{ objectHash: "m", featureHash: "TC/1+", name: "thick_cloud", shape: "bitmask", bitmask: { top: 1, left: 3, width: 4, height: 3, rleString: "12202O" } }]);
+    const [object] = ok(fromEncordLabelRow(row, { itemId: "it", ontology })).objects;
+    expect(object).toMatchObject({ kind: "mask", mask: { counts: countsFromRows(["00000000", "00001100", "00001100", "00000010"]) } });
+  });
+
+  it("pads RLE counts shorter than the bitmask with unset pixels, as the SDK does", () => {
+    // [10, 4] covers 14 of 32 pixels; deserialise_bitmask leaves the rest unset.
+    const row = imageRow([{ objectHash: "m", featureHash: "TC/1+", name: "thick_cloud", shape: "bitmask", bitmask: { top: 0, left: 0, width: 8, height: 4, rleString: countsToString([10, 4]) } }]);
+    const [object] = ok(fromEncordLabelRow(row, { itemId: "it", ontology })).objects;
+    expect(object).toMatchObject({ kind: "mask", mask: { counts: [10, 4, 18] } });
+  });
+
+  it("skips, with a note, objects of a shape we do not use whose class is not ours", () => {
+    const row = imageRow([
+      { objectHash: "p", featureHash: "PIN1", name: "pin", shape: "point", point: { "0": { x: 0, y: 0 } } },
+      { objectHash: "l", featureHash: "COAST", name: "Coastline", shape: "polyline", polyline: { "0": { x: 0, y: 0 }, "1": { x: 1, y: 1 } } },
+      { objectHash: "s", featureHash: "SKEL", name: "Person", shape: "skeleton", skeleton: {} },
+      { objectHash: "m", featureHash: "TC/1+", name: "thick_cloud", shape: "bitmask", bitmask: { top: 0, left: 0, width: 8, height: 4, rleString: ":4406" } },
+    ]);
+    const result = fromEncordLabelRow(row, { itemId: "it", ontology });
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.annotation.objects.map((o) => o.id)).toEqual(["m"]);
+    expect(result.notes).toEqual([
+      'object p ("pin", point) skipped: its shape has no canonical form and its class is not in the ontology',
+      'object l ("Coastline", polyline) skipped: its shape has no canonical form and its class is not in the ontology',
+      'object s ("Person", skeleton) skipped: its shape has no canonical form and its class is not in the ontology',
+    ]);
   });
 
   it("turns a rotatable box into its axis-aligned envelope (theta in degrees)", () => {
@@ -217,7 +251,9 @@ describe("fromEncordLabelRow: refusals", () => {
     ["not an object", "nope", /not an Encord label row/],
     ["no label yet", { ...imageRow([]), label_hash: null }, /label_hash is null/],
     ["video", { ...imageRow([]), data_type: "video" }, /data_type "video" is not supported/],
-    ["a point", imageRow([{ objectHash: "p", featureHash: "X", name: "pin", shape: "point", point: { "0": { x: 0, y: 0 } } }]), /shape "point" has no canonical form/],
+    ["a class of ours drawn as a point", imageRow([{ objectHash: "p", featureHash: "WATR1", name: "water", shape: "point", point: { "0": { x: 0, y: 0 } } }]), /class "water" is drawn as a point, which has no canonical form/],
+    ["a class of ours (by name) drawn as a polyline", imageRow([{ objectHash: "p", name: "thin_cloud", shape: "polyline", polyline: [] }]), /class "thin_cloud" is drawn as a polyline/],
+    ["RLE counts beyond the bitmask", imageRow([{ objectHash: "m", featureHash: "TC/1+", name: "thick_cloud", shape: "bitmask", bitmask: { top: 0, left: 0, width: 8, height: 4, rleString: countsToString([30, 4]) } }]), /covers 34 pixels, more than its 32/],
     ["a 2-point polygon", imageRow([{ objectHash: "p", featureHash: "LAND1", name: "Land", shape: "polygon", polygon: [{ x: 0, y: 0 }, { x: 1, y: 1 }] }]), /2 points/],
     ["a broken rleString", imageRow([{ objectHash: "m", featureHash: "TC/1+", name: "thick_cloud", shape: "bitmask", bitmask: { top: 0, left: 0, width: 8, height: 4, rleString: "1 2" } }]), /invalid character/],
     ["a box without coordinates", imageRow([{ objectHash: "b", featureHash: "WATR1", name: "water", shape: "bounding_box" }]), /has no coordinates/],

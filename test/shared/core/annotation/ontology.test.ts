@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backgroundClassId, classById, classIdOf, ontologyFromEncord, ontologyFromNames } from "../../../../shared/core/annotation/ontology.ts";
+import { classById, classIdOf, ontologyFromEncord, ontologyFromNames } from "../../../../shared/core/annotation/ontology.ts";
 
 const editor = {
   objects: [
@@ -54,12 +54,10 @@ describe("ontology", () => {
     expect(classIdOf(ontology, {})).toBeNull();
   });
 
-  it("finds classes by id and the background class", () => {
+  it("finds classes by id", () => {
     const ontology = ontologyFromNames(names);
     expect(classById(ontology, 2)?.name).toBe("cloud_shadow");
     expect(classById(ontology, 3)).toBeUndefined();
     expect(classById(ontology, null)).toBeUndefined();
-    expect(backgroundClassId(ontology)).toBe(0);
-    expect(backgroundClassId(ontologyFromNames(["car", "person"]))).toBeNull();
   });
 });

@@ -1,25 +1,26 @@
 import { describe, expect, it } from "vitest";
 import type { CanonicalObject } from "../../../../shared/core/annotation/canonical.ts";
-import { ontologyFromNames } from "../../../../shared/core/annotation/ontology.ts";
+import { DEFAULT_ONTOLOGY } from "../../../../shared/config/schema.ts";
+import { fillClassId, ontologyFromNames } from "../../../../shared/core/annotation/ontology.ts";
 import { checkQuality, type QualityContext } from "../../../../shared/core/annotation/quality.ts";
 import { annotation, maskObject } from "./fixtures.ts";
 
-const ontology = ontologyFromNames(["background", "land", "water", "thick_cloud", "thin_cloud", "cloud_shadow"]);
+const ontology = ontologyFromNames(DEFAULT_ONTOLOGY); // Fill, Clear, Cloud, Thin_Cloud, Cloud_Shadow
 // 4×3 image; nodata at the top-left (index 0) and bottom-right (index 11) pixels.
 const nodata = Uint8Array.from([255, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255]);
 const ctx: QualityContext = { ontology, image: { width: 4, height: 3 }, nodataMask: nodata, duplicateOf: null, task: "segmentation" };
 
-const box = (id: string, x: number, y: number, w: number, h: number, classId: number | null = 2): CanonicalObject => ({
+const box = (id: string, x: number, y: number, w: number, h: number, classId: number | null = 1): CanonicalObject => ({
   id, classId, className: classId === null ? "snow" : ontology.classes[classId]?.name ?? "mystery", kind: "box", box: { x, y, w, h },
 });
 const polygon = (id: string, ring: number[], classId = 1): CanonicalObject => ({ id, classId, className: ontology.classes[classId]!.name, kind: "polygon", polygon: [ring] });
 const check = (objects: CanonicalObject[], overrides: Partial<QualityContext> = {}) => checkQuality(annotation("item", 4, 3, objects), { ...ctx, ...overrides });
 
 describe("checkQuality", () => {
-  it("accepts a good label (background may cover nodata; boxes may include it)", () => {
+  it("accepts a good label (Fill may cover nodata; boxes may include it)", () => {
     const result = check([
-      maskObject("cloud", 3, "thick_cloud", ["0110", "0110", "0000"]),
-      maskObject("bg", 0, "background", ["1000", "0000", "0001"]),
+      maskObject("cloud", 2, "Cloud", ["0110", "0110", "0000"]),
+      maskObject("fill", 0, "Fill", ["1000", "0000", "0001"]),
       box("lake", 0, 0, 4, 3),
       polygon("field", [1, 1, 3, 1, 3, 3]), // covers (1,1), (2,1), (2,2): clear of nodata
     ]);
@@ -39,9 +40,9 @@ describe("checkQuality", () => {
   });
 
   it("rejects a mask whose RLE does not cover the image", () => {
-    const wrong: CanonicalObject = { id: "m", classId: 3, className: "thick_cloud", kind: "mask", mask: { counts: [1, 2, 2, 2, 4] } };
+    const wrong: CanonicalObject = { id: "m", classId: 2, className: "Cloud", kind: "mask", mask: { counts: [1, 2, 2, 2, 4] } };
     expect(check([wrong]).reasons).toEqual([
-      'mask "m" (class "thick_cloud"): mask size does not equal image size (RLE covers 11 pixels, image has 4×3 = 12)',
+      'mask "m" (class "Cloud"): mask size does not equal image size (RLE covers 11 pixels, image has 4×3 = 12)',
     ]);
   });
 
@@ -52,12 +53,12 @@ describe("checkQuality", () => {
     ]);
   });
 
-  it("rejects mask and polygon pixels of a non-background class on nodata, with the count", () => {
-    expect(check([maskObject("m", 4, "thin_cloud", ["1100", "0000", "0011"])]).reasons).toEqual([
-      'mask "m" (class "thin_cloud"): 2 pixel(s) on nodata, which must stay background',
+  it("rejects mask and polygon pixels of any class but Fill on nodata, with the count", () => {
+    expect(check([maskObject("m", 3, "Thin_Cloud", ["1100", "0000", "0011"])]).reasons).toEqual([
+      'mask "m" (class "Thin_Cloud"): 2 pixel(s) on nodata, which must be Fill or unlabelled',
     ]);
     expect(check([polygon("p", [0, 0, 4, 0, 4, 3, 0, 3])]).reasons).toEqual([
-      'polygon "p" (class "land"): 2 pixel(s) on nodata, which must stay background',
+      'polygon "p" (class "Clear"): 2 pixel(s) on nodata, which must be Fill or unlabelled',
     ]);
     // Without nodata the same polygon is fine.
     expect(check([polygon("p", [0, 0, 4, 0, 4, 3, 0, 3])], { nodataMask: null }).verdict).toBe("accepted");
@@ -65,13 +66,13 @@ describe("checkQuality", () => {
 
   it("rejects boxes outside the image beyond half a pixel, and degenerate boxes", () => {
     expect(check([box("edge", -0.4, 0, 4.8, 3.4)]).verdict).toBe("accepted");
-    expect(check([box("out", -1, 0, 2, 1)]).reasons).toEqual(['box "out" (class "water"): box [-1, 0, 1, 1] lies outside the image 4×3']);
-    expect(check([box("thin", 1, 1, 0.5, 2)]).reasons).toEqual(['box "thin" (class "water"): box is degenerate (0.5×2 px; needs at least 1×1)']);
+    expect(check([box("out", -1, 0, 2, 1)]).reasons).toEqual(['box "out" (class "Clear"): box [-1, 0, 1, 1] lies outside the image 4×3']);
+    expect(check([box("thin", 1, 1, 0.5, 2)]).reasons).toEqual(['box "thin" (class "Clear"): box is degenerate (0.5×2 px; needs at least 1×1)']);
   });
 
   it("rejects polygons with fewer than 3 distinct points or no area", () => {
-    expect(check([polygon("dup", [0, 0, 1, 1, 0, 0])]).reasons).toEqual(['polygon "dup" (class "land"): polygon has 2 distinct point(s); needs at least 3']);
-    expect(check([polygon("line", [0, 0, 1, 1, 2, 2])]).reasons).toEqual(['polygon "line" (class "land"): polygon has zero area']);
+    expect(check([polygon("dup", [0, 0, 1, 1, 0, 0])]).reasons).toEqual(['polygon "dup" (class "Clear"): polygon has 2 distinct point(s); needs at least 3']);
+    expect(check([polygon("line", [0, 0, 1, 1, 2, 2])]).reasons).toEqual(['polygon "line" (class "Clear"): polygon has zero area']);
   });
 
   it("rejects a duplicate sample", () => {
@@ -83,15 +84,15 @@ describe("checkQuality", () => {
       checkQuality(annotation("item", 4, 3, [], { classifications }), { ...ctx, task: "classification" });
     expect(classify([]).reasons).toEqual(["classification task: the label has no classification"]);
     expect(classify([{ classId: null, className: "hazy" }]).reasons).toEqual(['classification "hazy": class is not in the ontology']);
-    expect(classify([{ classId: 2, className: "water" }]).verdict).toBe("accepted");
+    expect(classify([{ classId: 1, className: "Clear" }]).verdict).toBe("accepted");
   });
 
   it("reports every failure together, not just the first", () => {
     const result = check(
       [
         box("u", 0, 0, 1, 1, null),
-        { id: "m", classId: 3, className: "thick_cloud", kind: "mask", mask: { counts: [12, 1] } },
-        maskObject("n", 5, "cloud_shadow", ["1000", "0000", "0000"]),
+        { id: "m", classId: 2, className: "Cloud", kind: "mask", mask: { counts: [12, 1] } },
+        maskObject("n", 4, "Cloud_Shadow", ["1000", "0000", "0000"]),
         box("out", 3, 2, 5, 5),
         polygon("dup", [0, 0, 1, 1, 0, 0]),
       ],
@@ -105,6 +106,15 @@ describe("checkQuality", () => {
     expect(result.reasons.join("\n")).toMatch(/"n".*1 pixel\(s\) on nodata/);
     expect(result.reasons.join("\n")).toMatch(/"out".*outside the image/);
     expect(result.reasons.join("\n")).toMatch(/"dup".*2 distinct/);
+  });
+
+  it("finds the fill class by name (Fill, or the older background), and allows no class on nodata without one", () => {
+    expect(fillClassId(ontology)).toBe(0);
+    expect(fillClassId(ontologyFromNames(["background", "land"]))).toBe(0);
+    expect(fillClassId(ontologyFromNames(["car", "person"]))).toBeNull();
+    const noFill = ontologyFromNames(["car", "person"]);
+    const car: CanonicalObject = { id: "c", classId: 0, className: "car", kind: "polygon", polygon: [[0, 0, 1, 0, 1, 1]] };
+    expect(checkQuality(annotation("item", 4, 3, [car]), { ...ctx, ontology: noFill }).reasons).toEqual(['polygon "c" (class "car"): 1 pixel(s) on nodata, which must be unlabelled']);
   });
 
   it("fails loudly when the nodata mask does not match the item (our bug, not the annotator's)", () => {

@@ -5,17 +5,22 @@ import { generateScene, SceneClass, type Scene } from "../../../../shared/core/d
 const BANDS = ["blue", "green", "red", "nir"] as const;
 
 function classCounts(scene: Scene): number[] {
-  const counts = new Array<number>(6).fill(0);
+  const counts = new Array<number>(DEFAULT_ONTOLOGY.length).fill(0);
   for (const c of scene.groundTruth) counts[c]!++;
   return counts;
 }
 
-/** Mean reflectance of one band over the pixels of one class. */
+/** Surfaces under a clear sky: Clear pixels split by the scene's water mask. */
+const LAND = 101;
+const WATER = 102;
+
+/** Mean reflectance of one band over the pixels of one class (or clear land / clear water). */
 function classMean(scene: Scene, band: (typeof BANDS)[number], cls: number): number {
   let sum = 0;
   let n = 0;
   scene.groundTruth.forEach((c, i) => {
-    if (c !== cls) return;
+    const surface = c === SceneClass.clear ? (scene.water[i] ? WATER : LAND) : c;
+    if (surface !== cls && c !== cls) return;
     sum += scene.bands[band][i]!;
     n++;
   });
@@ -23,13 +28,26 @@ function classMean(scene: Scene, band: (typeof BANDS)[number], cls: number): num
 }
 
 describe("generateScene", () => {
-  it("uses the default ontology's class ids", () => {
-    expect(DEFAULT_ONTOLOGY[SceneClass.background]).toBe("background");
-    expect(DEFAULT_ONTOLOGY[SceneClass.land]).toBe("land");
-    expect(DEFAULT_ONTOLOGY[SceneClass.water]).toBe("water");
-    expect(DEFAULT_ONTOLOGY[SceneClass.thickCloud]).toBe("thick_cloud");
-    expect(DEFAULT_ONTOLOGY[SceneClass.thinCloud]).toBe("thin_cloud");
-    expect(DEFAULT_ONTOLOGY[SceneClass.cloudShadow]).toBe("cloud_shadow");
+  it("uses the default (seed) ontology's class ids", () => {
+    expect(DEFAULT_ONTOLOGY[SceneClass.fill]).toBe("Fill");
+    expect(DEFAULT_ONTOLOGY[SceneClass.clear]).toBe("Clear");
+    expect(DEFAULT_ONTOLOGY[SceneClass.cloud]).toBe("Cloud");
+    expect(DEFAULT_ONTOLOGY[SceneClass.thinCloud]).toBe("Thin_Cloud");
+    expect(DEFAULT_ONTOLOGY[SceneClass.cloudShadow]).toBe("Cloud_Shadow");
+  });
+
+  it("labels land and water alike as Clear, and keeps the surface in the water mask", () => {
+    const scene = generateScene({ seed: 9, width: 128, height: 128 });
+    let land = 0;
+    let water = 0;
+    scene.groundTruth.forEach((c, i) => {
+      if (scene.water[i]) expect(c).not.toBe(SceneClass.fill);
+      if (c !== SceneClass.clear) return;
+      if (scene.water[i]) water++;
+      else land++;
+    });
+    expect(land).toBeGreaterThan(0);
+    expect(water).toBeGreaterThan(0);
   });
 
   it("is deterministic: the same seed gives identical bytes, another seed a different scene", () => {
@@ -51,12 +69,12 @@ describe("generateScene", () => {
     }
   });
 
-  it("marks nodata exactly where every band is NaN and the ground truth is 0; elsewhere reflectance is in 0..1", () => {
+  it("marks nodata exactly where every band is NaN and the ground truth is Fill; elsewhere reflectance is in 0..1", () => {
     const scene = generateScene({ seed: 5, width: 128, height: 96 });
     let nodata = 0;
     for (let i = 0; i < scene.groundTruth.length; i++) {
       const nan = BANDS.map((band) => Number.isNaN(scene.bands[band][i]!));
-      if (scene.groundTruth[i] === SceneClass.background) {
+      if (scene.groundTruth[i] === SceneClass.fill) {
         nodata++;
         expect(nan).toEqual([true, true, true, true]);
       } else {
@@ -74,7 +92,8 @@ describe("generateScene", () => {
 
   it("gives classes roughly physical spectra", () => {
     const scene = generateScene({ seed: 21, width: 200, height: 200 });
-    const { land, water, thickCloud, thinCloud, cloudShadow } = SceneClass;
+    const { cloud: thickCloud, thinCloud, cloudShadow } = SceneClass;
+    const [land, water] = [LAND, WATER];
     expect(classMean(scene, "nir", water)).toBeLessThan(classMean(scene, "red", water) + 0.02); // water absorbs NIR
     expect(classMean(scene, "nir", land)).toBeGreaterThan(classMean(scene, "red", land)); // vegetation/soil reflect NIR
     expect(classMean(scene, "nir", water)).toBeLessThan(classMean(scene, "nir", land) / 3);
@@ -89,10 +108,10 @@ describe("generateScene", () => {
 
   it("leaves clouds and shadows out when cloudiness is 0", () => {
     const counts = classCounts(generateScene({ seed: 2, width: 128, height: 128, cloudiness: 0 }));
-    expect(counts[SceneClass.thickCloud]).toBe(0);
+    expect(counts[SceneClass.cloud]).toBe(0);
     expect(counts[SceneClass.thinCloud]).toBe(0);
     expect(counts[SceneClass.cloudShadow]).toBe(0);
-    expect(counts[SceneClass.land]! + counts[SceneClass.water]!).toBeGreaterThan(0.8 * 128 * 128);
+    expect(counts[SceneClass.clear]!).toBeGreaterThan(0.8 * 128 * 128);
   });
 
   it("refuses impossible sizes and cloudiness", () => {

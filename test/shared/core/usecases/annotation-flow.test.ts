@@ -16,7 +16,7 @@ const W = 8;
 const H = 6;
 const ontology = ontologyFromNames(DEFAULT_ONTOLOGY);
 
-/** Ground truth for the fake 8×6 product: top 2 rows nodata (0), then water (2) and land (1). */
+/** Ground truth for the fake 8×6 product: top 2 rows nodata (Fill, 0), then Cloud (2) left and Clear (1) right. */
 function groundTruth(): Uint8Array {
   const mask = new Uint8Array(W * H);
   for (let r = 2; r < H; r++) for (let c = 0; c < W; c++) mask[r * W + c] = c < 4 ? 2 : 1;

@@ -34,6 +34,8 @@ export interface Config {
     stretchPercentiles: [number, number] | null;
     nodataValue: number | null;
     maxUploadBytes: number;
+    limits: { maxInflatedBytes: number; maxRasterPixels: number; maxRasterBands: number; maxDecodeBytes: number };
+    singleValueImages: "warn" | "fail";
   };
   annotation: {
     backend: "local" | "encord";
@@ -102,6 +104,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       stretchPercentiles: e.STRETCH_PERCENTILES,
       nodataValue: e.NODATA_VALUE ?? null,
       maxUploadBytes: e.MAX_UPLOAD_BYTES,
+      limits: {
+        maxInflatedBytes: e.MAX_INFLATED_BYTES,
+        maxRasterPixels: e.MAX_RASTER_PIXELS,
+        maxRasterBands: e.MAX_RASTER_BANDS,
+        maxDecodeBytes: e.MAX_DECODE_BYTES,
+      },
+      singleValueImages: e.SINGLE_VALUE_IMAGES,
     },
     annotation: {
       backend: e.ANNOTATION_BACKEND,

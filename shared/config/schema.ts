@@ -32,6 +32,19 @@ const jsonOf = <T extends z.ZodType>(schema: T) =>
     }
   }).pipe(schema);
 
+/**
+ * What one upload may cost the normaliser (`MAX_INFLATED_BYTES`, `MAX_RASTER_PIXELS`,
+ * `MAX_RASTER_BANDS`, `MAX_DECODE_BYTES`). Together they keep a function's peak RSS under 1 GiB for
+ * any input, hostile or at the limits (measured by `npm run bench -- safety`): the inflated entry
+ * and the decode are the two large allocations, and the runtime itself holds ~150 MB.
+ */
+export const NORMALISE_LIMIT_DEFAULTS = {
+  maxInflatedBytes: 320 * 1024 ** 2,
+  maxRasterPixels: 2 ** 27,
+  maxRasterBands: 64,
+  maxDecodeBytes: 448 * 1024 ** 2,
+} as const;
+
 export const DEFAULT_ONTOLOGY = ["background", "land", "water", "thick_cloud", "thin_cloud", "cloud_shadow"];
 
 export const EnvSchema = z
@@ -75,6 +88,12 @@ export const EnvSchema = z
       .default([2, 98]),
     NODATA_VALUE: z.coerce.number().optional(),
     MAX_UPLOAD_BYTES: int(1, 2 ** 40).default(2 * 1024 ** 3),
+    MAX_INFLATED_BYTES: int(1024, 2 ** 40).default(NORMALISE_LIMIT_DEFAULTS.maxInflatedBytes),
+    MAX_RASTER_PIXELS: int(1, 2 ** 40).default(NORMALISE_LIMIT_DEFAULTS.maxRasterPixels),
+    MAX_RASTER_BANDS: int(1, 65_535).default(NORMALISE_LIMIT_DEFAULTS.maxRasterBands),
+    MAX_DECODE_BYTES: int(1024, 2 ** 40).default(NORMALISE_LIMIT_DEFAULTS.maxDecodeBytes),
+    /** An image whose valid pixels hold one value: `warn` (normalised, with a warning) or `fail`. */
+    SINGLE_VALUE_IMAGES: z.enum(["warn", "fail"]).default("warn"),
 
     // Annotation
     ANNOTATION_BACKEND: z.enum(["local", "encord"]).default("local"),

@@ -8,6 +8,7 @@ import {
 } from "../../db/queries/items.ts";
 import { notify, transact } from "../effects.ts";
 import { sha256Hex } from "../json.ts";
+import { objectSource, sha256OfSource } from "../object-source.ts";
 import { baseName, objectUri, stem } from "../uri.ts";
 import type { ConsumerOutcome } from "../consumers.ts";
 
@@ -88,14 +89,17 @@ async function normaliseItem(item: ItemRow, deps: Deps): Promise<NormalisedField
   if (head.size > config.normalise.maxUploadBytes) {
     throw new PermanentError("too_large", `upload is ${head.size} bytes, above MAX_UPLOAD_BYTES=${config.normalise.maxUploadBytes}`);
   }
-  const bytes = await store.get(sourceUri);
-  const contentSha256 = sha256Hex(bytes);
+  // Read by ranges, never whole: a 3 MB zip can claim gigabytes (see the normaliser's limits).
+  const source = objectSource(store, sourceUri, head.size);
+  const contentSha256 = await sha256OfSource(source);
   const normaliser = await deps.normaliser();
-  const out = await normaliser.normalise(bytes, baseName(item.source_name), {
+  const out = await normaliser.normalise(source, baseName(item.source_name), {
     rgbBands: config.normalise.rgbBands,
     nirBand: config.normalise.nirBand,
     stretchPercentiles: config.normalise.stretchPercentiles,
     nodataValue: config.normalise.nodataValue,
+    singleValueImages: config.normalise.singleValueImages,
+    limits: config.normalise.limits,
   });
 
   // Two different uploads with the same product name must not overwrite each other's images.

@@ -43,7 +43,8 @@ abstract class BoundedDecoder {
   async decode(buffer: ArrayBuffer): Promise<ArrayBuffer> {
     const decoded = this.decodeBlock(new Uint8Array(buffer), blockBytes(this.parameters));
     // The predictor makes views from offset 0 of the buffer it gets: hand it an exact one.
-    const exact = decoded.byteOffset === 0 && decoded.byteLength === decoded.buffer.byteLength ? (decoded.buffer as ArrayBuffer) : decoded.slice().buffer;
+    // (`new Uint8Array(view)` copies; a Buffer's `slice` would not.)
+    const exact = decoded.byteOffset === 0 && decoded.byteLength === decoded.buffer.byteLength ? (decoded.buffer as ArrayBuffer) : new Uint8Array(decoded).buffer;
     if (this.parameters.predictor === 1) return exact;
     // geotiff.js's raw decoder applies the predictor to what it is given.
     const raw = await getDecoder(1, this.parameters as unknown as GeotiffDecoderParameters);

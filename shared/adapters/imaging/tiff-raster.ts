@@ -226,9 +226,18 @@ async function plan(
   if (compressionName === undefined) {
     throw new PermanentError("unsupported_tiff", `TIFF compression ${compression} is not supported for products; write it uncompressed or with DEFLATE, LZW or PackBits`);
   }
-  const table = await blockTable(source, image, header);
   const pixels = width * height;
   const arrays = bands.reduce((sum, band) => sum + pixels * header.sampleBytes[band]!, 0);
+  const mb = (n: number) => `${Math.ceil(n / 1024 / 1024)} MiB`;
+  const tooLarge = (total: number, blocks: number) =>
+    new PermanentError(
+      "decode_too_large",
+      `decoding ${bands.length} band${bands.length === 1 ? "" : "s"} of this ${width}×${height} raster needs about ${mb(total)} ` +
+        `(band arrays ${mb(arrays)}, strips/tiles ${mb(blocks)}, outputs ${mb(reserveBytes)}), above MAX_DECODE_BYTES=${maxDecodeBytes}`,
+    );
+  // The arrays and outputs alone decide most refusals, before the block table is even loaded.
+  if (arrays + reserveBytes > maxDecodeBytes) throw tooLarge(arrays + reserveBytes, 0);
+  const table = await blockTable(source, image, header);
   const fast = fastLayout(image, header);
 
   let blocks: number;
@@ -246,14 +255,7 @@ async function plan(
     blocks = windowBlockRows * perBlockRow + windowArrays;
   }
   const total = arrays + blocks + reserveBytes;
-  if (total > maxDecodeBytes) {
-    const mb = (n: number) => `${Math.ceil(n / 1024 / 1024)} MiB`;
-    throw new PermanentError(
-      "decode_too_large",
-      `decoding ${bands.length} band${bands.length === 1 ? "" : "s"} of this ${width}×${height} raster needs about ${mb(total)} ` +
-        `(band arrays ${mb(arrays)}, strips/tiles ${mb(blocks)}, outputs ${mb(reserveBytes)}), above MAX_DECODE_BYTES=${maxDecodeBytes}`,
-    );
-  }
+  if (total > maxDecodeBytes) throw tooLarge(total, blocks);
   return async () => {
     try {
       return fast ? await readStrips(source, fast, table, header, bands, inFlight) : await readWithGeotiff(image, header, table, bands, windowBlockRows);

@@ -276,24 +276,32 @@ async function inflateEntry(source: ByteSource, start: number, entry: ZipEntry, 
       yield await readExactly(source, start + at, length, () => corruptZip(`${name} is truncated`));
     }
   }
+  // The sink's own refusal is kept: pipeline() may report it as a bare abort of the other streams.
+  let refusal: unknown = null;
   try {
     await pipeline(Readable.from(compressed()), createInflateRaw({ chunkSize: INFLATE_OUTPUT_CHUNK }), async (inflated: AsyncIterable<Buffer>) => {
-      for await (const chunk of inflated) {
-        if (written + chunk.length > entry.size) {
-          throw corruptZip(`${name} inflates beyond the ${entry.size} bytes its directory entry declares (a zip bomb or a damaged archive)`);
+      try {
+        for await (const chunk of inflated) {
+          if (written + chunk.length > entry.size) {
+            throw corruptZip(`${name} inflates beyond the ${entry.size} bytes its directory entry declares (a zip bomb or a damaged archive)`);
+          }
+          out.set(chunk, written);
+          written += chunk.length;
+          crc = crc32(chunk, crc);
+          if (!headChecked && (written >= 8 || written === entry.size)) {
+            headChecked = true;
+            checkHead?.(out.subarray(0, Math.min(8, written)));
+          }
         }
-        out.set(chunk, written);
-        written += chunk.length;
-        crc = crc32(chunk, crc);
-        if (!headChecked && (written >= 8 || written === entry.size)) {
-          headChecked = true;
-          checkHead?.(out.subarray(0, Math.min(8, written)));
-        }
+      } catch (err) {
+        refusal = err;
+        throw err;
       }
     });
   } catch (err) {
-    if (err instanceof PermanentError) throw err;
-    throw corruptZip(`${name} does not inflate: ${(err as Error).message}`, err);
+    const reason = refusal ?? err;
+    if (reason instanceof PermanentError) throw reason;
+    throw corruptZip(`${name} does not inflate: ${(reason as Error).message}`, reason);
   }
   if (!headChecked) checkHead?.(out.subarray(0, written));
   if (written !== entry.size) throw corruptZip(`${name} inflates to ${written} bytes, the directory says ${entry.size}`);

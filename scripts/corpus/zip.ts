@@ -140,9 +140,9 @@ const MIB = 1024 * 1024;
 let zeroPiece: Uint8Array | null = null;
 
 /**
- * A raw deflate stream of `prefix` followed by `zeroMiB` MiB of zeros, built from independent
- * byte-aligned pieces: deflating 16 MiB of zeros once and repeating that piece is exact (it only
- * refers back to zeros) and takes a second instead of half a minute per GiB.
+ * A raw deflate stream of `prefix` (stored) followed by `zeroMiB` MiB of zeros, built from
+ * independent byte-aligned pieces: deflating 16 MiB of zeros once and repeating that piece is
+ * exact (it only refers back to zeros) and takes a second instead of half a minute per GiB.
  */
 export function deflatedZeros(prefix: Uint8Array, zeroMiB: number): Uint8Array {
   if (zeroMiB % 16 !== 0) throw new RangeError("zeroMiB must be a multiple of 16");
@@ -154,9 +154,26 @@ export function deflatedZeros(prefix: Uint8Array, zeroMiB: number): Uint8Array {
     return concat(chunks);
   };
   zeroPiece ??= piece(new Uint8Array(16 * MIB));
-  const parts = prefix.length ? [piece(prefix)] : [];
+  const parts = [storedBlocks(prefix)];
   for (let k = 0; k < zeroMiB / 16; k++) parts.push(zeroPiece);
   parts.push(Uint8Array.from([0x03, 0x00])); // a final, empty fixed-Huffman block
+  return concat(parts);
+}
+
+/**
+ * `bytes` as non-final stored deflate blocks (a one-byte header, LEN, NLEN, the bytes). Written by
+ * hand: fflate 0.8's sync flush mis-frames stored blocks past 64 KiB.
+ */
+function storedBlocks(bytes: Uint8Array): Uint8Array {
+  const parts: Uint8Array[] = [];
+  for (let at = 0; at < bytes.length; at += 0xffff) {
+    const block = bytes.subarray(at, Math.min(bytes.length, at + 0xffff));
+    const header = new DataView(new ArrayBuffer(5));
+    header.setUint8(0, 0); // BFINAL 0, BTYPE 00, padded to the byte boundary
+    header.setUint16(1, block.length, true);
+    header.setUint16(3, ~block.length & 0xffff, true);
+    parts.push(new Uint8Array(header.buffer), block);
+  }
   return concat(parts);
 }
 

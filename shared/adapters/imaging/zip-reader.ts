@@ -11,7 +11,8 @@
  */
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { crc32, createInflateRaw } from "node:zlib";
+import { promisify } from "node:util";
+import { constants, crc32, createInflateRaw, inflateRaw, inflateRawSync } from "node:zlib";
 import { PermanentError } from "../../errors.ts";
 import type { ByteSource } from "../../ports.ts";
 import { forEachChunk, isMemorySource, memorySource, readExactly, sliceSource } from "./byte-source.ts";
@@ -47,6 +48,7 @@ const MAX_ENTRIES = 100_000;
 const MAX_DIRECTORY_BYTES = 64 * 1024 * 1024;
 /** Deflate's best case is 1032:1 (258-byte matches in 2-bit codes); a larger claim is a lie. */
 const DEFLATE_MAX_RATIO = 1032;
+const inflateRawAsync = promisify(inflateRaw);
 const INFLATE_INPUT_CHUNK = 4 * 1024 * 1024;
 const INFLATE_OUTPUT_CHUNK = 1024 * 1024;
 const CRC_CHUNK = 8 * 1024 * 1024;
@@ -259,14 +261,36 @@ export async function openZipEntry(input: ByteSource | Uint8Array, entry: ZipEnt
 }
 
 /**
- * Inflates into a buffer of the declared size, checking the CRC on the way. Output past the
- * declared size stops the stream at once: the directory lied, and the entry is refused without
- * ever holding more than the cap.
+ * Inflates into a buffer of the declared size, checking the CRC. Output past the declared size
+ * stops inflating at once: the directory lied, and the entry is refused without ever holding more
+ * than the cap. An archive in memory is inflated in one call (Node's zlib, one output buffer of the
+ * declared size: about three times faster than a stream); one read by ranges is streamed, so its
+ * compressed bytes are never held whole.
  */
 async function inflateEntry(source: ByteSource, start: number, entry: ZipEntry, checkHead: OpenEntryOptions["checkHead"]): Promise<Uint8Array> {
   const name = printable(entry.name);
+  const beyond = () => corruptZip(`${name} inflates beyond the ${entry.size} bytes its directory entry declares (a zip bomb or a damaged archive)`);
+  let out: Uint8Array;
+  if (isMemorySource(source)) {
+    const compressed = source.bytes.subarray(start, start + entry.compressedSize);
+    // A look at the first bytes first: a zip or garbage named .tif is refused before inflating it.
+    const head = peek(compressed);
+    const headChecked = head.length >= Math.min(8, entry.size);
+    if (headChecked) checkHead?.(head.subarray(0, Math.min(8, entry.size)));
+    try {
+      out = await inflateRawAsync(compressed, { maxOutputLength: Math.max(1, entry.size), chunkSize: Math.max(64, entry.size + 1) });
+    } catch (err) {
+      if ((err as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE") throw beyond();
+      throw corruptZip(`${name} does not inflate: ${(err as Error).message}`, err);
+    }
+    if (out.length !== entry.size) throw corruptZip(`${name} inflates to ${out.length} bytes, the directory says ${entry.size}`);
+    if (crc32(out) >>> 0 !== entry.crc) throw corruptZip(`${name} fails its CRC-32 check`);
+    if (!headChecked) checkHead?.(out.subarray(0, 8));
+    return out;
+  }
+
   // allocUnsafeSlow: no pooled slab, and untouched pages cost no memory if the stream ends early.
-  const out = Buffer.allocUnsafeSlow(entry.size);
+  const buffer = Buffer.allocUnsafeSlow(entry.size);
   let written = 0;
   let crc = 0;
   let headChecked = false;
@@ -282,15 +306,13 @@ async function inflateEntry(source: ByteSource, start: number, entry: ZipEntry, 
     await pipeline(Readable.from(compressed()), createInflateRaw({ chunkSize: INFLATE_OUTPUT_CHUNK }), async (inflated: AsyncIterable<Buffer>) => {
       try {
         for await (const chunk of inflated) {
-          if (written + chunk.length > entry.size) {
-            throw corruptZip(`${name} inflates beyond the ${entry.size} bytes its directory entry declares (a zip bomb or a damaged archive)`);
-          }
-          out.set(chunk, written);
+          if (written + chunk.length > entry.size) throw beyond();
+          buffer.set(chunk, written);
           written += chunk.length;
           crc = crc32(chunk, crc);
           if (!headChecked && (written >= 8 || written === entry.size)) {
             headChecked = true;
-            checkHead?.(out.subarray(0, Math.min(8, written)));
+            checkHead?.(buffer.subarray(0, Math.min(8, written)));
           }
         }
       } catch (err) {
@@ -303,10 +325,19 @@ async function inflateEntry(source: ByteSource, start: number, entry: ZipEntry, 
     if (reason instanceof PermanentError) throw reason;
     throw corruptZip(`${name} does not inflate: ${(reason as Error).message}`, reason);
   }
-  if (!headChecked) checkHead?.(out.subarray(0, written));
+  if (!headChecked) checkHead?.(buffer.subarray(0, written));
   if (written !== entry.size) throw corruptZip(`${name} inflates to ${written} bytes, the directory says ${entry.size}`);
   if (crc >>> 0 !== entry.crc) throw corruptZip(`${name} fails its CRC-32 check`);
-  return out;
+  return buffer;
+}
+
+/** The first bytes a deflate stream produces, from its first 256 compressed bytes (≤ 264 KB out). */
+function peek(compressed: Uint8Array): Uint8Array {
+  try {
+    return inflateRawSync(compressed.subarray(0, 256), { finishFlush: constants.Z_SYNC_FLUSH });
+  } catch {
+    return new Uint8Array(0); // unreadable from the start: the full inflate will say why
+  }
 }
 
 async function verifyCrc(content: ByteSource, entry: ZipEntry): Promise<void> {

@@ -136,6 +136,7 @@ export const safetyBench: BenchSuite = async () => {
       await migrate(db, loadMigrations());
       await db.close();
     } else {
+      await mkdir(join(dir, "template"), { recursive: true });
       const db = await createPgliteDb(join(dir, "template", "pgdata"));
       await migrate(db, loadMigrations());
       await db.close();

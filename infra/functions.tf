@@ -23,6 +23,12 @@ resource "google_cloudfunctions2_function" "ingest" {
   }
 
   service_config {
+    # Sized by `npm run bench -- safety` (peak RSS of one upload through ingest in a fresh Node
+    # process, VmHWM after the database is open, Postgres): hostile uploads 165-180 MiB, a legitimate
+    # 4096² 4-band float32 product zip 640 MiB, the worst upload the default limits accept (a 290 MB
+    # TIFF inflated + a decode at MAX_DECODE_BYTES) 857 MiB. 1 GiB would leave ~15 % headroom, too
+    # little for GC timing; 2 GiB (the 1-vCPU tier) leaves 2x. Raise MAX_INFLATED_BYTES /
+    # MAX_DECODE_BYTES only together with this value.
     available_memory                 = "2Gi"
     available_cpu                    = "1"
     timeout_seconds                  = 540

@@ -97,13 +97,20 @@ class LzwDecoder extends BoundedDecoder {
     let o = 0;
     let next = 258;
     let width = 9;
-    let bitPos = 0;
     let previous = -1;
-    const totalBits = input.length * 8;
+    // Codes are read MSB-first through a small bit buffer (at most 19 bits are ever held).
+    let bits = 0;
+    let bitCount = 0;
+    let byte = 0;
     const readCode = (): number => {
-      if (bitPos + width > totalBits) return END;
-      let code = 0;
-      for (let k = 0; k < width; k++, bitPos++) code = (code << 1) | ((input[bitPos >> 3]! >> (7 - (bitPos & 7))) & 1);
+      while (bitCount < width) {
+        if (byte >= input.length) return END; // ran out before an end code: stop, as libtiff does
+        bits = (bits << 8) | input[byte++]!;
+        bitCount += 8;
+      }
+      bitCount -= width;
+      const code = (bits >>> bitCount) & ((1 << width) - 1);
+      bits &= (1 << bitCount) - 1;
       return code;
     };
     /** Writes the string of `code` at `o`; returns its first byte. Stops at the block's end. */

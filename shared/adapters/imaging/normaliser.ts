@@ -21,7 +21,8 @@ import { blockCachedSource, memorySource, readExactly } from "./byte-source.ts";
 import { reencodeAsRgbPng } from "./png.ts";
 import { normaliseProduct, type ResolvedOptions } from "./product.ts";
 import { openTiff, type TiffRaster } from "./tiff-raster.ts";
-import { checkArchiveShape, listZipEntries, openZipEntry, printable, type ZipEntry } from "./zip-reader.ts";
+import { openZipEntry } from "./zip-entry.ts";
+import { checkArchiveShape, listZipEntries, printable, type ZipEntry } from "./zip-reader.ts";
 
 export type DetectedFormat = "zip" | "tiff" | "png" | "jpeg";
 

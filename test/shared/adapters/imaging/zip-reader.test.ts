@@ -1,7 +1,8 @@
 import { crc32 } from "node:zlib";
 import { zipSync } from "fflate";
 import { describe, expect, it } from "vitest";
-import { listZipEntries, openZipEntry, type ZipEntry } from "../../../../shared/adapters/imaging/zip-reader.ts";
+import { openZipEntry } from "../../../../shared/adapters/imaging/zip-entry.ts";
+import { listZipEntries, type ZipEntry } from "../../../../shared/adapters/imaging/zip-reader.ts";
 import { PermanentError } from "../../../../shared/errors.ts";
 
 /**

@@ -10,6 +10,7 @@ const SUITES: Record<string, () => Promise<BenchSuite>> = {
   metrics: async () => (await import("./metrics.bench.ts")).metricsBench,
   segmentation: async () => (await import("./segmentation.bench.ts")).segmentationBench,
   imports: async () => (await import("./imports.bench.ts")).importsBench,
+  safety: async () => (await import("./safety.bench.ts")).safetyBench,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

@@ -57,6 +57,11 @@ export interface PutOptions {
 
 export interface ObjectStore {
   get(uri: string): Promise<Buffer>;
+  /**
+   * Up to `length` bytes of the object from byte `offset` on: fewer only where the object ends
+   * (none at or past its end). Lets large uploads be read piecewise, in bounded memory.
+   */
+  readRange(uri: string, offset: number, length: number): Promise<Buffer>;
   put(uri: string, body: Uint8Array | string, options?: PutOptions): Promise<ObjectInfo>;
   head(uri: string): Promise<ObjectInfo | null>;
   list(prefixUri: string): Promise<ObjectInfo[]>;
@@ -277,6 +282,31 @@ export interface NormaliseOptions {
   stretchPercentiles: [number, number] | null;
   /** Overrides the nodata value declared in the GeoTIFF (GDAL_NODATA). */
   nodataValue: number | null;
+  /** An image whose valid pixels all hold one value: a warning (default) or a PermanentError. */
+  singleValueImages?: "warn" | "fail";
+  /** What one upload may cost; the normaliser's defaults (the config's) where left out. */
+  limits?: Partial<NormaliseLimits>;
+}
+
+/** Bounds checked before anything is allocated, so hostile input fails with a reason, not an OOM. */
+export interface NormaliseLimits {
+  /** Most bytes a zip entry may inflate to, and most bytes of a plain image held whole. */
+  maxInflatedBytes: number;
+  /** Most pixels (width × height) of a raster or image. */
+  maxRasterPixels: number;
+  /** Most bands (samples per pixel) of a GeoTIFF. */
+  maxRasterBands: number;
+  /** Most bytes the decode allocates: bands read, mask, 8-bit outputs, PNGs, blocks in flight. */
+  maxDecodeBytes: number;
+}
+
+/**
+ * Random-access bytes, read piecewise (an object in the store, a file, a zip entry). `read` returns
+ * up to `length` bytes from `offset`: fewer only where the source ends.
+ */
+export interface ByteSource {
+  size: number;
+  read(offset: number, length: number): Promise<Uint8Array>;
 }
 
 export interface NormalisedImage {
@@ -300,8 +330,11 @@ export interface NormalisedOutput {
 }
 
 export interface Normaliser {
-  /** Throws PermanentError with a readable reason for corrupt or unsupported input. */
-  normalise(input: Uint8Array, fileName: string, options: NormaliseOptions): Promise<NormalisedOutput>;
+  /**
+   * Reads the upload (bytes in memory, or a ByteSource read by ranges) in bounded memory. Throws
+   * PermanentError with a code and a readable reason for corrupt, hostile or unsupported input.
+   */
+  normalise(input: Uint8Array | ByteSource, fileName: string, options: NormaliseOptions): Promise<NormalisedOutput>;
 }
 
 export interface DecodedRaster {

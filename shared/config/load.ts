@@ -36,6 +36,8 @@ export interface Config {
     nodataValue: number | null;
     maxUploadBytes: number;
     deduplicateContent: boolean;
+    limits: { maxInflatedBytes: number; maxRasterPixels: number; maxRasterBands: number; maxDecodeBytes: number };
+    singleValueImages: "warn" | "fail";
   };
   annotation: {
     backend: "local" | "encord";
@@ -123,6 +125,13 @@ function buildConfig(e: Env): Config {
       nodataValue: e.NODATA_VALUE ?? null,
       maxUploadBytes: e.MAX_UPLOAD_BYTES,
       deduplicateContent: e.DEDUPLICATE_CONTENT,
+      limits: {
+        maxInflatedBytes: e.MAX_INFLATED_BYTES,
+        maxRasterPixels: e.MAX_RASTER_PIXELS,
+        maxRasterBands: e.MAX_RASTER_BANDS,
+        maxDecodeBytes: e.MAX_DECODE_BYTES,
+      },
+      singleValueImages: e.SINGLE_VALUE_IMAGES,
     },
     annotation: {
       backend: e.ANNOTATION_BACKEND,

@@ -64,6 +64,19 @@ const ontologyNames = z.unknown().transform((value, ctx): string[] => {
   return entries.map(([name]) => name);
 });
 
+/**
+ * What one upload may cost the normaliser (`MAX_INFLATED_BYTES`, `MAX_RASTER_PIXELS`,
+ * `MAX_RASTER_BANDS`, `MAX_DECODE_BYTES`). Together they keep a function's peak RSS under 1 GiB for
+ * any input, hostile or at the limits (measured by `npm run bench -- safety`): the inflated entry
+ * and the decode are the two large allocations, and the runtime itself holds ~150 MB.
+ */
+export const NORMALISE_LIMIT_DEFAULTS = {
+  maxInflatedBytes: 320 * 1024 ** 2,
+  maxRasterPixels: 2 ** 27,
+  maxRasterBands: 64,
+  maxDecodeBytes: 448 * 1024 ** 2,
+} as const;
+
 export const EnvSchema = z
   .object({
     MLOPS_RUNTIME: z.enum(["local", "gcp"]).default("local"),
@@ -108,6 +121,12 @@ export const EnvSchema = z
     MAX_UPLOAD_BYTES: int(1, 2 ** 40).default(2 * 1024 ** 3),
     /** An upload with the same bytes as a live item ends `duplicate` instead of becoming a second task. */
     DEDUPLICATE_CONTENT: bool.default(true),
+    MAX_INFLATED_BYTES: int(1024, 2 ** 40).default(NORMALISE_LIMIT_DEFAULTS.maxInflatedBytes),
+    MAX_RASTER_PIXELS: int(1, 2 ** 40).default(NORMALISE_LIMIT_DEFAULTS.maxRasterPixels),
+    MAX_RASTER_BANDS: int(1, 65_535).default(NORMALISE_LIMIT_DEFAULTS.maxRasterBands),
+    MAX_DECODE_BYTES: int(1024, 2 ** 40).default(NORMALISE_LIMIT_DEFAULTS.maxDecodeBytes),
+    /** An image whose valid pixels hold one value: `warn` (normalised, with a warning) or `fail`. */
+    SINGLE_VALUE_IMAGES: z.enum(["warn", "fail"]).default("warn"),
 
     // Annotation
     ANNOTATION_BACKEND: z.enum(["local", "encord"]).default("local"),

@@ -29,7 +29,7 @@ export const CONFIG_SECTIONS = {
     config: ["buckets", "annotationFolder"],
   },
   normalise: {
-    env: ["BAND_RGB", "BAND_NIR", "STRETCH_PERCENTILES", "NODATA_VALUE", "MAX_UPLOAD_BYTES", "DEDUPLICATE_CONTENT"],
+    env: ["BAND_RGB", "BAND_NIR", "STRETCH_PERCENTILES", "NODATA_VALUE", "MAX_UPLOAD_BYTES", "DEDUPLICATE_CONTENT", "MAX_INFLATED_BYTES", "MAX_RASTER_PIXELS", "MAX_RASTER_BANDS", "MAX_DECODE_BYTES", "SINGLE_VALUE_IMAGES"],
     config: ["normalise"],
   },
   annotation: {

@@ -10,13 +10,20 @@ import type { AddressInfo } from "node:net";
  *   POST   /upload/storage/v1/b/:bucket/o?uploadType=resumable        (starts a session → Location)
  *   PUT    /upload/storage/v1/b/:bucket/o?uploadType=resumable&upload_id=…   (the bytes)
  *   GET    [/storage/v1]/b/:bucket/o/:object                          (metadata)
- *   GET    [/storage/v1]/b/:bucket/o/:object?alt=media                (download, x-goog-hash)
+ *   GET    [/storage/v1]/b/:bucket/o/:object?alt=media                (download, x-goog-hash; `Range`)
  *   GET    [/storage/v1]/b/:bucket/o?prefix=&pageToken=&maxResults=   (list)
  *   DELETE [/storage/v1]/b/:bucket/o/:object
  *
  * The client verifies `md5Hash`/`crc32c` after an upload (and deletes + throws on a mismatch) and
  * `x-goog-hash` after a download, so both are computed for real. `ifGenerationMatch=0` gives 412
  * when the object exists. Buckets spring into existence on first write.
+ *
+ * Media downloads honour a `Range: bytes=a-b` / `bytes=a-` / `bytes=-n` header as the JSON API
+ * does for "download a portion of an object" (https://cloud.google.com/storage/docs/downloading-objects#download-object-portion,
+ * RFC 9110 §14): 206 with `Content-Range: bytes a-b/size` and the bytes a..b inclusive, clamped to
+ * the object's end; 416 when the range starts at or past the end. `@google-cloud/storage@7` sends
+ * `Range: bytes=${start}-${end}` from `download({ start, end })` with `end` inclusive (src/file.ts,
+ * createReadStream) and skips its hash check for ranges.
  */
 
 export interface FakeObject {
@@ -37,6 +44,8 @@ export interface RecordedRequest {
   method: string;
   path: string;
   query: Record<string, string>;
+  /** The `Range` header of a media download, if any. */
+  range?: string;
 }
 
 export interface GcsFake {
@@ -175,7 +184,7 @@ export async function startGcsFake(): Promise<GcsFake> {
     const url = new URL(req.url ?? "/", "http://fake");
     const query = Object.fromEntries(url.searchParams.entries());
     const method = req.method ?? "GET";
-    requests.push({ method, path: url.pathname, query });
+    requests.push({ method, path: url.pathname, query, ...(req.headers.range ? { range: req.headers.range } : {}) });
     const body = await readBody(req);
 
     if (failures.count > 0) {
@@ -207,6 +216,8 @@ export async function startGcsFake(): Promise<GcsFake> {
       if (method === "GET") {
         if (!found) return notFound(res, bucket, name);
         if (query.alt === "media") {
+          const range = req.headers.range;
+          if (range !== undefined) return sendRange(res, found, range);
           res.writeHead(200, {
             "content-type": found.contentType ?? "application/octet-stream",
             "content-length": String(found.data.length),
@@ -306,6 +317,37 @@ export async function startGcsFake(): Promise<GcsFake> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return fake;
+}
+
+/** A ranged media download: 206 with the slice, or 416 when nothing of the object is in range. */
+function sendRange(res: ServerResponse, object: FakeObject, header: string): void {
+  const size = object.data.length;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === "" && m[2] === "")) {
+    // A malformed Range is ignored (RFC 9110 §14.2): the whole object, 200.
+    res.writeHead(200, { "content-type": object.contentType ?? "application/octet-stream", "content-length": String(size) });
+    res.end(object.data);
+    return;
+  }
+  // `bytes=-n` is the last n bytes; otherwise `bytes=a-` or `bytes=a-b`, b inclusive and clamped.
+  const start = m[1] === "" ? Math.max(0, size - Number(m[2])) : Number(m[1]);
+  const end = m[1] === "" || m[2] === "" ? size - 1 : Math.min(size - 1, Number(m[2]));
+  if (start >= size || end < start) {
+    const message = "The requested range cannot be satisfied.";
+    res.writeHead(416, { "content-type": "application/json; charset=UTF-8", "content-range": `bytes */${size}` });
+    res.end(JSON.stringify({ error: { code: 416, message, errors: [{ domain: "global", reason: "requestedRangeNotSatisfiable", message }] } }));
+    return;
+  }
+  res.writeHead(206, {
+    "content-type": object.contentType ?? "application/octet-stream",
+    "content-length": String(end - start + 1),
+    "content-range": `bytes ${start}-${end}/${size}`,
+    // GCS sends the whole object's hashes with a partial response; clients must not check a slice against them.
+    "x-goog-hash": `crc32c=${object.crc32c},md5=${object.md5Hash}`,
+    "x-goog-generation": object.generation,
+    "x-goog-stored-content-encoding": "identity",
+  });
+  res.end(object.data.subarray(start, end + 1));
 }
 
 function notFound(res: ServerResponse, bucket: string, name: string): void {

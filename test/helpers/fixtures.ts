@@ -2,7 +2,7 @@ import { sharpCodec } from "../../shared/adapters/imaging/codec.ts";
 import { PermanentError } from "../../shared/errors.ts";
 import { buildEnvelope } from "../../shared/messages/build.ts";
 import type { MessageData, MessageType } from "../../shared/messages/topics.ts";
-import type { Normaliser, NormalisedOutput } from "../../shared/ports.ts";
+import type { ByteSource, Normaliser, NormalisedOutput } from "../../shared/ports.ts";
 
 let counter = 0;
 
@@ -20,10 +20,11 @@ export function fakeNormaliser(options: { width?: number; height?: number; nodat
   const height = options.height ?? 6;
   const fake = {
     calls: 0,
-    async normalise(input: Uint8Array, fileName: string): Promise<NormalisedOutput> {
+    async normalise(input: Uint8Array | ByteSource, fileName: string): Promise<NormalisedOutput> {
       fake.calls++;
-      if (input.length === 0) throw new PermanentError("empty_object", `${fileName} is empty (0 bytes)`);
-      const rgb = await sharpCodec.encodePng({ width, height, channels: 3, data: new Uint8Array(width * height * 3).fill(input[0]!) });
+      const first = input instanceof Uint8Array ? input.subarray(0, 1) : await input.read(0, 1);
+      if (first.length === 0) throw new PermanentError("empty_object", `${fileName} is empty (0 bytes)`);
+      const rgb = await sharpCodec.encodePng({ width, height, channels: 3, data: new Uint8Array(width * height * 3).fill(first[0]!) });
       const nir = await sharpCodec.encodePng({ width, height, channels: 1, data: new Uint8Array(width * height).fill(7) });
       const rows = options.nodataRows ?? 0;
       const nodata = new Uint8Array(width * height);

@@ -8,14 +8,21 @@
  * The format comes from the leading bytes, never from the file name; the name only picks the
  * product name and the wording of an error. Every problem with the input is a PermanentError with
  * its own code; nothing the input does lets a raw exception escape.
+ *
+ * The input is read by ranges (a zip's directory, one entry; a TIFF's tags and strips), so memory
+ * follows the limits in `NormaliseOptions.limits`, not the size or claims of the upload: see
+ * `docs/normalise-limits.md`. The normaliser writes nothing anywhere: entry names only name things.
  */
 import { z } from "zod";
+import { NORMALISE_LIMIT_DEFAULTS } from "../../config/schema.ts";
 import { PermanentError } from "../../errors.ts";
-import type { NormaliseOptions, NormalisedOutput, Normaliser } from "../../ports.ts";
+import type { ByteSource, NormalisedOutput, Normaliser } from "../../ports.ts";
+import { blockCachedSource, memorySource, readExactly } from "./byte-source.ts";
 import { reencodeAsRgbPng } from "./png.ts";
-import { normaliseProduct } from "./product.ts";
+import { normaliseProduct, type ResolvedOptions } from "./product.ts";
 import { openTiff, type TiffRaster } from "./tiff-raster.ts";
-import { listZipEntries, readZipEntry, type ZipEntry } from "./zip-reader.ts";
+import { openZipEntry } from "./zip-entry.ts";
+import { checkArchiveShape, listZipEntries, printable, type ZipEntry } from "./zip-reader.ts";
 
 export type DetectedFormat = "zip" | "tiff" | "png" | "jpeg";
 
@@ -39,6 +46,16 @@ const OptionsSchema = z.object({
     .refine(([lo, hi]) => lo < hi, "the low percentile must be below the high one")
     .nullable(),
   nodataValue: z.union([z.number(), z.nan()]).nullable(),
+  singleValueImages: z.enum(["warn", "fail"]).default("warn"),
+  limits: z
+    .object({
+      maxInflatedBytes: z.number().int().positive(),
+      maxRasterPixels: z.number().int().positive(),
+      maxRasterBands: z.number().int().positive(),
+      maxDecodeBytes: z.number().int().positive(),
+    })
+    .partial()
+    .default({}),
 });
 
 export function createNormaliser(): Normaliser {
@@ -49,30 +66,43 @@ export function createNormaliser(): Normaliser {
         const issue = parsed.error.issues[0];
         throw new PermanentError("bad_options", `invalid normalise options: ${issue?.path.join(".")}: ${issue?.message}`);
       }
-      return normaliseBytes(input, fileName, parsed.data as NormaliseOptions);
+      const resolved: ResolvedOptions = { ...(parsed.data as ResolvedOptions), limits: { ...NORMALISE_LIMIT_DEFAULTS, ...parsed.data.limits } };
+      // Bytes in memory are read in place; anything else through a small block cache.
+      const source = input instanceof Uint8Array ? memorySource(input) : blockCachedSource(input);
+      return normaliseSource(source, fileName, resolved);
     },
   };
 }
 
-async function normaliseBytes(input: Uint8Array, fileName: string, options: NormaliseOptions): Promise<NormalisedOutput> {
-  const displayName = baseName(fileName) || "upload";
-  if (input.length === 0) throw new PermanentError("empty_object", `${displayName} is empty (0 bytes)`);
-  const format = detectFormat(input);
+async function normaliseSource(source: ByteSource, fileName: string, options: ResolvedOptions): Promise<NormalisedOutput> {
+  const displayName = printable(baseName(fileName)) || "upload";
+  if (source.size === 0) throw new PermanentError("empty_object", `${displayName} is empty (0 bytes)`);
+  const head = await source.read(0, 8);
+  const format = detectFormat(head);
   switch (format) {
     case "zip": {
-      const { tiff, entryName } = await extractGeoTiff(input, displayName);
-      return normaliseTiff(tiff, stem(entryName) || stem(displayName) || "product", options);
+      const { tiff, entryName, verify } = await extractGeoTiff(source, displayName, options);
+      return normaliseTiff(tiff, stem(entryName) || stem(displayName) || "product", options, verify);
     }
     case "tiff":
-      return normaliseTiff(input, stem(displayName) || "product", options);
+      return normaliseTiff(source, stem(displayName) || "product", options);
     case "png":
     case "jpeg": {
-      const image = await reencodeAsRgbPng(input, "image");
-      return plainOutput(stem(displayName) || "image", image.png, image.width, image.height, image.sourceChannels);
+      const bytes = await holdWhole(source, `${displayName}`, options);
+      const image = await reencodeAsRgbPng(bytes, "image", options);
+      return plainOutput(stem(displayName) || "image", image.png, image.width, image.height, image.sourceChannels, image.warnings);
     }
     case null:
-      throw unrecognised(input, displayName);
+      throw unrecognised(head, displayName);
   }
+}
+
+/** Decoders of plain images (libvips) want the whole file: only when it is within the cap. */
+async function holdWhole(source: ByteSource, what: string, options: ResolvedOptions): Promise<Uint8Array> {
+  if (source.size > options.limits.maxInflatedBytes) {
+    throw new PermanentError("image_too_large", `${what} is ${source.size} bytes; images decoded whole may have at most MAX_INFLATED_BYTES=${options.limits.maxInflatedBytes}`);
+  }
+  return readExactly(source, 0, source.size, (got) => new PermanentError("truncated_object", `${what} ended after ${got} of ${source.size} bytes while being read`));
 }
 
 /** Unknown leading bytes: the file name only chooses which complaint is most helpful. */
@@ -91,17 +121,39 @@ function unrecognised(input: Uint8Array, displayName: string): PermanentError {
   return new PermanentError("unsupported_format", `${displayName}: unrecognised content (starts with ${head}); expected a product zip, a GeoTIFF, a PNG or a JPEG`);
 }
 
-async function extractGeoTiff(zip: Uint8Array, displayName: string): Promise<{ tiff: Uint8Array; entryName: string }> {
-  const entries = listZipEntries(zip);
+/** Entry names that say "another archive": a product must be uploaded as one zip, not nested. */
+const ARCHIVE_NAME = /\.(zip|tar|tgz|gz|bz2|xz|7z|rar|zst)$/i;
+
+async function extractGeoTiff(zip: ByteSource, displayName: string, options: ResolvedOptions): Promise<{ tiff: ByteSource; entryName: string; verify: () => Promise<void> }> {
+  const listing = await listZipEntries(zip);
+  checkArchiveShape(listing);
+  const { entries } = listing;
   const tiffs = entries.filter(isGeoTiffEntry);
   if (tiffs.length === 0) {
-    const names = entries.filter((e) => !e.isDirectory).map((e) => e.name);
+    const nested = entries.find((e) => !e.isDirectory && ARCHIVE_NAME.test(e.name));
+    if (nested) {
+      throw new PermanentError("nested_archive", `${displayName} holds another archive (${printable(nested.name)}) instead of a .tif: upload the inner product itself`);
+    }
+    const names = entries.filter((e) => !e.isDirectory).map((e) => printable(e.name));
     const shown = names.length === 0 ? "no files" : `${names.slice(0, 5).join(", ")}${names.length > 5 ? ` and ${names.length - 5} more` : ""}`;
     throw new PermanentError("no_geotiff", `${displayName} holds no .tif/.tiff file (found ${shown})`);
   }
   // Products sometimes carry preview or quality TIFFs beside the image: the image is the largest.
   const chosen = tiffs.reduce((best, entry) => (entry.size > best.size ? entry : best));
-  return { tiff: await readZipEntry(zip, chosen), entryName: chosen.name };
+  const entryName = printable(chosen.name);
+  const opened = await openZipEntry(zip, chosen, {
+    maxInflatedBytes: options.limits.maxInflatedBytes,
+    // Refuse an entry that is not a TIFF from its first bytes, before inflating the rest of it.
+    checkHead: (head) => {
+      const format = detectFormat(head);
+      if (format === "zip") throw new PermanentError("nested_archive", `${displayName}: ${entryName} is itself a zip archive, not a TIFF: upload the inner product itself`);
+      if (format !== "tiff") {
+        const hex = Array.from(head.subarray(0, 4), (b) => b.toString(16).padStart(2, "0")).join(" ");
+        throw new PermanentError("corrupt_tiff", `${displayName}: ${entryName} is not a TIFF (it starts with ${hex || "nothing"})`);
+      }
+    },
+  });
+  return { tiff: opened.source, entryName: chosen.name, verify: opened.verify };
 }
 
 function isGeoTiffEntry(entry: ZipEntry): boolean {
@@ -110,13 +162,15 @@ function isGeoTiffEntry(entry: ZipEntry): boolean {
   return !entry.isDirectory && /\.tiff?$/i.test(name) && !name.startsWith("._") && !entry.name.startsWith("__MACOSX/");
 }
 
-async function normaliseTiff(bytes: Uint8Array, productName: string, options: NormaliseOptions): Promise<NormalisedOutput> {
-  const raster = await openTiff(bytes);
+async function normaliseTiff(source: ByteSource, productName: string, options: ResolvedOptions, verify?: () => Promise<void>): Promise<NormalisedOutput> {
+  const raster = await openTiff(source, options.limits);
   if (isPlainImage(raster)) {
-    const image = await reencodeAsRgbPng(bytes, "tiff");
-    return plainOutput(productName, image.png, image.width, image.height, raster.bandCount);
+    await verify?.();
+    const bytes = await holdWhole(source, "the TIFF", options);
+    const image = await reencodeAsRgbPng(bytes, "tiff", options);
+    return plainOutput(productName, image.png, image.width, image.height, raster.bandCount, image.warnings);
   }
-  return normaliseProduct(raster, productName, options);
+  return normaliseProduct(raster, productName, options, verify);
 }
 
 /**
@@ -130,8 +184,11 @@ function isPlainImage(raster: TiffRaster): boolean {
   return (raster.bandCount === 3 || raster.bandCount === 4) && (raster.photometric === 2 || raster.photometric === 6);
 }
 
-function plainOutput(name: string, png: Buffer, width: number, height: number, bandCount: number): NormalisedOutput {
-  return { kind: "image", productName: name, width, height, images: [{ role: "image", png }], nodataMask: null, nodataPixels: 0, bandCount };
+function plainOutput(name: string, png: Buffer, width: number, height: number, bandCount: number, warnings: string[]): NormalisedOutput {
+  return {
+    kind: "image", productName: name, width, height, images: [{ role: "image", png }], nodataMask: null, nodataPixels: 0, bandCount,
+    ...(warnings.length ? { warnings } : {}),
+  };
 }
 
 function baseName(path: string): string {

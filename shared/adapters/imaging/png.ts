@@ -8,6 +8,7 @@
  */
 import sharp from "sharp";
 import { PermanentError } from "../../errors.ts";
+import type { NormaliseLimits } from "../../ports.ts";
 
 const PNG_OPTIONS = { compressionLevel: 1, adaptiveFiltering: false } as const;
 
@@ -26,27 +27,83 @@ export interface PlainImagePng {
   height: number;
   /** Channels of the source image (1 grey, 2 grey + alpha, 3 RGB, 4 RGBA/CMYK …). */
   sourceChannels: number;
+  warnings: string[];
+}
+
+export interface PlainImageOptions {
+  limits: Pick<NormaliseLimits, "maxRasterPixels" | "maxDecodeBytes">;
+  singleValueImages: "warn" | "fail";
 }
 
 /**
  * Re-encodes a PNG, JPEG or 8-bit TIFF as an RGB PNG: EXIF orientation applied (annotators must
  * see the image upright, and labels refer to these pixels), alpha dropped, grey expanded to RGB,
  * 16-bit samples reduced to 8.
+ *
+ * The header's dimensions are checked against the limits before decoding (a 40-byte PNG can claim
+ * 200 000² pixels). A fully transparent image has no valid pixel and is refused; one whose visible
+ * pixels are all one colour gets a `single_value` warning (or is refused).
  */
-export async function reencodeAsRgbPng(input: Uint8Array, what: "image" | "tiff"): Promise<PlainImagePng> {
+export async function reencodeAsRgbPng(input: Uint8Array, what: "image" | "tiff", options: PlainImageOptions): Promise<PlainImagePng> {
   const code = what === "tiff" ? "corrupt_tiff" : "corrupt_image";
-  try {
-    const metadata = await sharp(input).metadata();
-    const { data, info } = await sharp(input, { failOn: "error" })
-      .rotate()
-      .removeAlpha()
-      .toColourspace("srgb")
-      .raw({ depth: "uchar" })
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
-    const png = await encodeRawPng(data, info.width, info.height, 3);
-    return { png, width: info.width, height: info.height, sourceChannels: metadata.channels ?? info.channels };
-  } catch (err) {
-    throw new PermanentError(code, `cannot decode the ${what === "tiff" ? "TIFF" : "image"}: ${(err as Error).message}`, { cause: err });
+  const noun = what === "tiff" ? "TIFF" : "image";
+  const { limits } = options;
+  const failed = (err: unknown) => new PermanentError(code, `cannot decode the ${noun}: ${(err as Error).message}`, { cause: err });
+  const metadata = await sharp(input, { limitInputPixels: false })
+    .metadata()
+    .catch((err: unknown) => {
+      throw failed(err);
+    });
+  const { width = 0, height = 0 } = metadata;
+  if (width < 1 || height < 1) throw new PermanentError(code, `cannot decode the ${noun}: it declares ${width}×${height} pixels`);
+  const pixels = width * height;
+  if (pixels > limits.maxRasterPixels) {
+    throw new PermanentError("image_too_large", `the ${noun} is ${width}×${height} pixels; at most MAX_RASTER_PIXELS=${limits.maxRasterPixels} pixels are supported`);
   }
+  const channels = metadata.hasAlpha ? 4 : 3;
+  // libvips' decoded copy (16-bit at worst), our 8-bit copy, the RGB buffer and its PNG.
+  const decodeBytes = pixels * (channels * 2 + channels + 3 + 3);
+  if (decodeBytes > limits.maxDecodeBytes) {
+    throw new PermanentError("decode_too_large", `decoding this ${width}×${height} ${noun} needs about ${Math.ceil(decodeBytes / 1024 ** 2)} MiB, above MAX_DECODE_BYTES=${limits.maxDecodeBytes}`);
+  }
+  const { data, info } = await sharp(input, { failOn: "error", limitInputPixels: limits.maxRasterPixels })
+    .rotate()
+    .toColourspace("srgb")
+    .raw({ depth: "uchar" })
+    .toBuffer({ resolveWithObject: true })
+    .catch((err: unknown) => {
+      throw failed(err);
+    });
+  if (info.channels !== 3 && info.channels !== 4) throw new PermanentError(code, `cannot decode the ${noun}: decoded to ${info.channels} channels, expected 3 or 4`);
+  const { rgb, valid, flat } = visiblePixels(data, info.width * info.height, info.channels);
+  if (valid === 0) throw new PermanentError("no_valid_pixels", `no valid pixel: every pixel of the ${noun} is fully transparent`);
+  const warnings: string[] = [];
+  if (flat) {
+    const message = `every visible pixel of the ${noun} has the colour rgb(${flat.join(", ")}): the image is flat`;
+    if (options.singleValueImages === "fail") throw new PermanentError("single_value", message);
+    warnings.push(`single_value: ${message}`);
+  }
+  const png = await encodeRawPng(rgb, info.width, info.height, 3);
+  return { png, width: info.width, height: info.height, sourceChannels: metadata.channels ?? info.channels, warnings };
+}
+
+/** The RGB samples, how many pixels are not fully transparent, and their colour if they share one. */
+function visiblePixels(data: Uint8Array, pixels: number, channels: 3 | 4): { rgb: Uint8Array; valid: number; flat: [number, number, number] | null } {
+  const rgb = channels === 3 ? data : new Uint8Array(pixels * 3);
+  let valid = 0;
+  let first = -1;
+  let same = true;
+  for (let i = 0, s = 0, o = 0; i < pixels; i++, s += channels, o += 3) {
+    if (channels === 4) {
+      rgb[o] = data[s]!;
+      rgb[o + 1] = data[s + 1]!;
+      rgb[o + 2] = data[s + 2]!;
+      if (data[s + 3] === 0) continue;
+    }
+    valid++;
+    if (first < 0) first = s;
+    else if (same && (data[s] !== data[first] || data[s + 1] !== data[first + 1] || data[s + 2] !== data[first + 2])) same = false;
+  }
+  const flat: [number, number, number] | null = valid > 0 && same ? [data[first]!, data[first + 1]!, data[first + 2]!] : null;
+  return { rgb, valid, flat };
 }

@@ -1,24 +1,29 @@
 /**
  * A multi-band (Geo)TIFF product → RGB PNG + NIR PNG (+ nodata mask) for annotators.
+ *
+ * Size, band count and the memory of the decode are checked before any pixel is read; an image with
+ * no valid pixel is refused, and one whose valid pixels hold a single value in every output band
+ * gets a `single_value` warning (or is refused, with `singleValueImages: "fail"`).
  */
 import { PermanentError } from "../../errors.ts";
-import type { NormaliseOptions, NormalisedImage, NormalisedOutput } from "../../ports.ts";
+import type { NormaliseLimits, NormaliseOptions, NormalisedImage, NormalisedOutput } from "../../ports.ts";
 import { encodeRawPng } from "./png.ts";
 import { buildNodataMask, stretchRange, writeStretched, type StretchRange } from "./stretch.ts";
 import type { SampleArray, TiffRaster } from "./tiff-raster.ts";
 
-/**
- * Refuse rasters above this many pixels before allocating anything: 2^27 px covers a full
- * 10980² Sentinel-2 tile; beyond that the function would run out of memory instead of failing
- * with a reason.
- */
-export const MAX_PRODUCT_PIXELS = 2 ** 27;
+export type ResolvedOptions = NormaliseOptions & { limits: NormaliseLimits; singleValueImages: "warn" | "fail" };
 
-export async function normaliseProduct(raster: TiffRaster, productName: string, options: NormaliseOptions): Promise<NormalisedOutput> {
+export async function normaliseProduct(
+  raster: TiffRaster, productName: string, options: ResolvedOptions, verify: () => Promise<void> = async () => undefined,
+): Promise<NormalisedOutput> {
   const { width, height, bandCount } = raster;
+  const { limits } = options;
   if (width < 1 || height < 1) throw new PermanentError("empty_raster", `the GeoTIFF has a zero-size raster (${width}×${height})`);
-  if (width * height > MAX_PRODUCT_PIXELS) {
-    throw new PermanentError("raster_too_large", `the GeoTIFF is ${width}×${height} pixels; at most ${MAX_PRODUCT_PIXELS} pixels are supported`);
+  if (bandCount > limits.maxRasterBands) {
+    throw new PermanentError("too_many_bands", `the GeoTIFF has ${bandCount} bands; at most MAX_RASTER_BANDS=${limits.maxRasterBands} are supported`);
+  }
+  if (width * height > limits.maxRasterPixels) {
+    throw new PermanentError("raster_too_large", `the GeoTIFF is ${width}×${height} pixels; at most MAX_RASTER_PIXELS=${limits.maxRasterPixels} pixels are supported`);
   }
   const requested = [...options.rgbBands, ...(options.nirBand === null ? [] : [options.nirBand])];
   const outside = requested.filter((band) => band > bandCount);
@@ -31,18 +36,37 @@ export async function normaliseProduct(raster: TiffRaster, productName: string, 
 
   // Read each distinct band once (0-based for the reader), even if it feeds several channels.
   const distinct = [...new Set(requested.map((band) => band - 1))];
-  const arrays = await raster.readBands(distinct);
+  const pixels = width * height;
+  const outputChannels = 3 + (options.nirBand === null ? 0 : 1);
+  // Besides the band arrays: the mask, the 8-bit outputs, and PNGs at worst as large as them.
+  const reserve = pixels * (1 + outputChannels) * 2;
+  const read = await raster.planRead(distinct, reserve);
+  await verify();
+  const arrays = await read();
   const bandArray = (oneBased: number): SampleArray => arrays[distinct.indexOf(oneBased - 1)]!;
 
-  const pixels = width * height;
   const nodata = options.nodataValue ?? raster.nodata;
   const { mask, count: nodataPixels } = buildNodataMask(arrays, nodata, pixels);
   const validCount = pixels - nodataPixels;
+  if (validCount === 0) {
+    throw new PermanentError(
+      "no_valid_pixels",
+      `no valid pixel: every pixel of band${distinct.length === 1 ? "" : "s"} ${distinct.map((b) => b + 1).join(", ")} is nodata${nodata === null || Number.isNaN(nodata) ? "" : ` (${nodata})`}, NaN or infinite`,
+    );
+  }
   const ranges = new Map<number, StretchRange | null>();
   const rangeOf = (oneBased: number) => {
     if (!ranges.has(oneBased)) ranges.set(oneBased, stretchRange(bandArray(oneBased), mask, validCount, options.stretchPercentiles));
     return ranges.get(oneBased)!;
   };
+  const warnings: string[] = [];
+  const flat = requested.map((band) => ({ band, range: rangeOf(band)! }));
+  if (flat.every(({ range }) => range.min === range.max)) {
+    const values = [...new Map(flat.map(({ band, range }) => [band, `band ${band} = ${range.min}`])).values()].join(", ");
+    const message = `every valid pixel holds the same value in each output band (${values}): the images are flat`;
+    if (options.singleValueImages === "fail") throw new PermanentError("single_value", message);
+    warnings.push(`single_value: ${message}`);
+  }
 
   const rgb = new Uint8Array(pixels * 3);
   options.rgbBands.forEach((band, channel) => writeStretched(bandArray(band), mask, rangeOf(band), rgb, channel, 3));
@@ -60,5 +84,5 @@ export async function normaliseProduct(raster: TiffRaster, productName: string, 
   ]);
   const images: NormalisedImage[] = [{ role: "rgb", png: rgbPng }];
   if (nirPng) images.push({ role: "nir", png: nirPng });
-  return { kind: "product", productName, width, height, images, nodataMask: maskPng, nodataPixels, bandCount };
+  return { kind: "product", productName, width, height, images, nodataMask: maskPng, nodataPixels, bandCount, ...(warnings.length ? { warnings } : {}) };
 }

@@ -33,6 +33,9 @@ export function buildNodataMask(bands: readonly SampleArray[], nodata: number | 
 export interface StretchRange {
   lo: number;
   hi: number;
+  /** The valid pixels' extremes (equal when the band holds a single value). */
+  min: number;
+  max: number;
 }
 
 /**
@@ -53,7 +56,7 @@ export function stretchRange(band: SampleArray, mask: Uint8Array, validCount: nu
     if (v < min) min = v;
     if (v > max) max = v;
   }
-  if (percentiles === null || max === min) return { lo: min, hi: max };
+  if (percentiles === null || max === min) return { lo: min, hi: max, min, max };
 
   // Integer data with a small range gets one bin per value, so its percentiles are exact.
   const isInteger = !(band instanceof Float32Array || band instanceof Float64Array);
@@ -78,7 +81,7 @@ export function stretchRange(band: SampleArray, mask: Uint8Array, validCount: nu
     return max;
   };
   const rankOf = (p: number) => Math.min(validCount, Math.max(1, Math.ceil((p / 100) * validCount)));
-  return { lo: valueAtRank(rankOf(percentiles[0])), hi: valueAtRank(rankOf(percentiles[1])) };
+  return { lo: valueAtRank(rankOf(percentiles[0])), hi: valueAtRank(rankOf(percentiles[1])), min, max };
 }
 
 /**

@@ -1,28 +1,39 @@
 /**
- * Opens a (Geo)TIFF held in memory and reads selected bands into one typed array each.
+ * Opens a (Geo)TIFF from a byte source and reads selected bands into one typed array each.
  *
- * geotiff.js parses the header and tags and is the fallback reader for every layout. Its
- * `readRasters` converts each sample through a DataView call and inflates with pako, about 0.35 s
- * for a 4-band 1024² float32 deflate GeoTIFF, most of the normaliser's budget. So the common layout
+ * The file is read by ranges: geotiff.js parses the header and tags through a source that refuses
+ * oversized reads, and strips or tiles are fetched one by one. Before anything large is allocated,
+ * the strip/tile table is checked against the file (every block inside it, plausible sizes) and
+ * the memory the read will take (band arrays, blocks in flight, plus what the caller will add) is
+ * checked against `maxDecodeBytes`.
+ *
+ * geotiff.js is the reader for every layout, but its `readRasters` converts each sample through a
+ * DataView call, about 0.35 s for a 4-band 1024² float32 deflate GeoTIFF. So the common layout
  * (striped, pixel-interleaved, little-endian, uncompressed or deflate, no predictor, one sample
- * type — what GDAL writes by default) takes a fast path: strips inflate in parallel on Node's zlib
+ * type: what GDAL writes by default) takes a fast path: strips inflate in parallel on Node's zlib
  * thread pool and are de-interleaved through typed array views. Tiled, band-interleaved, LZW,
- * predictor and big-endian files still read correctly through geotiff.js, just slower.
+ * PackBits, predictor and big-endian files read through geotiff.js, a few rows of blocks at a time,
+ * with the bounded decoders of `tiff-decoders.ts`.
  *
- * Every failure caused by the file's bytes becomes PermanentError("corrupt_tiff").
+ * Every failure caused by the file's bytes becomes a PermanentError (`corrupt_tiff` unless a more
+ * precise code applies).
  */
-import { endianness } from "node:os";
-import { promisify } from "node:util";
-import { inflate } from "node:zlib";
-import { GeoTIFF, type GeoTIFFImage, type TypedArray } from "geotiff";
+import { GeoTIFF, type GeoTIFFImage } from "geotiff";
+import { NORMALISE_LIMIT_DEFAULTS } from "../../config/schema.ts";
 import { PermanentError } from "../../errors.ts";
+import type { ByteSource, NormaliseLimits } from "../../ports.ts";
+import { memorySource } from "./byte-source.ts";
+import { blockTable, corruptTiff, fastLayout, readStrips, readWithGeotiff, type Header, type SampleArray } from "./tiff-blocks.ts";
+import { SUPPORTED_COMPRESSIONS } from "./tiff-decoders.ts";
 
-const inflateAsync = promisify(inflate);
+export { corruptTiff, type SampleArray };
 
 /** Matches libuv's default thread pool (4), which runs zlib's asynchronous inflates. */
 const STRIPS_IN_FLIGHT = 4;
-
-export type SampleArray = TypedArray;
+/** Strips in flight hold at most about this much, unless one strip alone is larger. */
+const IN_FLIGHT_BYTES = 64 * 1024 * 1024;
+/** geotiff.js reads this many bytes of decoded blocks per call (at least one row of blocks). */
+const WINDOW_BYTES = 32 * 1024 * 1024;
 
 export interface TiffRaster {
   width: number;
@@ -35,44 +46,50 @@ export interface TiffRaster {
   uniform: boolean;
   /** TIFF PhotometricInterpretation (1 BlackIsZero, 2 RGB, 3 palette, 6 YCbCr …). */
   photometric: number | undefined;
+  /** TIFF Compression (1 none, 5 LZW, 7 JPEG, 8 deflate …). */
+  compression: number;
   /** The GDAL_NODATA tag, parsed; null when absent or unreadable. */
   nodata: number | null;
+  /** Bytes per sample of the array each band decodes into. */
+  sampleBytes: readonly number[];
+  /**
+   * Checks the strip/tile table and that reading `bands` plus `reserveBytes` (what the caller
+   * allocates besides the band arrays) fits `maxDecodeBytes`; returns the read itself.
+   */
+  planRead(bands: readonly number[], reserveBytes: number): Promise<() => Promise<SampleArray[]>>;
   /** Reads the given 0-based bands, each into its own array of the file's sample type. */
-  readBands(bands: readonly number[]): Promise<SampleArray[]>;
+  readBands(bands: readonly number[], reserveBytes?: number): Promise<SampleArray[]>;
 }
 
-export function corruptTiff(message: string, cause?: unknown): PermanentError {
-  return new PermanentError("corrupt_tiff", `not a readable TIFF: ${message}`, cause === undefined ? undefined : { cause });
+/** The array element size geotiff.js (or the fast path) decodes a sample of this type into. */
+function sampleBytesOf(bits: number, format: number): number {
+  if (format === 3) return bits <= 32 ? 4 : 8;
+  return bits <= 8 ? 1 : bits <= 16 ? 2 : bits <= 32 ? 4 : 8;
 }
 
-const ARRAY_TYPES: Record<string, new (buffer: ArrayBufferLike, byteOffset: number, length: number) => SampleArray> = {
-  "1/8": Uint8Array,
-  "2/8": Int8Array,
-  "1/16": Uint16Array,
-  "2/16": Int16Array,
-  "1/32": Uint32Array,
-  "2/32": Int32Array,
-  "3/32": Float32Array,
-  "3/64": Float64Array,
-};
-
-export async function openTiff(bytes: Uint8Array): Promise<TiffRaster> {
+export async function openTiff(input: ByteSource | Uint8Array, limits: Pick<NormaliseLimits, "maxDecodeBytes"> = NORMALISE_LIMIT_DEFAULTS): Promise<TiffRaster> {
+  const source = input instanceof Uint8Array ? memorySource(input) : input;
   let image: GeoTIFFImage;
+  let header: Header & { bandCount: number; photometric: number | undefined };
   try {
-    image = await (await GeoTIFF.fromSource(viewSource(bytes))).getImage();
+    image = await (await GeoTIFF.fromSource(geotiffSource(source, limits.maxDecodeBytes))).getImage();
+    header = await readHeader(image);
   } catch (err) {
+    if (err instanceof PermanentError) throw err;
     throw corruptTiff(`cannot parse the header or first image directory (${(err as Error).message})`, err);
   }
-  const directory = image.fileDirectory;
-  const width = image.getWidth();
-  const height = image.getHeight();
-  const bandCount = image.getSamplesPerPixel();
-  const bits = toNumbers(directory.getValue("BitsPerSample"), bandCount, 1);
-  const formats = toNumbers(directory.getValue("SampleFormat"), bandCount, 1);
-  const uniform = bits.every((b) => b === bits[0]) && formats.every((f) => f === formats[0]);
-  const photometric = directory.getValue("PhotometricInterpretation") as number | undefined;
-  const nodata = parseGdalNodata(directory.getValue("GDAL_NODATA"));
+  const { width, height, bandCount, bits, formats, uniform, photometric, compression, nodata, sampleBytes } = header;
+  const badBits = bits.find((b) => !(b >= 1 && b <= 64));
+  if (badBits !== undefined) throw corruptTiff(`bits per sample ${badBits} is not between 1 and 64`);
 
+  const planRead = async (bands: readonly number[], reserveBytes: number) => {
+    try {
+      return await plan(source, image, header, bands, reserveBytes, limits.maxDecodeBytes);
+    } catch (err) {
+      if (err instanceof PermanentError) throw err;
+      throw corruptTiff(`the strip or tile table is damaged (${(err as Error).message})`, err);
+    }
+  };
   return {
     width,
     height,
@@ -81,34 +98,55 @@ export async function openTiff(bytes: Uint8Array): Promise<TiffRaster> {
     sampleFormat: formats[0]!,
     uniform,
     photometric,
+    compression,
     nodata,
-    async readBands(bands) {
-      try {
-        const fast = await fastLayout(image, bits[0]!, formats[0]!, uniform);
-        return fast ? await readStrips(bytes, image, fast, bands, nodata) : await readWithGeotiff(image, bands);
-      } catch (err) {
-        if (err instanceof PermanentError) throw err;
-        throw corruptTiff(`pixel data is damaged or truncated (${(err as Error).message})`, err);
-      }
+    sampleBytes,
+    planRead,
+    async readBands(bands, reserveBytes = 0) {
+      return (await planRead(bands, reserveBytes))();
     },
   };
 }
 
+async function readHeader(image: GeoTIFFImage): Promise<Header & { bandCount: number; photometric: number | undefined }> {
+  const directory = image.fileDirectory;
+  const bandCount = image.getSamplesPerPixel();
+  const bits = toNumbers(await directory.loadValue("BitsPerSample"), bandCount, 1);
+  const formats = toNumbers(await directory.loadValue("SampleFormat"), bandCount, 1);
+  return {
+    width: image.getWidth(),
+    height: image.getHeight(),
+    bandCount,
+    bits,
+    formats,
+    uniform: bits.every((b) => b === bits[0]) && formats.every((f) => f === formats[0]),
+    photometric: (await directory.loadValue("PhotometricInterpretation")) as number | undefined,
+    compression: Number((await directory.loadValue("Compression")) ?? 1),
+    nodata: parseGdalNodata(await directory.loadValue("GDAL_NODATA")),
+    sampleBytes: bits.map((b, k) => sampleBytesOf(b, formats[k]!)),
+    rowsPerStrip: Number((await directory.loadValue("RowsPerStrip")) ?? 0),
+    predictor: Number((await directory.loadValue("Predictor")) ?? 1),
+  };
+}
+
 /**
- * A geotiff.js source over bytes we already hold. `fromArrayBuffer` would need the file as its own
- * ArrayBuffer (a 16 MB copy when the TIFF is a view into an inflated zip); this copies only the
- * slices geotiff.js asks for: the header, tag arrays and, off the fast path, strips.
+ * A geotiff.js source over a ByteSource. Reads are clamped to the file; a single read larger than
+ * the decode budget (a tag claiming billions of values, a monstrous strip) is refused outright.
+ * Each slice is copied into its own ArrayBuffer, as geotiff.js keeps and views them.
  */
-function viewSource(bytes: Uint8Array): Parameters<typeof GeoTIFF.fromSource>[0] {
-  const fetchSlice = async (slice: { offset: number; length: number }) => {
-    // `new Uint8Array(view)` copies into an exactly-sized buffer; Buffer#slice would share memory.
-    const data = new Uint8Array(bytes.subarray(slice.offset, slice.offset + slice.length)).buffer;
-    return { ...slice, data };
+function geotiffSource(source: ByteSource, maxRead: number): Parameters<typeof GeoTIFF.fromSource>[0] {
+  const fetchSlice = async (slice: { offset: number; length: number }): Promise<ArrayBuffer> => {
+    const length = Math.min(slice.length, source.size - slice.offset);
+    if (!(slice.offset >= 0) || !(length > 0)) return new ArrayBuffer(0);
+    if (length > maxRead) {
+      throw new PermanentError("decode_too_large", `the TIFF asks to read ${length} bytes at once (a tag or a strip), above MAX_DECODE_BYTES=${maxRead}`);
+    }
+    return new Uint8Array(await source.read(slice.offset, length)).buffer;
   };
   return {
-    fileSize: bytes.length,
-    fetchSlice,
-    fetch: async (slices: { offset: number; length: number }[]) => Promise.all(slices.map(async (slice) => (await fetchSlice(slice)).data)),
+    fileSize: source.size,
+    fetchSlice: async (slice: { offset: number; length: number }) => ({ ...slice, data: await fetchSlice(slice) }),
+    fetch: async (slices: { offset: number; length: number }[]) => Promise.all(slices.map(fetchSlice)),
     close: async () => undefined,
   };
 }
@@ -130,111 +168,51 @@ function toNumbers(value: unknown, count: number, fallback: number): number[] {
   return Array.from({ length: count }, (_, k) => Number(list[k] ?? list[0] ?? fallback));
 }
 
-interface FastLayout {
-  ArrayType: (typeof ARRAY_TYPES)[string];
-  bytesPerSample: number;
-  deflate: boolean;
-  rowsPerStrip: number;
-  offsets: number[];
-  counts: number[];
-}
-
-async function fastLayout(image: GeoTIFFImage, bits: number, format: number, uniform: boolean): Promise<FastLayout | null> {
-  const directory = image.fileDirectory;
-  const compression = (directory.getValue("Compression") as number | undefined) ?? 1;
-  const predictor = ((await directory.loadValue("Predictor")) as number | undefined) ?? 1;
-  const ArrayType = ARRAY_TYPES[`${format}/${bits}`];
-  const eligible =
-    uniform &&
-    ArrayType !== undefined &&
-    !image.isTiled &&
-    image.planarConfiguration === 1 &&
-    image.littleEndian &&
-    endianness() === "LE" &&
-    predictor === 1 &&
-    [1, 8, 32946].includes(compression);
-  if (!eligible) return null;
-  const height = image.getHeight();
-  const rowsPerStrip = Math.min(height, Number(directory.getValue("RowsPerStrip") ?? height) || height);
-  const offsets = Array.from((await directory.loadValue("StripOffsets")) as ArrayLike<number | bigint>, Number);
-  const counts = Array.from((await directory.loadValue("StripByteCounts")) as ArrayLike<number | bigint>, Number);
-  return { ArrayType, bytesPerSample: bits / 8, deflate: compression !== 1, rowsPerStrip, offsets, counts };
-}
-
-async function readStrips(bytes: Uint8Array, image: GeoTIFFImage, layout: FastLayout, bands: readonly number[], nodata: number | null): Promise<SampleArray[]> {
-  const width = image.getWidth();
-  const height = image.getHeight();
-  const samples = image.getSamplesPerPixel();
-  const { ArrayType, bytesPerSample, rowsPerStrip, offsets, counts } = layout;
-  const strips = Math.ceil(height / rowsPerStrip);
-  if (offsets.length < strips || counts.length < strips) {
-    throw corruptTiff(`${strips} strips expected, the directory lists ${Math.min(offsets.length, counts.length)}`);
+async function plan(
+  source: ByteSource, image: GeoTIFFImage, header: Header, bands: readonly number[], reserveBytes: number, maxDecodeBytes: number,
+): Promise<() => Promise<SampleArray[]>> {
+  const { width, height, compression } = header;
+  const compressionName = SUPPORTED_COMPRESSIONS.get(compression);
+  if (compressionName === undefined) {
+    throw new PermanentError("unsupported_tiff", `TIFF compression ${compression} is not supported for products; write it uncompressed or with DEFLATE, LZW or PackBits`);
   }
-  // Check the strip table against the file before allocating the output: a damaged or hostile
-  // header must not get us to reserve memory for pixels the file cannot hold.
-  for (let strip = 0; strip < strips; strip++) {
-    const count = counts[strip]!;
-    const stripBytes = Math.min(rowsPerStrip, height - strip * rowsPerStrip) * width * samples * bytesPerSample;
-    if (offsets[strip]! + count > bytes.length) {
-      throw corruptTiff(`truncated: strip ${strip + 1} ends at byte ${offsets[strip]! + count}, the file has ${bytes.length}`);
-    }
-    // Deflate expands at most ~1032:1; stored strips hold their bytes as they are.
-    const capacity = layout.deflate ? count * 1032 + 64 : count;
-    if (count > 0 && capacity < stripBytes) throw corruptTiff(`strip ${strip + 1} has ${count} bytes, too few for ${stripBytes} bytes of pixels`);
+  const pixels = width * height;
+  const arrays = bands.reduce((sum, band) => sum + pixels * header.sampleBytes[band]!, 0);
+  const mb = (n: number) => `${Math.ceil(n / 1024 / 1024)} MiB`;
+  const tooLarge = (total: number, blocks: number) =>
+    new PermanentError(
+      "decode_too_large",
+      `decoding ${bands.length} band${bands.length === 1 ? "" : "s"} of this ${width}×${height} raster needs about ${mb(total)} ` +
+        `(band arrays ${mb(arrays)}, strips/tiles ${mb(blocks)}, outputs ${mb(reserveBytes)}), above MAX_DECODE_BYTES=${maxDecodeBytes}`,
+    );
+  // The arrays and outputs alone decide most refusals, before the block table is even loaded.
+  if (arrays + reserveBytes > maxDecodeBytes) throw tooLarge(arrays + reserveBytes, 0);
+  const table = await blockTable(source, image, header);
+  const fast = fastLayout(image, header);
+
+  let blocks: number;
+  let inFlight = 1;
+  let windowBlockRows = 1;
+  if (fast) {
+    const perStrip = table.rawBytes + table.maxCount;
+    inFlight = Math.max(1, Math.min(STRIPS_IN_FLIGHT, table.down, Math.floor(IN_FLIGHT_BYTES / perStrip)));
+    blocks = inFlight * perStrip;
+  } else {
+    const planes = image.planarConfiguration === 2 ? bands.length : 1;
+    const perBlockRow = table.across * planes * (2 * table.rawBytes + table.maxCount);
+    windowBlockRows = Math.max(1, Math.floor(WINDOW_BYTES / perBlockRow));
+    const windowArrays = width * Math.min(height, windowBlockRows * table.blockHeight) * bands.reduce((sum, band) => sum + header.sampleBytes[band]!, 0);
+    blocks = windowBlockRows * perBlockRow + windowArrays;
   }
-  const out = bands.map(() => new ArrayType(new ArrayBuffer(width * height * bytesPerSample), 0, width * height));
-
-  const readStrip = async (stripIndex: number, rows: number): Promise<SampleArray | null> => {
-    const offset = offsets[stripIndex]!;
-    const count = counts[stripIndex]!;
-    if (count === 0) return null; // a sparse strip: GDAL reads it as nodata
-    const fullBytes = rowsPerStrip * width * samples * bytesPerSample;
-    const expected = rows * width * samples * bytesPerSample;
-    let raw: Uint8Array = bytes.subarray(offset, offset + count);
-    if (layout.deflate) {
-      try {
-        // One output chunk a byte larger than the strip: zlib then returns it without a concat copy.
-        raw = await inflateAsync(raw, { maxOutputLength: fullBytes, chunkSize: Math.max(64, fullBytes + 1) });
-      } catch (err) {
-        throw corruptTiff(`strip ${stripIndex + 1} does not inflate (${(err as Error).message})`, err);
-      }
+  const total = arrays + blocks + reserveBytes;
+  if (total > maxDecodeBytes) throw tooLarge(total, blocks);
+  return async () => {
+    try {
+      return fast ? await readStrips(source, fast, table, header, bands, inFlight) : await readWithGeotiff(image, header, table, bands, windowBlockRows);
+    } catch (err) {
+      if (err instanceof PermanentError) throw err;
+      throw corruptTiff(`pixel data is damaged or truncated (${(err as Error).message})`, err);
     }
-    if (raw.length < expected) throw corruptTiff(`strip ${stripIndex + 1} holds ${raw.length} bytes, ${expected} expected`);
-    // Typed views need aligned offsets; uncompressed strips inside the file may not be.
-    if (raw.byteOffset % bytesPerSample !== 0) raw = new Uint8Array(raw.subarray(0, expected));
-    return new ArrayType(raw.buffer, raw.byteOffset, rows * width * samples);
   };
-
-  const readInto = async (strip: number): Promise<void> => {
-    const firstPixel = strip * rowsPerStrip * width;
-    const rows = Math.min(rowsPerStrip, height - strip * rowsPerStrip);
-    const pixels = rows * width;
-    const source = await readStrip(strip, rows);
-    bands.forEach((band, k) => {
-      if (source) copySamples(source, samples, band, out[k]!, firstPixel, pixels);
-      else out[k]!.fill(nodata ?? 0, firstPixel, firstPixel + pixels);
-    });
-  };
-
-  // A few strips in flight keep zlib's thread pool busy while at most that many inflated strips
-  // exist at once (all of them at once would hold the raster twice).
-  let next = 0;
-  const worker = async () => {
-    while (next < strips) await readInto(next++);
-  };
-  const results = await Promise.allSettled(Array.from({ length: Math.min(STRIPS_IN_FLIGHT, strips) }, worker));
-  // allSettled, then rethrow: no strip promise is left rejecting after we have given up.
-  const failure = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-  if (failure) throw failure.reason;
-  return out;
 }
 
-/** Copies sample `band` of `pixels` pixel-interleaved pixels into `target` from `offset` on. */
-function copySamples(source: SampleArray, samples: number, band: number, target: SampleArray, offset: number, pixels: number): void {
-  for (let p = 0, s = band; p < pixels; p++, s += samples) target[offset + p] = source[s]!;
-}
-
-async function readWithGeotiff(image: GeoTIFFImage, bands: readonly number[]): Promise<SampleArray[]> {
-  const rasters = await image.readRasters({ samples: [...bands], interleave: false });
-  return Array.from(rasters as ArrayLike<SampleArray>);
-}

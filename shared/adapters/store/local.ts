@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { copyFile, mkdir, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { pathToFileURL } from "node:url";
@@ -34,6 +34,33 @@ export class LocalObjectStore implements ObjectStore {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new PermanentError("object_not_found", `no such object: ${uri}`);
       throw err;
+    }
+  }
+
+  async readRange(uri: string, offset: number, length: number): Promise<Buffer> {
+    if (!(Number.isSafeInteger(offset) && offset >= 0 && Number.isSafeInteger(length) && length >= 0)) {
+      throw new RangeError(`readRange: offset ${offset} and length ${length} must be non-negative integers`);
+    }
+    let file;
+    try {
+      file = await open(this.pathOf(uri), "r");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new PermanentError("object_not_found", `no such object: ${uri}`);
+      throw err;
+    }
+    try {
+      // Never allocate more than the object holds past `offset`, whatever `length` asks for.
+      const available = Math.max(0, Math.min(length, (await file.stat()).size - offset));
+      const buffer = Buffer.allocUnsafe(available);
+      let filled = 0;
+      while (filled < available) {
+        const { bytesRead } = await file.read(buffer, filled, available - filled, offset + filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      return filled === available ? buffer : buffer.subarray(0, filled);
+    } finally {
+      await file.close();
     }
   }
 

@@ -103,7 +103,9 @@ async function runNormalise(file: string, flags: Flags, io: NormaliseCliIo): Pro
   const started = performance.now();
   // Loaded here so `mlops --help` and the other commands never load sharp and geotiff.
   const { createNormaliser } = await import("../../adapters/imaging/normaliser.ts");
-  const output = await createNormaliser().normalise(input, basename(file), options);
+  // The same limits and single-value policy as ingest, so the preview fails where ingest would.
+  const policy = { limits: defaults.limits, singleValueImages: defaults.singleValueImages };
+  const output = await createNormaliser().normalise(input, basename(file), { ...options, ...policy });
   const seconds = (performance.now() - started) / 1000;
 
   await mkdir(flags.out, { recursive: true });
@@ -121,6 +123,7 @@ async function runNormalise(file: string, flags: Flags, io: NormaliseCliIo): Pro
     options,
     files: files.map((f) => ({ role: f.role, path: f.path, bytes: f.png.length })),
     seconds: Math.round(seconds * 1000) / 1000,
+    ...(output.warnings?.length ? { warnings: output.warnings } : {}),
   };
   if (flags.json) {
     // JSON has no NaN: a NaN nodata override is written as the string "nan".
@@ -136,6 +139,7 @@ async function runNormalise(file: string, flags: Flags, io: NormaliseCliIo): Pro
     [
       `${output.productName}: ${output.kind} ${output.width}×${output.height}, ${output.bandCount} band${output.bandCount === 1 ? "" : "s"}${mapping}`,
       `nodata: ${output.nodataPixels} px (${pct.toFixed(1)} %)`,
+      ...(output.warnings ?? []).map((w) => `warning: ${w}`),
       ...files.map((f) => `wrote ${f.path} (${formatBytes(f.png.length)})`),
       `took ${seconds.toFixed(2)} s`,
       "",

@@ -8,6 +8,7 @@ import {
 } from "../../db/queries/items.ts";
 import { notify, transact } from "../effects.ts";
 import { sha256Hex } from "../json.ts";
+import { objectSource, sha256OfSource } from "../object-source.ts";
 import { baseName, objectUri, stem } from "../uri.ts";
 import type { ConsumerOutcome } from "../consumers.ts";
 import { failpoint } from "../failpoints.ts";
@@ -144,15 +145,19 @@ async function readAndNormalise(item: ItemRow, deps: Deps): Promise<Normalised> 
   if (head.size > config.normalise.maxUploadBytes) {
     throw new PermanentError("too_large", `upload is ${head.size} bytes, above MAX_UPLOAD_BYTES=${config.normalise.maxUploadBytes}`);
   }
-  const bytes = await store.get(sourceUri);
+  // Read by ranges, never whole: a 3 MB zip can claim gigabytes (see the normaliser's limits).
+  const source = objectSource(store, sourceUri, head.size);
+  const contentSha256 = await sha256OfSource(source);
   const normaliser = await deps.normaliser();
-  const out = await normaliser.normalise(bytes, baseName(item.source_name), {
+  const out = await normaliser.normalise(source, baseName(item.source_name), {
     rgbBands: config.normalise.rgbBands,
     nirBand: config.normalise.nirBand,
     stretchPercentiles: config.normalise.stretchPercentiles,
     nodataValue: config.normalise.nodataValue,
+    singleValueImages: config.normalise.singleValueImages,
+    limits: config.normalise.limits,
   });
-  return { sha256: sha256Hex(bytes), out };
+  return { sha256: contentSha256, out };
 }
 
 type Identity = { kind: "claimed"; title: string } | { kind: "duplicate"; of: string } | { kind: "gone"; state: string };

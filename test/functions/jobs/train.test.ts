@@ -26,6 +26,10 @@ class RecordingStore implements ObjectStore {
     if (this.failGet?.(uri)) return Promise.reject(new TransientError(`503 from storage for ${uri}`));
     return this.inner.get(uri);
   }
+  readRange(uri: string, offset: number, length: number) {
+    if (this.failGet?.(uri)) return Promise.reject(new TransientError(`503 from storage for ${uri}`));
+    return this.inner.readRange(uri, offset, length);
+  }
   put(uri: string, body: Uint8Array | string, options?: PutOptions): Promise<ObjectInfo> {
     this.writes.push(uri);
     return this.inner.put(uri, body, options);

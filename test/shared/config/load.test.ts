@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, redactConfig } from "../../../shared/config/load.ts";
-import { DEFAULT_ONTOLOGY } from "../../../shared/config/schema.ts";
+import { DEFAULT_ONTOLOGY, NORMALISE_LIMIT_DEFAULTS } from "../../../shared/config/schema.ts";
 
 describe("loadConfig", () => {
   it("runs on embedded defaults with an empty environment", () => {
@@ -40,6 +40,16 @@ describe("loadConfig", () => {
     [{ Fill: -1, Clear: 0 }, /ONTOLOGY/],
   ])("refuses ONTOLOGY %j, saying why", (ontology, reason) => {
     expect(() => loadConfig({ ONTOLOGY: JSON.stringify(ontology) })).toThrow(reason);
+  });
+
+  it("reads the normaliser's limits and single-value policy, with defaults that match the normaliser's", () => {
+    expect(loadConfig({}).normalise).toMatchObject({ limits: NORMALISE_LIMIT_DEFAULTS, singleValueImages: "warn" });
+    const c = loadConfig({ MAX_INFLATED_BYTES: "1048576", MAX_RASTER_PIXELS: "1000000", MAX_RASTER_BANDS: "16", MAX_DECODE_BYTES: "67108864", SINGLE_VALUE_IMAGES: "fail" });
+    expect(c.normalise).toMatchObject({
+      limits: { maxInflatedBytes: 1048576, maxRasterPixels: 1_000_000, maxRasterBands: 16, maxDecodeBytes: 67108864 },
+      singleValueImages: "fail",
+    });
+    expect(() => loadConfig({ SINGLE_VALUE_IMAGES: "maybe", MAX_RASTER_BANDS: "0" })).toThrow(/SINGLE_VALUE_IMAGES[\s\S]*MAX_RASTER_BANDS|MAX_RASTER_BANDS[\s\S]*SINGLE_VALUE_IMAGES/);
   });
 
   it("treats empty strings as unset instead of plausible values", () => {

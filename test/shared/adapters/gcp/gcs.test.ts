@@ -59,6 +59,24 @@ describe("GcsObjectStore against the GCS JSON API fake", () => {
     expect(fake.getObject("annotation", "items/a/a.txt")?.data.toString()).toBe(body);
   });
 
+  it("reads byte ranges with one Range request each, clamped at the object's end", async () => {
+    const body = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 251));
+    const { uri } = await store.put("gs://archive/ranged.bin", body);
+    const mark = fake.requests.length;
+    expect((await store.readRange(uri, 10, 5)).equals(body.subarray(10, 15))).toBe(true);
+    // `end` is inclusive in the client and in the header: 10..14 is five bytes.
+    expect(fake.requests.slice(mark).map((r) => r.range)).toEqual(["bytes=10-14"]);
+    expect((await store.readRange(uri, 990, 100)).equals(body.subarray(990))).toBe(true);
+    expect(await store.readRange(uri, 1000, 10)).toHaveLength(0);
+    expect(await store.readRange(uri, 5000, 10)).toHaveLength(0);
+    const requests = fake.requests.length;
+    expect(await store.readRange(uri, 3, 0)).toHaveLength(0);
+    expect(fake.requests.length).toBe(requests);
+    await expect(store.readRange("gs://archive/absent.bin", 0, 10)).rejects.toMatchObject({ code: "object_not_found" });
+    fake.failNext(1, 503);
+    await expect(store.readRange(uri, 0, 10)).rejects.toBeInstanceOf(TransientError);
+  });
+
   it("uses one multipart request for small bodies and a resumable session for large ones", async () => {
     const before = fake.requests.length;
     await store.put("gs://annotation/small.bin", Buffer.alloc(10, 1));

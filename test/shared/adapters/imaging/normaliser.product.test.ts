@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { createNormaliser } from "../../../../shared/adapters/imaging/normaliser.ts";
 import { writeGeoTiff } from "../../../../shared/adapters/imaging/geotiff-writer.ts";
 import { makeProductZip } from "../../../../shared/adapters/imaging/product-zip.ts";
-import { channel, decode, image, linearByte, options, productZip } from "./fixtures.ts";
+import { channel, decode, expectPermanent, image, linearByte, options, productZip } from "./fixtures.ts";
 
 const normaliser = createNormaliser();
 
@@ -170,15 +170,21 @@ describe("normaliser: products", () => {
     expect((await decode(image(slow, "nir"))).data).toEqual((await decode(image(fast, "nir"))).data);
   });
 
-  it("gives a constant band 0 and an all-nodata product an all-255 mask", async () => {
+  it("gives a constant band 0 with a single_value warning, and refuses an all-nodata product", async () => {
     const flat = productZip("C", { width: 2, height: 2, bands: [Float32Array.from([4, 4, 4, 4])] });
     const out = await normaliser.normalise(flat, "C.zip", options({ rgbBands: [1, 1, 1], nirBand: null, stretchPercentiles: [2, 98] }));
     expect(Array.from((await decode(image(out, "rgb"))).data)).toEqual(new Array(12).fill(0));
+    expect(out.warnings).toEqual([expect.stringMatching(/^single_value: .*band 1 = 4/)]);
+    await expectPermanent(normaliser.normalise(flat, "C.zip", options({ rgbBands: [1, 1, 1], nirBand: null, singleValueImages: "fail" })), "single_value");
+
+    // One band constant is not a flat image: the others still show something.
+    const varied = productZip("V", { width: 2, height: 2, bands: [Float32Array.from([4, 4, 4, 4]), Float32Array.from([1, 2, 3, 4])] });
+    expect((await normaliser.normalise(varied, "V.zip", options({ rgbBands: [1, 2, 1], nirBand: null }))).warnings).toBeUndefined();
 
     const empty = productZip("E", { width: 2, height: 2, bands: [Float32Array.from([NaN, NaN, NaN, NaN])], nodata: NaN });
-    const outEmpty = await normaliser.normalise(empty, "E.zip", options({ rgbBands: [1, 1, 1], nirBand: 1 }));
-    expect(outEmpty.nodataPixels).toBe(4);
-    expect(Array.from((await decode(outEmpty.nodataMask)).data)).toEqual([255, 255, 255, 255]);
-    expect(Array.from((await decode(image(outEmpty, "nir"))).data)).toEqual([0, 0, 0, 0]);
+    const err = await expectPermanent(normaliser.normalise(empty, "E.zip", options({ rgbBands: [1, 1, 1], nirBand: 1 })), "no_valid_pixels");
+    expect(err.message).toMatch(/every pixel of band 1 is nodata/);
+    const sentinel = productZip("S", { width: 2, height: 2, bands: [Float32Array.from([-9999, -9999, -9999, -9999])], nodata: -9999 });
+    await expectPermanent(normaliser.normalise(sentinel, "S.zip", options({ rgbBands: [1, 1, 1], nirBand: 1 })), "no_valid_pixels");
   });
 });

@@ -1,7 +1,8 @@
 import { crc32 } from "node:zlib";
 import { zipSync } from "fflate";
 import { describe, expect, it } from "vitest";
-import { listZipEntries, readZipEntry } from "../../../../shared/adapters/imaging/zip-reader.ts";
+import { openZipEntry } from "../../../../shared/adapters/imaging/zip-entry.ts";
+import { listZipEntries, type ZipEntry } from "../../../../shared/adapters/imaging/zip-reader.ts";
 import { PermanentError } from "../../../../shared/errors.ts";
 
 /**
@@ -71,43 +72,50 @@ function zip64Archive(name: string, content: Uint8Array): Uint8Array {
   return out;
 }
 
+/** The whole content of an entry, as the normaliser would read it. */
+async function readEntry(zip: Uint8Array, entry: ZipEntry, maxInflatedBytes = 1 << 20): Promise<Uint8Array> {
+  const opened = await openZipEntry(zip, entry, { maxInflatedBytes });
+  await opened.verify();
+  return new Uint8Array(await opened.source.read(0, opened.source.size));
+}
+
 describe("zip reader", () => {
   it("lists and reads stored and deflated entries written by fflate", async () => {
     const text = new TextEncoder().encode("hello product ".repeat(500));
     const zip = zipSync({ "a/b.txt": [text, { level: 9 }], "a/raw.bin": [Uint8Array.from([1, 2, 3]), { level: 0 }] });
-    const entries = listZipEntries(zip);
+    const { entries } = await listZipEntries(zip);
     expect(entries.filter((e) => !e.isDirectory).map((e) => [e.name, e.size, e.method])).toEqual([
       ["a/b.txt", text.length, 8],
       ["a/raw.bin", 3, 0],
     ]);
-    expect(new Uint8Array(await readZipEntry(zip, entries.find((e) => e.name === "a/b.txt")!))).toEqual(text);
-    expect(Array.from(await readZipEntry(zip, entries.find((e) => e.name === "a/raw.bin")!))).toEqual([1, 2, 3]);
+    expect(await readEntry(zip, entries.find((e) => e.name === "a/b.txt")!)).toEqual(text);
+    expect(Array.from(await readEntry(zip, entries.find((e) => e.name === "a/raw.bin")!))).toEqual([1, 2, 3]);
   });
 
   it("reads ZIP64 sizes and offsets", async () => {
     const content = Uint8Array.from({ length: 300 }, (_, i) => i % 251);
     const zip = zip64Archive("big/product.tif", content);
-    const [entry] = listZipEntries(zip);
+    const [entry] = (await listZipEntries(zip)).entries;
     expect(entry).toMatchObject({ name: "big/product.tif", size: 300, compressedSize: 300, localHeaderOffset: 0, method: 0 });
-    expect(new Uint8Array(await readZipEntry(zip, entry!))).toEqual(content);
+    expect(await readEntry(zip, entry!)).toEqual(content);
   });
 
   it("refuses encrypted entries and unknown compression methods with their own code", async () => {
     const zip = zipSync({ "x.tif": [Uint8Array.from([1, 2, 3]), { level: 0 }] });
-    const [entry] = listZipEntries(zip);
-    const encrypted = readZipEntry(zip, { ...entry!, encrypted: true });
+    const [entry] = (await listZipEntries(zip)).entries;
+    const encrypted = readEntry(zip, { ...entry!, encrypted: true });
     await expect(encrypted).rejects.toBeInstanceOf(PermanentError);
     await expect(encrypted).rejects.toMatchObject({ code: "unsupported_zip" });
-    await expect(readZipEntry(zip, { ...entry!, method: 14 })).rejects.toMatchObject({ code: "unsupported_zip", message: expect.stringMatching(/method 14/) });
+    await expect(readEntry(zip, { ...entry!, method: 14 })).rejects.toMatchObject({ code: "unsupported_zip", message: expect.stringMatching(/method 14/) });
   });
 
-  it("reports a damaged central directory as corrupt_zip", () => {
+  it("reports a damaged central directory as corrupt_zip", async () => {
     const zip = zipSync({ "x.tif": Uint8Array.from([1, 2, 3]) });
     const damaged = zip.slice();
     const view = new DataView(damaged.buffer);
     const directoryOffset = view.getUint32(damaged.length - 22 + 16, true);
     view.setUint32(directoryOffset, 0x12345678, true);
-    expect(() => listZipEntries(damaged)).toThrow(PermanentError);
-    expect(() => listZipEntries(damaged)).toThrow(/central directory entry 1 of 1/);
+    await expect(listZipEntries(damaged)).rejects.toThrow(PermanentError);
+    await expect(listZipEntries(damaged)).rejects.toThrow(/central directory entry 1 of 1/);
   });
 });

@@ -93,14 +93,14 @@ describe(`ingest (${testDbKind})`, () => {
     const normaliser = fakeNormaliser();
     t = await createTestDeps({ normaliser });
     const msg = await upload("flaky.zip", new Uint8Array([9]));
-    const realGet = t.store.get.bind(t.store);
-    t.store.get = async () => {
+    const realRead = t.store.readRange.bind(t.store);
+    t.store.readRange = async () => {
       throw new TransientError("storage answered 503");
     };
     await expect(ingest(msg, t.deps)).rejects.toThrow(/503/);
     const id = itemIdFor("archive", "flaky.zip", msg.data.generation);
     expect(await getItem(t.db, id)).toMatchObject({ state: "seen", attempts: 1 });
-    t.store.get = realGet;
+    t.store.readRange = realRead;
     expect((await ingest(msg, t.deps)).status).toBe("done");
     expect((await getItem(t.db, id))?.state).toBe("normalised");
   });

@@ -202,7 +202,7 @@ describe.each(BACKENDS)("the built function bundles on Terraform's environment, 
       const coco = {
         images: [{ id: 1, file_name: "bundle-poll.png", width: 6, height: 4 }],
         annotations: [{ id: 1, image_id: 1, category_id: 2, segmentation: [[0, 0, 6, 0, 6, 4, 0, 4]], bbox: [0, 0, 6, 4], iscrowd: 0 }],
-        categories: [{ id: 2, name: "land" }],
+        categories: [{ id: 2, name: "Clear" }],
       };
       gcs.putObject(BUCKET.annotation, "inbox/bundle-poll.json", JSON.stringify(coco), "application/json");
     }

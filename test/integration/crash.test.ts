@@ -88,7 +88,10 @@ describe(`crash safety of the local runtime (${testDbKind})`, () => {
       const config = loadConfig({ ...env, DATABASE_URL: undefined });
       const check = await checkLoopInvariants(db, new LocalObjectStore(join(workspace, "buckets")), config);
       expect(check.problems, JSON.stringify(check.counts)).toEqual([]);
-      expect(check.counts.items).toBe(PRODUCTS + 3); // the demo's products and its three corrupt uploads
+      // The demo's products, its three corrupt uploads and its byte-identical copy of one product.
+      expect(check.counts.items).toBe(PRODUCTS + 4);
+      const duplicates = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM items WHERE state = 'duplicate'`);
+      expect(duplicates.rows[0]?.n).toBe(1);
       expect(check.counts.datasetVersions).toBeGreaterThanOrEqual(1);
       expect(settled.aliases.map((a) => a.alias)).toContain("staging");
       const frozen = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM items WHERE state = 'in_dataset'`);

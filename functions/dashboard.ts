@@ -14,7 +14,7 @@ let handler: Promise<DashboardHandler> | undefined;
 /** Built on the first request (not at import) so a cold start costs only the framework. */
 function dashboardHandler(): Promise<DashboardHandler> {
   handler ??= (async () => {
-    const [{ createDashboardHandler }, { readStatusSnapshot }, { db, store, log }] = await Promise.all([
+    const [{ createDashboardHandler }, { listFailures, readStatusSnapshot }, { db, store, log }] = await Promise.all([
       import("../shared/dashboard/http.ts"),
       import("../shared/db/queries/status.ts"),
       deps(),
@@ -23,6 +23,7 @@ function dashboardHandler(): Promise<DashboardHandler> {
       title: "mlops-loop",
       logger: log,
       getSnapshot: () => readStatusSnapshot(db),
+      listFailures: (o) => listFailures(db, o),
       readObject: async (uri) => {
         const info = await store.head(uri);
         return info ? { body: await store.get(uri), ...(info.contentType ? { contentType: info.contentType } : {}) } : null;

@@ -217,7 +217,7 @@ export const FUNCTIONS = {
     trigger: { kind: "push" },
     // Republishes whatever the outbox holds unsent, whoever emitted it.
     publishes: MESSAGE_TYPES,
-    sections: [...CONSUMER, "buckets", "training", "policy"],
+    sections: [...CONSUMER, "buckets", "training", "policy", "retention"],
     heavy: [],
     buckets: { models: "viewer" },
     launches: ["train", "evaluate"],

@@ -72,6 +72,14 @@ export interface ObjectStore {
   upload(localPath: string, uri: string, options?: PutOptions): Promise<ObjectInfo>;
   /** A URL a browser or the annotation tool can fetch without credentials. */
   signedUrl(uri: string, options?: { expiresInSeconds?: number }): Promise<string>;
+  /** Streams an object's bytes, so large documents (manifests) are never held whole. */
+  getStream(uri: string): AsyncIterable<Uint8Array>;
+  /**
+   * Streams `source` into an object named after the SHA-256 of its bytes: `uriFor(sha256)`.
+   * The bytes go to a temporary object first and only a complete object gets the final name; if
+   * `source` throws, nothing is left behind. Same-bucket only (`uriFor`'s bucket).
+   */
+  putAddressed(source: AsyncIterable<Uint8Array>, uriFor: (sha256: string) => string, options?: PutOptions): Promise<{ info: ObjectInfo; sha256: string }>;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -66,7 +66,19 @@ export interface Config {
     benchmarkDatasetUri: string | undefined;
   };
   policy: PromotionPolicy;
-  delivery: { maxEventAgeSeconds: number; maxAttempts: number; stuckAfterSeconds: number };
+  delivery: { maxEventAgeSeconds: number; maxAttempts: number; stuckAfterSeconds: number; stuckMaxAttempts: number };
+  /** How long operational rows are kept (seconds), and how much one reconcile run deletes. */
+  retention: {
+    inboxMarginSeconds: number;
+    sentOutboxSeconds: number;
+    finishedDeliveriesSeconds: number;
+    deadLettersSeconds: number;
+    notificationsSeconds: number;
+    slackThreadsSeconds: number;
+    transitionsSeconds: number;
+    batchSize: number;
+    maxBatches: number;
+  };
   slack: { token: string | undefined; channel: string | undefined };
   dashboardUrl: string | undefined;
   local: { port: number; pollIntervalSeconds: number; reconcileIntervalSeconds: number; concurrency: number };
@@ -160,7 +172,18 @@ function buildConfig(e: Env): Config {
       benchmarkDatasetUri: e.BENCHMARK_DATASET_URI,
     },
     policy: e.PROMOTION_POLICY ?? DEFAULT_PROMOTION_POLICY,
-    delivery: { maxEventAgeSeconds: e.MAX_EVENT_AGE_SECONDS, maxAttempts: e.MAX_DELIVERY_ATTEMPTS, stuckAfterSeconds: e.STUCK_AFTER_SECONDS },
+    delivery: { maxEventAgeSeconds: e.MAX_EVENT_AGE_SECONDS, maxAttempts: e.MAX_DELIVERY_ATTEMPTS, stuckAfterSeconds: e.STUCK_AFTER_SECONDS, stuckMaxAttempts: e.STUCK_MAX_ATTEMPTS },
+    retention: {
+      inboxMarginSeconds: e.RETENTION_INBOX_MARGIN_HOURS * 3600,
+      sentOutboxSeconds: e.RETENTION_SENT_OUTBOX_HOURS * 3600,
+      finishedDeliveriesSeconds: e.RETENTION_FINISHED_DELIVERIES_HOURS * 3600,
+      deadLettersSeconds: e.RETENTION_DEAD_LETTERS_DAYS * 86_400,
+      notificationsSeconds: e.RETENTION_NOTIFICATIONS_DAYS * 86_400,
+      slackThreadsSeconds: e.RETENTION_SLACK_THREADS_DAYS * 86_400,
+      transitionsSeconds: e.RETENTION_TRANSITIONS_DAYS * 86_400,
+      batchSize: e.RETENTION_BATCH_SIZE,
+      maxBatches: e.RETENTION_MAX_BATCHES,
+    },
     slack: { token: e.SLACK_BOT_TOKEN, channel: e.SLACK_CHANNEL },
     dashboardUrl: e.DASHBOARD_URL,
     failpoints: e.MLOPS_FAILPOINTS,

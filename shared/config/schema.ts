@@ -167,6 +167,19 @@ export const EnvSchema = z
     MAX_EVENT_AGE_SECONDS: int(60, 7 * 24 * 3600).default(24 * 3600),
     MAX_DELIVERY_ATTEMPTS: int(1, 100).default(8),
     STUCK_AFTER_SECONDS: int(10, 7 * 24 * 3600).default(900),
+    /** Retries (with doubling back-off) of an item stuck in `seen`/`normalised` before it fails. */
+    STUCK_MAX_ATTEMPTS: int(1, 100).default(8),
+
+    // Retention (README "What is kept, and for how long"): deleted in batches by reconcile.
+    RETENTION_INBOX_MARGIN_HOURS: num(0, 24 * 365).default(24),
+    RETENTION_SENT_OUTBOX_HOURS: num(0, 24 * 365).default(24),
+    RETENTION_FINISHED_DELIVERIES_HOURS: num(0, 24 * 365).default(24),
+    RETENTION_DEAD_LETTERS_DAYS: num(0, 3650).default(30),
+    RETENTION_NOTIFICATIONS_DAYS: num(0, 3650).default(30),
+    RETENTION_SLACK_THREADS_DAYS: num(0, 3650).default(30),
+    RETENTION_TRANSITIONS_DAYS: num(0, 3650).default(30),
+    RETENTION_BATCH_SIZE: int(1, 100_000).default(1000),
+    RETENTION_MAX_BATCHES: int(1, 10_000).default(20),
 
     // Notifications
     SLACK_BOT_TOKEN: z.string().optional(),

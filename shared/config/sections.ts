@@ -52,7 +52,12 @@ export const CONFIG_SECTIONS = {
     config: ["training"],
   },
   policy: { env: ["PROMOTION_POLICY"], config: ["policy"] },
-  delivery: { env: ["MAX_EVENT_AGE_SECONDS", "MAX_DELIVERY_ATTEMPTS", "STUCK_AFTER_SECONDS"], config: ["delivery"] },
+  delivery: { env: ["MAX_EVENT_AGE_SECONDS", "MAX_DELIVERY_ATTEMPTS", "STUCK_AFTER_SECONDS", "STUCK_MAX_ATTEMPTS"], config: ["delivery"] },
+  retention: {
+    env: ["RETENTION_INBOX_MARGIN_HOURS", "RETENTION_SENT_OUTBOX_HOURS", "RETENTION_FINISHED_DELIVERIES_HOURS", "RETENTION_DEAD_LETTERS_DAYS",
+      "RETENTION_NOTIFICATIONS_DAYS", "RETENTION_SLACK_THREADS_DAYS", "RETENTION_TRANSITIONS_DAYS", "RETENTION_BATCH_SIZE", "RETENTION_MAX_BATCHES"],
+    config: ["retention"],
+  },
   slack: { env: ["SLACK_BOT_TOKEN", "SLACK_CHANNEL", "DASHBOARD_URL"], config: ["slack", "dashboardUrl"], secrets: ["SLACK_BOT_TOKEN"] },
   local: { env: ["PORT", "POLL_INTERVAL_SECONDS", "RECONCILE_INTERVAL_SECONDS", "LOCAL_CONCURRENCY"], config: ["local"] },
 } as const satisfies Record<string, SectionSpec>;

@@ -5,6 +5,9 @@
  *
  *   GET /                        the page
  *   GET /api/status              the snapshot as JSON
+ *   GET /api/failures?before=<at>&beforeId=<id>&limit=<n>
+ *                                failures older than the cursor, newest first (keyset pages; each
+ *                                answer carries the cursor of the next page, or null)
  *   GET /objects/<bucket>/<name> object bytes through `readObject` (only when one is given)
  *   GET /healthz                 `ok`
  *
@@ -26,6 +29,8 @@ export interface DashboardObject {
 
 export interface DashboardHandlerOptions {
   getSnapshot: () => Promise<StatusSnapshot>;
+  /** One page of failures older than `before` (keyset); without it `/api/failures` is 404. */
+  listFailures?: (options: { limit: number; before?: { at: string; id: string } }) => Promise<StatusSnapshot["failures"]>;
   /** Reads an object for `/objects/…`; null when it does not exist. Without it that route is 404. */
   readObject?: (uri: string) => Promise<DashboardObject | null>;
   title?: string;
@@ -126,6 +131,16 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
     }
     if (path === "/api/status") {
       return send(res, 200, "application/json; charset=utf-8", JSON.stringify(await options.getSnapshot()));
+    }
+    if (path === "/api/failures" && options.listFailures) {
+      const query = new URL(req.url ?? "/", "http://dashboard").searchParams;
+      const limit = Math.min(Math.max(Number(query.get("limit") ?? 50) || 50, 1), 500);
+      const at = query.get("before");
+      const id = query.get("beforeId");
+      if ((at !== null || id !== null) && (!at || id === null || Number.isNaN(Date.parse(at)))) return sendText(res, 400, "before needs an ISO time and beforeId");
+      const failures = await options.listFailures({ limit, ...(at && id !== null ? { before: { at, id } } : {}) });
+      const last = failures.length === limit ? failures[failures.length - 1] : undefined;
+      return send(res, 200, "application/json; charset=utf-8", JSON.stringify({ failures, next: last ? { before: last.at, beforeId: last.id } : null }));
     }
     if (path === "/healthz") return sendText(res, 200, "ok");
     if (path.startsWith("/objects/")) return serveObject(res, path.slice("/objects/".length));

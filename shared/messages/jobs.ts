@@ -94,7 +94,7 @@ const jsonObjectText = z.string().transform((s, ctx) => {
   return z.NEVER;
 });
 
-/** The training job's inputs (DESIGN.md §5). */
+/** The training job's inputs (docs/jobs.md). */
 export const TrainJobEnvSchema = z.object({
   RUN_ID: z.string().min(1).max(200),
   /** Which execution of the run this is (1-based): failure messages name it, so a stale one is ignored. */
@@ -113,7 +113,7 @@ export const ExecutionProvidersSchema = z
   .string()
   .regex(/^(auto|[a-z]+(,[a-z]+)*)$/, "auto, or a comma-separated list of onnxruntime execution providers (cuda,cpu)");
 
-/** The evaluation job's inputs (DESIGN.md §5–6). Model ids default to their URIs. */
+/** The evaluation job's inputs (docs/jobs.md). Model ids default to their URIs. */
 export const EvaluateJobEnvSchema = z.object({
   EVALUATION_ID: z.string().min(1).max(150),
   /** A prefix holding model.onnx, model.json and optionally metrics.json. */

@@ -12,7 +12,8 @@ import { createLogger } from "../adapters/log/pino.ts";
 import { LocalObjectStore } from "../adapters/store/local.ts";
 import { migrate } from "../db/migrate.ts";
 import { loadMigrations } from "../db/migrations.ts";
-import { readStatusSnapshot } from "../db/queries/status.ts";
+import { listFailures, readStatusSnapshot } from "../db/queries/status.ts";
+import { unknownArchiveObjects } from "../db/queries/archive.ts";
 import { releaseLeasesOfDeadProcesses } from "../db/queries/leases.ts";
 import type { AnnotationBackend, Db, Deps, Logger, Notifier } from "../ports.ts";
 import { ArchiveWatcher } from "./local/watcher.ts";
@@ -101,7 +102,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   };
 
   const dispatcher = new LocalDispatcher(deps, publisher, { concurrency: config.local.concurrency, maxAttempts: config.delivery.maxAttempts });
-  const watcher = new ArchiveWatcher({ dir: join(config.workspace, "buckets", config.buckets.archive), bucket: config.buckets.archive, publisher, log });
+  const watcher = new ArchiveWatcher({
+    dir: join(config.workspace, "buckets", config.buckets.archive), bucket: config.buckets.archive, publisher, log,
+    unknownOnly: (files) => unknownArchiveObjects(db, config.buckets.archive, files),
+  });
   const spool = new SpoolIngestor({ workspace: config.workspace, publisher, db, log });
 
   const publish = async <T extends MessageType>(type: T, data: unknown, id?: string) => {
@@ -132,6 +136,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       title: "mlops-loop (local)",
       logger: log,
       getSnapshot: () => readStatusSnapshot(db),
+      listFailures: (o) => listFailures(db, o),
       readObject: async (uri) => {
         const info = await store.head(uri);
         return info ? { body: await store.get(uri), ...(info.contentType ? { contentType: info.contentType } : {}) } : null;

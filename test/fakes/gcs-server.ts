@@ -13,6 +13,9 @@ import type { AddressInfo } from "node:net";
  *   GET    [/storage/v1]/b/:bucket/o/:object?alt=media                (download, x-goog-hash; `Range`)
  *   GET    [/storage/v1]/b/:bucket/o?prefix=&pageToken=&maxResults=   (list)
  *   DELETE [/storage/v1]/b/:bucket/o/:object
+ *   POST   [/storage/v1]/b/:bucket/o/:object/rewriteTo/b/:bucket/o/:object   (file.copy; done in one
+ *          call, as GCS does for objects in the same location and storage class:
+ *          https://cloud.google.com/storage/docs/json_api/v1/objects/rewrite)
  *
  * The client verifies `md5Hash`/`crc32c` after an upload (and deletes + throws on a mismatch) and
  * `x-goog-hash` after a download, so both are computed for real. `ifGenerationMatch=0` gives 412
@@ -129,7 +132,8 @@ export async function startGcsFake(): Promise<GcsFake> {
     },
     onFinalize: null,
     storageObjectData: (o) => resourceOf(o),
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    // Clients keep connections alive (the storage client pools them); close them too, or close() waits for them.
+    close: () => new Promise((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }),
   };
 
   function finalize(bucket: string, name: string, data: Buffer, contentType: string | undefined, metadata: Record<string, string> | undefined): FakeObject {
@@ -202,6 +206,16 @@ export async function startGcsFake(): Promise<GcsFake> {
     }
 
     const path = url.pathname.replace(/^\/storage\/v1/, "");
+    const rewrite = /^\/b\/([^/]+)\/o\/(.+)\/rewriteTo\/b\/([^/]+)\/o\/(.+)$/.exec(path);
+    if (rewrite && method === "POST") {
+      const source = store.get(key(decodeURIComponent(rewrite[1]!), decodeURIComponent(rewrite[2]!)));
+      if (!source) return notFound(res, decodeURIComponent(rewrite[1]!), decodeURIComponent(rewrite[2]!));
+      const [bucket, name] = [decodeURIComponent(rewrite[3]!), decodeURIComponent(rewrite[4]!)];
+      if (preconditionFails(bucket, name, query.ifGenerationMatch)) return preconditionFailed(res);
+      const copied = finalize(bucket, name, source.data, source.contentType, source.metadata);
+      const size = String(copied.data.length);
+      return sendJson(res, 200, { kind: "storage#rewriteResponse", totalBytesRewritten: size, objectSize: size, done: true, resource: resourceOf(copied) });
+    }
     const object = /^\/b\/([^/]+)\/o\/(.+)$/.exec(path);
     if (object) {
       const bucket = decodeURIComponent(object[1]!);

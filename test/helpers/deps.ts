@@ -74,10 +74,12 @@ export async function createTestDeps(options: {
   backend?: AnnotationBackend;
   normaliser?: Normaliser;
   clock?: Clock;
+  /** An already created database (e.g. one migrated to an older layout first). */
+  db?: Db;
 } = {}): Promise<TestDeps> {
   const workspace = mkdtempSync(join(tmpdir(), "mlops-test-"));
   const config = loadConfig({ MLOPS_WORKSPACE: workspace, ...options.env });
-  const db = await createTestDb();
+  const db = options.db ?? (await createTestDb());
   const store = new LocalObjectStore(join(workspace, "buckets"));
   const publisher = new MemoryPublisher();
   const jobs = new FakeJobRunner();

@@ -11,7 +11,8 @@ import { PermanentError } from "../../../shared/errors.ts";
  *     images/<itemId>/image.png     plain images
  *     labels/<itemId>.json          canonical annotation (shared/core/annotation/canonical.ts)
  *     nodata/<itemId>.png           8-bit, 255 where the source had no data (only when it had some)
- *     exports/                      the version's COCO JSON, YOLO txt and mask PNGs, when present
+ *     exports/                      COCO JSON (coco.json), YOLO txt (yolo/labels/<itemId>.txt, yolo/data.yaml)
+ *                                   and mask PNGs (masks/<itemId>.png, 255 = nodata) of the train items
  *
  * Only items of the `train` split are materialised: evaluation samples stay out of reach of the
  * trainer, so no trainer can tune on the split that decides its promotion. The manifest still lists

@@ -8,7 +8,11 @@ import { summariseIssues } from "../../../shared/messages/build.ts";
 import { DatasetManifestSchema, type DatasetManifest } from "../../../shared/core/datasets/manifest.ts";
 import { joinUri } from "../../../shared/core/uri.ts";
 import type { Logger, ObjectStore } from "../../../shared/ports.ts";
-import { dataDirPaths } from "./data-dir.ts";
+import { ontologyFromNames } from "../../../shared/core/annotation/ontology.ts";
+import { yoloDataYaml } from "../../../shared/core/annotation/yolo.ts";
+import type { ManifestItem } from "../../../shared/core/datasets/manifest.ts";
+import { writeCocoFile } from "./coco-export.ts";
+import { assertSafeItemId, dataDirPaths } from "./data-dir.ts";
 import { forEachLimited } from "./limit.ts";
 
 /** Downloads in flight at once: enough to hide latency, few enough to stay polite to GCS. */
@@ -29,7 +33,9 @@ async function sha256OfFile(path: string): Promise<string> {
 /**
  * Fills DATA_DIR (layout in data-dir.ts) from a dataset version: the manifest byte for byte, the
  * train-split images, labels and nodata masks (each checked against the manifest's SHA-256: a
- * frozen version whose objects changed underneath it must not train silently), and the exports.
+ * frozen version whose objects changed underneath it must not train silently), and the exports:
+ * a v1 version's export folder as stored, or, for v2, each train item's YOLO txt and mask PNG plus
+ * the YOLO data.yaml and a COCO file of the train items (evaluation samples stay out of reach).
  */
 export async function materialiseDataset(store: ObjectStore, datasetUri: string, dataDir: string, log: Logger): Promise<DatasetManifest> {
   const manifestBytes = await store.get(datasetUri);
@@ -56,13 +62,23 @@ export async function materialiseDataset(store: ObjectStore, datasetUri: string,
     if (item.nodata) downloads.push({ uri: item.nodata.uri, path: dataDirPaths.nodata(dataDir, item.itemId), sha256: item.nodata.sha256 });
   }
 
-  // Exports sit next to the manifest: <line>/<version>/exports/.
-  const versionPrefix = datasetUri.slice(0, datasetUri.lastIndexOf("/") + 1);
-  const exportsPrefix = `${joinUri(versionPrefix, "exports")}/`;
-  for (const info of await store.list(exportsPrefix)) {
-    const relative = info.uri.slice(exportsPrefix.length);
-    if (!relative || relative.split("/").some((part) => part === ".." || part === "")) continue;
-    downloads.push({ uri: info.uri, path: join(dataDirPaths.exports(dataDir), ...relative.split("/")), sha256: null });
+  const exportsDir = dataDirPaths.exports(dataDir);
+  if (manifest.schema === "dataset-manifest/v1") {
+    // v1 versions kept their exports next to the manifest: <line>/<version>/exports/.
+    const versionPrefix = datasetUri.slice(0, datasetUri.lastIndexOf("/") + 1);
+    const exportsPrefix = `${joinUri(versionPrefix, "exports")}/`;
+    for (const info of await store.list(exportsPrefix)) {
+      const relative = info.uri.slice(exportsPrefix.length);
+      if (!relative || relative.split("/").some((part) => part === ".." || part === "")) continue;
+      downloads.push({ uri: info.uri, path: join(exportsDir, ...relative.split("/")), sha256: null });
+    }
+  } else {
+    // v2: each item names its content-addressed exports; they land under the item's id.
+    for (const item of manifest.items) {
+      if (item.split !== "train") continue;
+      if (item.exports.yolo) downloads.push({ uri: item.exports.yolo.uri, path: join(exportsDir, "yolo", "labels", `${assertSafeItemId(item.itemId)}.txt`), sha256: item.exports.yolo.sha256 });
+      if (item.exports.mask) downloads.push({ uri: item.exports.mask.uri, path: join(exportsDir, "masks", `${assertSafeItemId(item.itemId)}.png`), sha256: item.exports.mask.sha256 });
+    }
   }
 
   await forEachLimited(downloads, DOWNLOAD_CONCURRENCY, async (d) => {
@@ -75,9 +91,22 @@ export async function materialiseDataset(store: ObjectStore, datasetUri: string,
       }
     }
   });
+  if (manifest.schema === "dataset-manifest/v2") {
+    // The dataset-wide exports are written here, for exactly the items materialised.
+    const train = manifest.items.filter((i) => i.split === "train");
+    const ontology = ontologyFromNames(manifest.classes);
+    await mkdir(join(exportsDir, "yolo"), { recursive: true });
+    await writeFile(join(exportsDir, "yolo", "data.yaml"), yoloDataYaml(ontology));
+    await writeCocoFile(join(exportsDir, "coco.json"), train.map((i) => ({ itemId: i.itemId, fileName: fileNameOf(i), labelPath: dataDirPaths.label(dataDir, i.itemId) })), ontology);
+  }
   const trainItems = manifest.items.filter((i) => i.split === "train").length;
   log.info("dataset materialised", { datasetUri, trainItems, evalItemsWithheld: manifest.items.length - trainItems, files: downloads.length });
   return manifest;
+}
+
+function fileNameOf(item: ManifestItem): string {
+  const uri = item.images.rgb?.uri ?? item.images.image?.uri ?? item.itemId;
+  return uri.slice(uri.lastIndexOf("/") + 1);
 }
 
 /**

@@ -156,6 +156,54 @@ export class LocalObjectStore implements ObjectStore {
     return this.infoOf(uri, path);
   }
 
+  async *getStream(uri: string): AsyncIterable<Uint8Array> {
+    const path = this.pathOf(uri);
+    const handle = await open(path, "r").catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") throw new PermanentError("object_not_found", `no such object: ${uri}`);
+      throw err;
+    });
+    try {
+      for await (const chunk of handle.createReadStream({ highWaterMark: 1 << 20, autoClose: false })) yield chunk as Buffer;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async putAddressed(source: AsyncIterable<Uint8Array>, uriFor: (sha256: string) => string, options: PutOptions = {}): Promise<{ info: ObjectInfo; sha256: string }> {
+    // Staged inside the target bucket (same filesystem), so the final step is a rename.
+    const { bucket } = parseObjectUri(uriFor("0".repeat(64)));
+    const staging = join(this.root, bucket, ".staging");
+    await this.ensureFolder(staging);
+    const tmp = join(staging, `${process.pid}.${Math.random().toString(36).slice(2)}.part`);
+    const hash = createHash("sha256");
+    try {
+      await pipeline(
+        source,
+        async function* (chunks: AsyncIterable<Uint8Array>) {
+          for await (const chunk of chunks) {
+            hash.update(chunk);
+            yield chunk;
+          }
+        },
+        createWriteStream(tmp),
+      );
+      const sha256 = hash.digest("hex");
+      const uri = uriFor(sha256);
+      const path = this.pathOf(uri);
+      const existing = options.ifAbsent ? await this.head(uri) : null;
+      if (existing) {
+        await rm(tmp, { force: true });
+        return { info: existing, sha256 };
+      }
+      await this.ensureFolder(dirname(path));
+      await rename(tmp, path);
+      return { info: await this.infoOf(uri, path, false), sha256 };
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
   async signedUrl(uri: string): Promise<string> {
     // Locally the "signed URL" is the file itself; the dashboard serves objects under /objects/.
     return pathToFileURL(this.pathOf(uri)).href;

@@ -4,12 +4,18 @@ import { ProvenanceSchema } from "../annotation/canonical.ts";
 /**
  * An immutable dataset version. Its id is the SHA-256 of this document in canonical JSON
  * (`canonicalJson`), so the same samples with the same labels always make the same version.
- * Stored at `gs://<datasets>/<line>/<id>/manifest.json` next to its exports.
+ * Stored at `gs://<datasets>/<line>/<id>/manifest.json`.
+ *
+ * Two schemas are read: `dataset-manifest/v1` (versions frozen before per-item exports; their
+ * COCO/YOLO/mask exports sit under `<line>/<id>/exports/`) and `dataset-manifest/v2`, written
+ * now: every item carries its content-addressed exports (YOLO txt, mask PNG) and the document says
+ * which mask value marks nodata (`maskIgnoreValue`, the value the evaluator ignores).
  */
 const ContentRef = z.object({ uri: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/) });
 const ImageRef = ContentRef.extend({ width: z.number().int().positive(), height: z.number().int().positive() });
+export type ContentRef = z.infer<typeof ContentRef>;
 
-export const ManifestItemSchema = z.object({
+const itemFields = {
   itemId: z.string(),
   split: z.enum(["train", "eval"]),
   /** `rgb` + `nir` for products, `image` for plain images. */
@@ -19,23 +25,63 @@ export const ManifestItemSchema = z.object({
   /** The canonical annotation JSON. */
   label: ContentRef,
   provenance: ProvenanceSchema,
-});
+};
 
-export const DatasetManifestSchema = z.object({
-  schema: z.literal("dataset-manifest/v1"),
+export const ManifestItemV1Schema = z.object(itemFields);
+
+/**
+ * Exports of one sample, content-addressed (`gs://<datasets>/exports/{yolo,masks}/<sha256>.…`) and
+ * shared by every version that holds the sample with the same label, so a freeze writes exports
+ * for its new samples only. `mask` (segmentation only): one class id per pixel, `maskIgnoreValue`
+ * where the source had nodata.
+ */
+export const ItemExportsSchema = z.object({ yolo: ContentRef.optional(), mask: ContentRef.optional() });
+export type ItemExports = z.infer<typeof ItemExportsSchema>;
+
+export const ManifestItemV2Schema = z.object({ ...itemFields, exports: ItemExportsSchema });
+
+const headerFields = {
   line: z.string(),
   seq: z.number().int().positive(),
   parentId: z.string().nullable(),
   task: z.enum(["segmentation", "detection", "classification"]),
   classes: z.array(z.string()).min(1),
   evalSplitPercent: z.number().int(),
-  items: z.array(ManifestItemSchema),
+};
+
+export const DatasetManifestV1Schema = z.object({
+  schema: z.literal("dataset-manifest/v1"),
+  ...headerFields,
+  items: z.array(ManifestItemV1Schema),
 });
 
-export type ManifestItem = z.infer<typeof ManifestItemSchema>;
+/** The mask value for "no data here": what `shared/core/evaluation/segmentation.ts` ignores. */
+export const MASK_IGNORE_VALUE = 255;
+
+export const DatasetManifestV2Schema = z.object({
+  schema: z.literal("dataset-manifest/v2"),
+  ...headerFields,
+  maskIgnoreValue: z.number().int().min(0).max(255),
+  items: z.array(ManifestItemV2Schema),
+});
+
+/** Any manifest a reader may meet (old versions stay v1 forever: their id is their content). */
+export const DatasetManifestSchema = z.discriminatedUnion("schema", [DatasetManifestV1Schema, DatasetManifestV2Schema]);
+
+export type ManifestItemV1 = z.infer<typeof ManifestItemV1Schema>;
+export type ManifestItemV2 = z.infer<typeof ManifestItemV2Schema>;
+export type ManifestItem = ManifestItemV1 | ManifestItemV2;
+export type DatasetManifestV1 = z.infer<typeof DatasetManifestV1Schema>;
+export type DatasetManifestV2 = z.infer<typeof DatasetManifestV2Schema>;
 export type DatasetManifest = z.infer<typeof DatasetManifestSchema>;
+export type ManifestHeader = Omit<DatasetManifestV2, "items">;
 
 /** Where a version's files live, relative to `gs://<datasets bucket>/`. */
 export function versionPrefix(line: string, versionId: string): string {
   return `${line}/${versionId}/`;
+}
+
+/** The item's exports when the manifest has them (v2). */
+export function itemExports(item: ManifestItem): ItemExports | null {
+  return "exports" in item ? item.exports : null;
 }

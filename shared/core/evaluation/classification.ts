@@ -11,7 +11,7 @@ export interface ClassificationTruth {
   classId: number;
 }
 
-/** The ground truth of a classification item: its first classification (DESIGN.md §6). */
+/** The ground truth of a classification item: its first classification — the evaluation contract in docs/jobs.md. */
 export function classificationTruth(sample: EvaluationSample, numClasses: number): ClassificationTruth {
   const first = sample.annotation.classifications[0];
   if (!first) throw new PermanentError("no_classification", `item ${sample.itemId} has no classification label`);

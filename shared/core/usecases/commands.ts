@@ -4,6 +4,7 @@ import type { Command } from "../../messages/commands.ts";
 import type { Deps } from "../../ports.ts";
 import { getItem, transitionItem } from "../../db/queries/items.ts";
 import { claimInbox } from "../../db/queries/messaging.ts";
+import { unknownArchiveObjects } from "../../db/queries/archive.ts";
 import { aliasHistory, getModel } from "../../db/queries/models.ts";
 import { insertDecision } from "../../db/queries/evaluations.ts";
 import { findDeadLetter, markDeadLetterReplayed } from "../../db/queries/dead-letters.ts";
@@ -59,10 +60,11 @@ export async function runCommand(message: Envelope<Command>, deps: Deps): Promis
     }
     case "backfill": {
       const objects = await deps.store.list(objectUri(deps.config.buckets.archive, cmd.prefix));
-      const known = await deps.db.query<{ key: string }>(
-        `SELECT source_name || '#' || source_generation AS key FROM items WHERE source_bucket = $1`, [deps.config.buckets.archive]);
-      const seen = new Set(known.rows.map((r) => r.key));
-      const missing = objects.filter((o) => !seen.has(`${o.name}#${o.generation}`));
+      // Compared in SQL a page at a time: the known keys never come into memory.
+      const missing: typeof objects = [];
+      for (let i = 0; i < objects.length; i += BACKFILL_PAGE) {
+        missing.push(...(await unknownArchiveObjects(deps.db, deps.config.buckets.archive, objects.slice(i, i + BACKFILL_PAGE))));
+      }
       const outcome = await once(message, deps, async (_tx, emit) => {
         for (const o of missing) {
           // Same id as the storage event would have had: if that event also arrives, it is the same message.
@@ -108,6 +110,8 @@ async function replayDeadLetter(ref: string, actor: string, message: Envelope<Co
   deps.log.info("dead letter replayed", { deadLetter: dead.id, consumer: dead.consumer, originalId: original.id, replayId });
   return { ...outcome, detail: `dead letter ${dead.id} (${original.type} for ${dead.consumer}) replayed as ${replayId}` };
 }
+/** Listed objects compared with the items per query in `backfill`. */
+const BACKFILL_PAGE = 1000;
 
 async function once(
   message: Envelope,

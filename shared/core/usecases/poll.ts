@@ -9,6 +9,7 @@ import { recordDeadLetter } from "../../db/queries/dead-letters.ts";
 import type { CanonicalAnnotation } from "../annotation/canonical.ts";
 import { ontologyFromNames } from "../annotation/ontology.ts";
 import { checkQuality } from "../annotation/quality.ts";
+import { writeSampleExports } from "../datasets/exports.ts";
 import { notify, transact } from "../effects.ts";
 import { canonicalJson, sha256Hex } from "../json.ts";
 import type { ConsumerOutcome } from "../consumers.ts";
@@ -116,13 +117,15 @@ async function takeInLabel(label: FetchedLabel, backend: AnnotationBackend, deps
   }
 
   const verdict = await judge(label, item, deps);
+  // The label's dataset files are written now, once, so freezing a version never has to.
+  const exports = verdict.verdict === "accepted" && verdict.annotation ? await writeSampleExports(verdict.annotation, verdict.nodataMask, deps) : null;
   const annotationId = `an_${sha256Hex(`${backend.name}|${ref.labelId}|${editedAt}`).slice(0, 20)}`;
   const canonical = verdict.annotation;
   return transact(deps, cause, async (tx) => {
     const latest = await latestAnnotation(tx, item.id);
     const inserted = await insertAnnotation(tx, {
       id: annotationId, itemId: item.id, backend: backend.name, labelId: ref.labelId, annotator: ref.annotator ?? canonical?.provenance.annotator ?? null,
-      editedAt, canonical, canonicalSha256: canonical ? sha256Hex(canonicalJson(canonical)) : null, verdict: verdict.verdict, reasons: verdict.reasons,
+      editedAt, canonical, canonicalSha256: canonical ? sha256Hex(canonicalJson(canonical)) : null, verdict: verdict.verdict, reasons: verdict.reasons, exports,
     });
     await recordLabelRevision(tx, { ...revision, outcome: verdict.verdict, itemId: item.id });
     if (!inserted) return { kind: "duplicate" } as const;
@@ -136,8 +139,8 @@ async function takeInLabel(label: FetchedLabel, backend: AnnotationBackend, deps
   });
 }
 
-async function judge(label: FetchedLabel, item: ItemRow, deps: Deps): Promise<{ verdict: "accepted" | "rejected"; reasons: string[]; annotation: CanonicalAnnotation | null }> {
-  if (!label.result.ok) return { verdict: "rejected", reasons: [`label could not be read: ${label.result.error}`], annotation: null };
+async function judge(label: FetchedLabel, item: ItemRow, deps: Deps): Promise<{ verdict: "accepted" | "rejected"; reasons: string[]; annotation: CanonicalAnnotation | null; nodataMask: Uint8Array | null }> {
+  if (!label.result.ok) return { verdict: "rejected", reasons: [`label could not be read: ${label.result.error}`], annotation: null, nodataMask: null };
   // The backend may not know our item id; the label is about the item we matched.
   const annotation: CanonicalAnnotation = { ...label.result.annotation, itemId: item.id };
   let nodataMask: Uint8Array | null = null;
@@ -154,7 +157,7 @@ async function judge(label: FetchedLabel, item: ItemRow, deps: Deps): Promise<{ 
     duplicateOf,
     task: deps.config.annotation.task,
   });
-  return { verdict: result.verdict, reasons: result.reasons, annotation };
+  return { verdict: result.verdict, reasons: result.reasons, annotation, nodataMask };
 }
 
 function firstChannel(data: Uint8Array, channels: number): Uint8Array {

@@ -3,7 +3,6 @@ import type { Envelope } from "../../messages/envelope.ts";
 import { TrainingCompletedSchema } from "../../messages/events.ts";
 import type { Deps } from "../../ports.ts";
 import { evaluationsInStates, launchableEvaluations, markEvaluationFailed, markEvaluationRelaunching, type EvaluationRow } from "../../db/queries/evaluations.ts";
-import { listItemsInState } from "../../db/queries/items.ts";
 import { launchableRuns, markRunFailed, markRunRelaunching, runsInStates, type TrainingRunRow } from "../../db/queries/training.ts";
 import { TRAINING_FAILURE_FILE, TrainingFailureRecordSchema } from "../../messages/jobs.ts";
 import { MAX_EVALUATION_ATTEMPTS, judgeExecution } from "../jobs/executions.ts";
@@ -11,14 +10,17 @@ import { flushOutbox, notify, transact } from "../effects.ts";
 import { joinUri } from "../uri.ts";
 import type { ConsumerOutcome } from "../consumers.ts";
 import { launchEvaluation, launchTrainingRun } from "./training.ts";
+import { applyRetention } from "./retention.ts";
+import { retryStuckItems } from "./stuck-items.ts";
 
 /**
  * reconcile: finds what a crash or a lost message left behind and nudges it on —
- * outbox rows never published, items stuck in a state, jobs that ended without reporting, runs
- * that hit the one-hour GPU cap (resumed from their checkpoint), launches that never happened.
+ * outbox rows never published, items stuck in a state (retried with back-off, failed after
+ * STUCK_MAX_ATTEMPTS), jobs that ended without reporting, runs that hit the one-hour GPU cap
+ * (resumed from their checkpoint), launches that never happened — and deletes operational rows
+ * past their retention.
  */
 export async function reconcile(message: Envelope | null, deps: Deps): Promise<ConsumerOutcome> {
-  const stuck = deps.config.delivery.stuckAfterSeconds;
   const notes: string[] = [];
 
   const republished = await flushOutbox(deps, { olderThanSeconds: 10 }).catch((err: unknown) => {
@@ -27,18 +29,7 @@ export async function reconcile(message: Envelope | null, deps: Deps): Promise<C
   });
   if (republished) notes.push(`${republished} outbox rows republished`);
 
-  const seen = await listItemsInState(deps.db, "seen", stuck, 200);
-  // Registration should follow within seconds; a minute without it means a lost nudge.
-  const normalised = await listItemsInState(deps.db, "normalised", Math.min(stuck, 60), 1);
-  await transact(deps, message, async (_tx, emit) => {
-    for (const item of seen) {
-      await emit("object.finalized", { bucket: item.source_bucket, name: item.source_name, generation: item.source_generation, reprocess: true });
-    }
-    // One nudge is enough: register claims every waiting item.
-    if (normalised[0]) await emit("item.normalised", { itemId: normalised[0].id });
-  });
-  if (seen.length) notes.push(`${seen.length} stuck uploads retried`);
-  if (normalised.length) notes.push("registration nudged");
+  notes.push(...(await retryStuckItems(message, deps)));
 
   for (const run of await launchableRuns(deps.db, 30)) {
     if (await launchTrainingRun(run.id, deps, message)) notes.push(`run ${run.id} launched`);
@@ -54,6 +45,12 @@ export async function reconcile(message: Envelope | null, deps: Deps): Promise<C
     const note = await reconcileEvaluation(evaluation, deps, message).catch((err: unknown) => `evaluation ${evaluation.id}: ${describeError(err)}`);
     if (note) notes.push(note);
   }
+  const deleted = await applyRetention(deps).catch((err: unknown) => {
+    deps.log.warn("retention failed; the next run retries", { error: describeError(err) });
+    return {};
+  });
+  const purged = Object.entries(deleted).filter(([, n]) => n > 0).map(([table, n]) => `${table} ${n}`);
+  if (purged.length) notes.push(`retention deleted ${purged.join(", ")}`);
   if (notes.length) deps.log.info("reconciled", { notes });
   return { status: notes.length ? "done" : "skipped", detail: notes.join("; ") || "nothing to reconcile" };
 }

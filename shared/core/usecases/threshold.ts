@@ -1,13 +1,12 @@
 import type { Envelope } from "../../messages/envelope.ts";
 import type { Tick } from "../../messages/events.ts";
 import type { Deps } from "../../ports.ts";
-import { latestAcceptedAnnotations } from "../../db/queries/annotations.ts";
-import { insertDatasetVersion, latestDatasetVersion, versionMembers } from "../../db/queries/datasets.ts";
-import { freshAcceptedStats, transitionItem, type ItemRow } from "../../db/queries/items.ts";
+import { applyMemberChanges, insertDatasetVersion, latestDatasetVersion } from "../../db/queries/datasets.ts";
+import { freshAcceptedStats } from "../../db/queries/items.ts";
 import { claimInbox } from "../../db/queries/messaging.ts";
 import { insertTrainingRun, runInFlight } from "../../db/queries/training.ts";
 import { transact } from "../effects.ts";
-import { buildManifest, writeVersionFiles } from "../datasets/freeze.ts";
+import { freezeManifest } from "../datasets/freeze.ts";
 import type { ConsumerOutcome } from "../consumers.ts";
 import { launchTrainingRun } from "./training.ts";
 import { failpoint } from "../failpoints.ts";
@@ -40,49 +39,43 @@ export async function checkThreshold(message: Envelope<Tick | unknown> | null, d
 
   // Build the version outside the transaction (object writes are content-addressed and idempotent).
   const parent = await latestDatasetVersion(deps.db, line);
-  const candidates = await deps.db.query<ItemRow>(`SELECT * FROM items WHERE state = 'accepted' ORDER BY id`);
-  const previous = parent ? await versionMembers(deps.db, parent.id) : [];
-  const itemIds = [...new Set([...previous.map((m) => m.item_id), ...candidates.rows.map((i) => i.id)])];
-  const annotations = await latestAcceptedAnnotations(deps.db, itemIds);
-  const items = await loadItems(deps, itemIds);
-  const members = itemIds.flatMap((id) => {
-    const item = items.get(id);
-    const annotation = annotations.get(id);
-    return item && annotation ? [{ item, annotation }] : [];
-  });
-  const freshIds = new Set(candidates.rows.map((i) => i.id));
-  const manifest = buildManifest({
-    line, seq: (parent?.seq ?? 0) + 1, parentId: parent?.id ?? null, task: config.annotation.task,
-    classes: config.annotation.ontology, evalSplitPercent: config.threshold.evalSplitPercent, members, datasetsBucket: config.buckets.datasets,
-  });
-  const files = await writeVersionFiles(manifest, members, deps);
+  const frozen = await freezeManifest({
+    line, parent, task: config.annotation.task, classes: config.annotation.ontology, evalSplitPercent: config.threshold.evalSplitPercent,
+  }, deps);
+  if (frozen.changes.length === 0) {
+    await recordSeen(message, deps);
+    return { status: "skipped", detail: "no accepted sample has a label to freeze" };
+  }
   failpoint("threshold.files_written");
 
   const runId = deps.ids.next("run");
   const outcome = await transact(deps, message, async (tx, emit) => {
     if (message && !(await claimInbox(tx, "threshold", message.id))) return "duplicate" as const;
-    if (!(await insertDatasetVersion(tx, {
-      id: files.versionId, line, seq: manifest.seq, parentId: manifest.parentId, manifestUri: files.manifestUri,
-      itemCount: manifest.items.length, trainCount: manifest.items.filter((i) => i.split === "train").length,
-      evalCount: manifest.items.filter((i) => i.split === "eval").length, freshCount: members.filter((m) => freshIds.has(m.item.id)).length,
-      classes: manifest.classes, exports: files.exports, trigger,
-      members: manifest.items.map((i) => ({ itemId: i.itemId, annotationId: annotations.get(i.itemId)!.id, split: i.split })),
-    }))) return "duplicate" as const;
-    for (const { item } of members) {
-      if (freshIds.has(item.id)) {
-        await transitionItem(tx, item.id, ["accepted"], "in_dataset", { dataset_version_id: files.versionId }, `dataset ${line} v${manifest.seq}`);
-      }
+    try {
+      if (!(await insertDatasetVersion(tx, {
+        id: frozen.versionId, line, seq: frozen.seq, parentId: parent?.id ?? null, manifestUri: frozen.manifestUri,
+        itemCount: frozen.itemCount, trainCount: frozen.trainCount, evalCount: frozen.evalCount, freshCount: frozen.changes.length,
+        classes: config.annotation.ontology, exports: {}, trigger,
+      }))) return "duplicate" as const;
+    } catch (err) {
+      // (line, seq) is taken: another freeze of this line committed first.
+      if ((err as { code?: string }).code === "23505") throw new SingleFlight();
+      throw err;
+    }
+    const reason = `dataset ${line} v${frozen.seq}`;
+    for (let i = 0; i < frozen.changes.length; i += MEMBER_BATCH) {
+      await applyMemberChanges(tx, { line, seq: frozen.seq, versionId: frozen.versionId, reason }, frozen.changes.slice(i, i + MEMBER_BATCH));
     }
     try {
       await insertTrainingRun(tx, {
-        id: runId, line, datasetVersionId: files.versionId,
+        id: runId, line, datasetVersionId: frozen.versionId,
         outputPrefix: `gs://${config.buckets.models}/${line}/runs/${runId}/`, params: config.training.params,
       });
     } catch (err) {
       if ((err as { code?: string }).code === "23505") throw new SingleFlight();
       throw err;
     }
-    await emit("dataset.version_created", { versionId: files.versionId, line, seq: manifest.seq, itemCount: manifest.items.length, manifestUri: files.manifestUri });
+    await emit("dataset.version_created", { versionId: frozen.versionId, line, seq: frozen.seq, itemCount: frozen.itemCount, manifestUri: frozen.manifestUri });
     return "created" as const;
   }).catch((err: unknown) => {
     if (err instanceof SingleFlight) return "in_flight" as const;
@@ -92,18 +85,17 @@ export async function checkThreshold(message: Envelope<Tick | unknown> | null, d
   if (outcome === "in_flight") return { status: "skipped", detail: "another training run started first" };
   if (outcome === "duplicate") return { status: "duplicate" };
   failpoint("threshold.committed");
-  deps.log.info("dataset version frozen", { versionId: files.versionId, seq: manifest.seq, items: manifest.items.length, trigger });
+  deps.log.info("dataset version frozen", { versionId: frozen.versionId, seq: frozen.seq, items: frozen.itemCount, fresh: frozen.changes.length, from: frozen.source, trigger });
   await launchTrainingRun(runId, deps, message);
-  return { status: "done", detail: `dataset ${line} v${manifest.seq} (${manifest.items.length} items), run ${runId}` };
+  return { status: "done", detail: `dataset ${line} v${frozen.seq} (${frozen.itemCount} items), run ${runId}` };
 }
 
 class SingleFlight extends Error {}
+
+/** Changes per statement batch in the freeze transaction. */
+const MEMBER_BATCH = 5000;
 
 async function recordSeen(message: Envelope | null, deps: Deps): Promise<void> {
   if (message) await deps.db.transaction((tx) => claimInbox(tx, "threshold", message.id));
 }
 
-async function loadItems(deps: Deps, ids: string[]): Promise<Map<string, ItemRow>> {
-  const { rows } = await deps.db.query<ItemRow>(`SELECT * FROM items WHERE id = ANY($1::text[])`, [ids]);
-  return new Map(rows.map((r) => [r.id, r]));
-}

@@ -26,16 +26,18 @@ export interface NewAnnotation {
   canonicalSha256: string | null;
   verdict: "accepted" | "rejected";
   reasons: string[];
+  /** Content-addressed exports written for an accepted label (shared/core/datasets/exports.ts). */
+  exports?: object | null;
 }
 
 /** Inserts a label revision; false when this revision (backend, label, edited-at) was stored before. */
 export async function insertAnnotation(db: Queryable, a: NewAnnotation): Promise<boolean> {
   const { rows } = await db.query(
-    `INSERT INTO annotations (id, item_id, backend, label_id, annotator, edited_at, canonical, canonical_sha256, verdict, reasons)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    `INSERT INTO annotations (id, item_id, backend, label_id, annotator, edited_at, canonical, canonical_sha256, verdict, reasons, exports)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
      ON CONFLICT DO NOTHING RETURNING 1 AS ok`,
     [a.id, a.itemId, a.backend, a.labelId, a.annotator, a.editedAt, a.canonical ? JSON.stringify(a.canonical) : null,
-      a.canonicalSha256, a.verdict, JSON.stringify(a.reasons)],
+      a.canonicalSha256, a.verdict, JSON.stringify(a.reasons), a.exports ? JSON.stringify(a.exports) : null],
   );
   return rows.length > 0;
 }
@@ -81,14 +83,4 @@ export async function latestAnnotation(db: Queryable, itemId: string): Promise<A
     [itemId],
   );
   return rows[0] ?? null;
-}
-
-export async function latestAcceptedAnnotations(db: Queryable, itemIds: readonly string[]): Promise<Map<string, AnnotationRow>> {
-  const { rows } = await db.query<AnnotationRow>(
-    `SELECT DISTINCT ON (item_id) * FROM annotations
-     WHERE item_id = ANY($1::text[]) AND verdict = 'accepted'
-     ORDER BY item_id, edited_at DESC, received_at DESC`,
-    [itemIds],
-  );
-  return new Map(rows.map((r) => [r.item_id, r]));
 }

@@ -155,7 +155,8 @@ export async function transitionItem(
   patch: ItemPatch = {},
   reason: string | null = null,
 ): Promise<ItemRow | null> {
-  const sets = ["state = $3", "updated_at = now()", "state_changed_at = now()", "register_claim_until = NULL", "register_claim_token = NULL"];
+  // A new state restarts the stuck-item back-off (retry_at).
+  const sets = ["state = $3", "updated_at = now()", "state_changed_at = now()", "register_claim_until = NULL", "register_claim_token = NULL", "retry_at = NULL"];
   const values: unknown[] = [itemId, from, to, reason];
   for (const [key, value] of Object.entries(patch)) {
     if (value === undefined) continue;
@@ -266,17 +267,6 @@ export async function releaseRegistrationClaim(db: Queryable, token: string, ite
     `UPDATE items SET register_claim_until = NULL, register_claim_token = NULL WHERE register_claim_token = $1 AND id = ANY($2::text[])`,
     [token, itemIds],
   );
-}
-
-export async function listItemsInState(db: Queryable, state: ItemState, olderThanSeconds: number, limit: number): Promise<ItemRow[]> {
-  const { rows } = await db.query<ItemRow>(
-    `SELECT ${COLUMNS} FROM items
-     WHERE state = $1 AND state_changed_at < now() - make_interval(secs => $2)
-       AND (register_claim_until IS NULL OR register_claim_until < now())
-     ORDER BY state_changed_at LIMIT $3`,
-    [state, olderThanSeconds, limit],
-  );
-  return rows;
 }
 
 /** Items accepted and not yet frozen into a dataset version (the "fresh" samples). */

@@ -15,14 +15,16 @@ export async function readStatusSnapshot(
   const bucketMinutes = options.throughputBucketMinutes ?? 1;
   const buckets = options.throughputBuckets ?? 30;
 
-  const byState = await db.query<{ state: ItemState; n: number }>(`SELECT state, count(*)::int AS n FROM items GROUP BY state`);
-  const reached = await db.query<{ state: ItemState; n: number }>(
-    `SELECT to_state AS state, count(DISTINCT item_id)::int AS n FROM item_transitions GROUP BY to_state`,
+  // Counters kept by triggers in the same transaction as every item change (migration 0007).
+  const counts = await db.query<{ state: ItemState; current: number; reached: number }>(
+    `SELECT state, sum(current)::int AS current, sum(reached)::int AS reached FROM item_state_counts GROUP BY state`,
   );
   const itemsByState = zeroStates();
-  for (const r of byState.rows) itemsByState[r.state] = r.n;
   const funnel = zeroStates();
-  for (const r of reached.rows) funnel[r.state] = r.n;
+  for (const r of counts.rows) {
+    itemsByState[r.state] = r.current;
+    funnel[r.state] = r.reached;
+  }
 
   const since = new Date(Math.floor(now.getTime() / 60_000 / bucketMinutes) * bucketMinutes * 60_000 - (buckets - 1) * bucketMinutes * 60_000);
   const tp = await db.query<{ bucket: number; verdict: string; n: number }>(
@@ -93,14 +95,7 @@ export async function readStatusSnapshot(
        SELECT 1 FROM promotion_decisions r WHERE r.evaluation_id = d.evaluation_id AND r.alias = d.alias AND r.outcome IN ('approved', 'rejected'))
      ORDER BY d.created_at DESC`,
   );
-  const failures = await db.query<Record<string, unknown>>(
-    `(SELECT 'item' AS kind, id, coalesce(error, 'failed') AS reason, updated_at AS at, attempts FROM items WHERE state = 'failed')
-     UNION ALL (SELECT 'training', id, coalesce(error, 'failed'), updated_at, attempt FROM training_runs WHERE state = 'failed')
-     UNION ALL (SELECT 'evaluation', id, coalesce(error, 'failed'), updated_at, attempt FROM evaluations WHERE state = 'failed')
-     UNION ALL (SELECT 'dead_letter', coalesce(message_id, id::text), consumer || ': ' || reason, created_at, NULL FROM dead_letters)
-     ORDER BY at DESC LIMIT $1`,
-    [limit],
-  );
+  const failures = await listFailures(db, { limit });
   const notes = await db.query<Record<string, unknown>>(`SELECT * FROM notifications ORDER BY id DESC LIMIT 20`);
   const duplicates = await db.query<Record<string, unknown>>(
     `SELECT d.id, d.source_name, d.product_name, d.duplicate_of, o.title AS original_title, d.state_changed_at AS at
@@ -152,9 +147,7 @@ export async function readStatusSnapshot(
       decisionId: String(d.id), evaluationId: String(d.evaluation_id), modelId: String(d.model_id), alias: String(d.alias),
       reasons: (d.reasons as string[]) ?? [], createdAt: iso(d.created_at as Date),
     })),
-    failures: failures.rows.map((f) => ({
-      kind: f.kind as StatusSnapshot["failures"][number]["kind"], id: String(f.id), reason: String(f.reason), at: iso(f.at as Date), attempts: num(f.attempts),
-    })),
+    failures,
     notifications: notes.rows.map((n) => ({ severity: String(n.severity), title: String(n.title), text: String(n.text), at: iso(n.created_at as Date) })),
     duplicates: duplicates.rows.map((d) => ({
       id: String(d.id), sourceName: String(d.source_name), productName: (d.product_name as string | null) ?? null,
@@ -165,6 +158,33 @@ export async function readStatusSnapshot(
       warnings: Array.isArray(w.warnings) ? w.warnings.map(String) : [], at: iso(w.at as Date),
     })),
   };
+}
+
+export type Failure = StatusSnapshot["failures"][number];
+
+/**
+ * Newest failures first (failed items, runs and evaluations, dead letters), `limit` at most, older
+ * than `before` when given (keyset pagination: pass the last row's `at` and `id` for the next page).
+ * Each branch reads at most `limit` rows through its index, whatever the history holds.
+ */
+export async function listFailures(db: Queryable, options: { limit: number; before?: { at: string; id: string } }): Promise<Failure[]> {
+  const before = options.before ? [new Date(options.before.at), options.before.id] : [new Date("9999-12-31T00:00:00Z"), ""];
+  const { rows } = await db.query<Record<string, unknown>>(
+    `SELECT * FROM (
+       (SELECT 'item' AS kind, id, coalesce(error, 'failed') AS reason, state_changed_at AS at, attempts FROM items
+        WHERE state = 'failed' AND (state_changed_at, id) < ($2, $3) ORDER BY state_changed_at DESC, id DESC LIMIT $1)
+       UNION ALL (SELECT 'training', id, coalesce(error, 'failed'), updated_at, attempt FROM training_runs
+        WHERE state = 'failed' AND (updated_at, id) < ($2, $3) ORDER BY updated_at DESC, id DESC LIMIT $1)
+       UNION ALL (SELECT 'evaluation', id, coalesce(error, 'failed'), updated_at, attempt FROM evaluations
+        WHERE state = 'failed' AND (updated_at, id) < ($2, $3) ORDER BY updated_at DESC, id DESC LIMIT $1)
+       UNION ALL (SELECT 'dead_letter', coalesce(message_id, id::text), consumer || ': ' || reason, created_at, NULL FROM dead_letters
+        WHERE (created_at, coalesce(message_id, id::text)) < ($2, $3) ORDER BY created_at DESC, id DESC LIMIT $1)
+     ) f ORDER BY at DESC, id DESC LIMIT $1`,
+    [options.limit, ...before],
+  );
+  return rows.map((f) => ({
+    kind: f.kind as Failure["kind"], id: String(f.id), reason: String(f.reason), at: iso(f.at as Date), attempts: num(f.attempts),
+  }));
 }
 
 function zeroStates(): Record<ItemState, number> {

@@ -48,6 +48,25 @@ export class LocalDeliveriesPublisher implements Publisher {
   }
 }
 
+/**
+ * Whether any delivery is due or in flight. Two index probes on the small pending and inflight
+ * sets (partial indexes), never a count of every delivery row: finished rows pile up until
+ * retention deletes them.
+ */
+export async function deliveriesDue(db: Queryable): Promise<boolean> {
+  const { rows } = await db.query<{ busy: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM local_deliveries WHERE state = 'pending' AND next_attempt_at <= now())
+         OR EXISTS (SELECT 1 FROM local_deliveries WHERE state = 'inflight' AND next_attempt_at <= now()) AS busy`,
+  );
+  return rows[0]?.busy === true;
+}
+
+/** Puts deliveries left in flight by a stopped process back in line (reads the inflight partial index). */
+export async function requeueInflightDeliveries(db: Queryable): Promise<number> {
+  const { rowCount } = await db.query(`UPDATE local_deliveries SET state = 'pending', lease_until = NULL WHERE state = 'inflight'`);
+  return rowCount;
+}
+
 interface DueRow {
   message_id: string;
   consumer: ConsumerName;
@@ -80,7 +99,7 @@ export class LocalDispatcher {
 
   async start(): Promise<void> {
     // Deliveries a previous process was working on when it stopped: deliver them again.
-    await this.deps.db.query(`UPDATE local_deliveries SET state = 'pending', lease_until = NULL WHERE state = 'inflight'`);
+    await requeueInflightDeliveries(this.deps.db);
     this.running = true;
     this.publisher.wake.on("published", this.onWake);
     this.schedule(0);
@@ -99,10 +118,7 @@ export class LocalDispatcher {
   async idle(): Promise<boolean> {
     if (this.inflight.size > 0) return false;
     await this.flushAcks();
-    const { rows } = await this.deps.db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM local_deliveries WHERE state IN ('pending', 'inflight') AND next_attempt_at <= now()`,
-    );
-    return (rows[0]?.n ?? 0) === 0 && this.inflight.size === 0;
+    return !(await deliveriesDue(this.deps.db)) && this.inflight.size === 0;
   }
 
   private onWake = (): void => this.schedule(0);

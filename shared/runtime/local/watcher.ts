@@ -23,7 +23,21 @@ export class ArchiveWatcher {
   private stopped = false;
 
   constructor(
-    private readonly options: { dir: string; bucket: string; publisher: Publisher; log: Logger; intervalMs?: number; settleMs?: number; now?: () => Date },
+    private readonly options: {
+      dir: string;
+      bucket: string;
+      publisher: Publisher;
+      log: Logger;
+      intervalMs?: number;
+      settleMs?: number;
+      now?: () => Date;
+      /**
+       * Of a page of files, those no item was made from yet. Delivery rows are deleted a day after
+       * delivery (retention), so they cannot tell a restarted watcher which files were announced;
+       * the items table can.
+       */
+      unknownOnly?: (files: { name: string; generation: string }[]) => Promise<{ name: string; generation: string }[]>;
+    },
   ) {}
 
   async start(): Promise<void> {
@@ -76,20 +90,28 @@ export class ArchiveWatcher {
       }
       if (ready.length > 0) {
         const occurredAt = (this.options.now ?? (() => new Date()))();
-        const envelopes = ready.map((f) =>
+        let fresh: { name: string; generation: string; size?: number }[] = ready;
+        if (this.options.unknownOnly) {
+          fresh = [];
+          for (let i = 0; i < ready.length; i += 1000) fresh.push(...(await this.options.unknownOnly(ready.slice(i, i + 1000))));
+        }
+        const sizes = new Map(ready.map((f) => [`${f.name}#${f.generation}`, f.size]));
+        const envelopes = fresh.map((f) =>
           buildEnvelope(
             "object.finalized",
-            { bucket: this.options.bucket, name: f.name, generation: f.generation, size: String(f.size) },
+            { bucket: this.options.bucket, name: f.name, generation: f.generation, size: String(sizes.get(`${f.name}#${f.generation}`)) },
             { id: `gcs:${this.options.bucket}/${f.name}#${f.generation}`, occurredAt },
           ),
         );
-        if (this.options.publisher.publishAll) await this.options.publisher.publishAll(envelopes);
+        if (envelopes.length === 0) {
+          // Everything listed is known already (a restart): nothing to announce.
+        } else if (this.options.publisher.publishAll) await this.options.publisher.publishAll(envelopes);
         else for (const e of envelopes) await this.options.publisher.publish(e);
         for (const f of ready) {
           this.known.set(f.name, f.generation);
           this.pending.delete(f.name);
         }
-        announced = ready.length;
+        announced = envelopes.length;
       }
     } catch (err) {
       this.options.log.warn("archive scan failed", { error: describeError(err) });

@@ -1,5 +1,5 @@
 import { sharpCodec } from "../../../shared/adapters/imaging/codec.ts";
-import type { DatasetManifest } from "../../../shared/core/datasets/manifest.ts";
+import type { DatasetManifestV1, ManifestItemV1 } from "../../../shared/core/datasets/manifest.ts";
 import { canonicalJson, sha256Hex } from "../../../shared/core/json.ts";
 import type { ModelCard } from "../../../shared/core/models/model-card.ts";
 import type { ObjectStore } from "../../../shared/ports.ts";
@@ -16,7 +16,7 @@ export async function writeDataset(
   splits: ("eval" | "train")[] = ["eval", "eval", "train", "eval"],
   options: { outOfRangeClassAt?: number } = {},
 ): Promise<string> {
-  const items: DatasetManifest["items"] = [];
+  const items: ManifestItemV1[] = [];
   for (const [i, split] of splits.entries()) {
     const itemId = `item-${i}`;
     const base = `gs://annotation/items/${itemId}/${itemId}`;
@@ -43,7 +43,7 @@ export async function writeDataset(
       provenance: { backend: "local", labelId: `label-${itemId}`, annotator: null, editedAt: "2026-01-01T00:00:00Z" },
     });
   }
-  const manifest: DatasetManifest = {
+  const manifest: DatasetManifestV1 = {
     schema: "dataset-manifest/v1", line: "clouds", seq: 1, parentId: null, task: "segmentation",
     classes: ["background", "cloud"], evalSplitPercent: 20, items,
   };

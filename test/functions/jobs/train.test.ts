@@ -46,6 +46,10 @@ class RecordingStore implements ObjectStore {
     return this.inner.upload(path, uri, options);
   }
   signedUrl(uri: string) { return this.inner.signedUrl(uri); }
+  getStream(uri: string) { return this.inner.getStream(uri); }
+  putAddressed(source: AsyncIterable<Uint8Array>, uriFor: (sha256: string) => string, options?: PutOptions) {
+    return this.inner.putAddressed(source, uriFor, options);
+  }
 }
 
 /**

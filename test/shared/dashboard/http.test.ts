@@ -52,6 +52,25 @@ function rawGet(base: string, path: string): Promise<{ status: number; body: str
 }
 
 describe("dashboard HTTP handler", () => {
+  it("pages through failures with a keyset cursor", async () => {
+    const all = Array.from({ length: 5 }, (_, i) => ({ kind: "item" as const, id: `it_${i}`, reason: "bad", at: new Date(Date.UTC(2026, 0, 10 - i)).toISOString(), attempts: 1 }));
+    const asked: unknown[] = [];
+    const base = await serve({
+      listFailures: async ({ limit, before }) => {
+        asked.push(before ?? null);
+        return all.filter((f) => !before || f.at < before.at).slice(0, limit);
+      },
+    });
+    const first = (await (await fetch(`${base}/api/failures?limit=2`)).json()) as { failures: { id: string }[]; next: { before: string; beforeId: string } };
+    expect(first.failures.map((f) => f.id)).toEqual(["it_0", "it_1"]);
+    const second = (await (await fetch(`${base}/api/failures?limit=2&before=${encodeURIComponent(first.next.before)}&beforeId=${first.next.beforeId}`)).json()) as typeof first;
+    expect(second.failures.map((f) => f.id)).toEqual(["it_2", "it_3"]);
+    const last = (await (await fetch(`${base}/api/failures?limit=2&before=${encodeURIComponent(second.next.before)}&beforeId=${second.next.beforeId}`)).json()) as { failures: { id: string }[]; next: null };
+    expect([last.failures.map((f) => f.id), last.next]).toEqual([["it_4"], null]);
+    expect(asked[1]).toEqual({ at: all[1]!.at, id: "it_1" });
+    expect((await fetch(`${base}/api/failures?before=yesterday&beforeId=x`)).status).toBe(400);
+  });
+
   it("serves the page as HTML with no-store caching and a hash-based CSP", async () => {
     const base = await serve();
     const res = await fetch(`${base}/`);

@@ -44,6 +44,34 @@ describe("CRC32C in the GCS fake", () => {
 });
 
 describe("GcsObjectStore against the GCS JSON API fake", () => {
+  it("streams an object named after its SHA-256 through a temporary object, and streams it back", async () => {
+    const parts = Array.from({ length: 40 }, (_, i) => Buffer.alloc(4096, i));
+    const whole = Buffer.concat(parts);
+    const sha = createHash("sha256").update(whole).digest("hex");
+    async function* source() {
+      yield* parts;
+    }
+    const { info, sha256 } = await store.putAddressed(source(), (id) => `gs://datasets/line/${id}/manifest.json`, { contentType: "application/json" });
+    expect(sha256).toBe(sha);
+    expect(info.uri).toBe(`gs://datasets/line/${sha}/manifest.json`);
+    expect(fake.getObject("datasets", `line/${sha}/manifest.json`)?.data.equals(whole)).toBe(true);
+    expect(fake.objects().filter((o) => o.name.startsWith(".staging/"))).toEqual([]);
+    const back: Buffer[] = [];
+    for await (const chunk of store.getStream(info.uri)) back.push(Buffer.from(chunk));
+    expect(Buffer.concat(back).equals(whole)).toBe(true);
+
+    // A source that fails leaves nothing behind.
+    async function* failing() {
+      yield parts[0]!;
+      throw new Error("source broke");
+    }
+    await expect(store.putAddressed(failing(), (id) => `gs://datasets/line/${id}/manifest.json`)).rejects.toThrow(/source broke/);
+    expect(fake.objects().filter((o) => o.name.startsWith(".staging/"))).toEqual([]);
+    await expect((async () => {
+      for await (const chunk of store.getStream("gs://datasets/nope.json")) void chunk;
+    })()).rejects.toBeInstanceOf(PermanentError);
+  });
+
   it("puts and gets an object with its content type, size, generation and MD5", async () => {
     const body = "hello, bucket";
     const info = await store.put("gs://annotation/items/a/a.txt", body, { contentType: "text/plain" });

@@ -5,7 +5,8 @@ import { pollLabels } from "../../../../shared/core/usecases/poll.ts";
 import { registerPending } from "../../../../shared/core/usecases/register.ts";
 import { checkThreshold } from "../../../../shared/core/usecases/threshold.ts";
 import { DEFAULT_ONTOLOGY } from "../../../../shared/config/schema.ts";
-import { DatasetManifestSchema } from "../../../../shared/core/datasets/manifest.ts";
+import { DatasetManifestSchema, itemExports } from "../../../../shared/core/datasets/manifest.ts";
+import { sharpCodec } from "../../../../shared/adapters/imaging/codec.ts";
 import { canonicalJson, sha256Hex } from "../../../../shared/core/json.ts";
 import { simulatedLabelRow, type LabelMistake } from "../../../../shared/demo/annotators.ts";
 import { createTestDeps, type TestDeps } from "../../../helpers/deps.ts";
@@ -98,8 +99,19 @@ describe(`register → poll → threshold (${testDbKind})`, () => {
       expect(i.provenance).toMatchObject({ annotator: "ann@x" });
       expect(sha256Hex((await t.store.get(i.label.uri)).toString("utf8"))).toBe(i.label.sha256);
     }
-    expect(await t.store.head(`gs://datasets/default/${version.id}/exports/coco.json`)).not.toBeNull();
-    expect(await t.store.list(`gs://datasets/default/${version.id}/exports/masks/`)).toHaveLength(2);
+    // Exports are per label and content-addressed; masks mark nodata with the value the evaluator ignores.
+    expect(manifest).toMatchObject({ schema: "dataset-manifest/v2", maskIgnoreValue: 255 });
+    for (const i of manifest.items) {
+      const exports = itemExports(i)!;
+      expect(exports.mask?.uri).toBe(`gs://datasets/exports/masks/${exports.mask?.sha256}.png`);
+      const png = await t.store.get(exports.mask!.uri);
+      expect(sha256Hex(png)).toBe(exports.mask!.sha256);
+      const mask = await sharpCodec.decodePng(png);
+      expect([mask.width, mask.height, mask.channels]).toEqual([W, H, 1]);
+      expect([...mask.data.subarray(0, 2 * W)].every((v) => v === 255)).toBe(true);
+      expect([...mask.data.subarray(2 * W)]).toEqual([...groundTruth().subarray(2 * W)]);
+      expect((await t.store.get(exports.yolo!.uri)).toString("utf8")).toBe("");
+    }
     expect(t.jobs.launches).toHaveLength(1);
     expect(t.jobs.launches[0]).toMatchObject({ job: "train", env: { DATASET_URI: version.manifest_uri } });
     expect((await t.db.query(`SELECT state FROM items WHERE state = 'in_dataset'`)).rowCount).toBe(2);

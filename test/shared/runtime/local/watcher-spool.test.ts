@@ -9,6 +9,7 @@ import { LocalObjectStore } from "../../../../shared/adapters/store/local.ts";
 import { silentLogger } from "../../../../shared/adapters/basics.ts";
 import type { Db } from "../../../../shared/ports.ts";
 import { createTestDb } from "../../../helpers/db.ts";
+import { unknownArchiveObjects } from "../../../../shared/db/queries/archive.ts";
 import { MemoryPublisher } from "../../../helpers/deps.ts";
 import { envelope } from "../../../helpers/fixtures.ts";
 
@@ -40,6 +41,26 @@ describe("archive watcher", () => {
     const next = await store.put("gs://archive/in/a.zip", new Uint8Array([3]));
     await watcher.scan();
     expect(publisher.messages.map((m) => m.id)).toEqual([`gcs:archive/in/a.zip#${info.generation}`, `gcs:archive/in/a.zip#${next.generation}`]);
+  });
+
+  it("after a restart announces only files no item was made from (delivery rows are gone after retention)", async () => {
+    dir = mkdtempSync(join(tmpdir(), "watch-"));
+    const store = new LocalObjectStore(dir);
+    const known = await store.put("gs://archive/old.zip", new Uint8Array([1]));
+    const fresh = await store.put("gs://archive/new.zip", new Uint8Array([2]));
+    const db = await createTestDb();
+    try {
+      await db.query(`INSERT INTO items (id, source_bucket, source_name, source_generation) VALUES ('it_old', 'archive', 'old.zip', $1)`, [known.generation]);
+      const publisher = new MemoryPublisher();
+      watcher = new ArchiveWatcher({
+        dir: join(dir, "archive"), bucket: "archive", publisher, log: silentLogger, settleMs: 0, intervalMs: 60_000,
+        unknownOnly: (files) => unknownArchiveObjects(db, "archive", files),
+      });
+      await watcher.start();
+      expect(publisher.messages.map((m) => m.id)).toEqual([`gcs:archive/new.zip#${fresh.generation}`]);
+    } finally {
+      await db.close();
+    }
   });
 
   it("waits until a file stops changing before announcing it", async () => {

@@ -57,7 +57,7 @@ export async function fillCore(c: pg.ClientBase, plan: FillPlan, say: (s: string
   await c.query(
     `INSERT INTO items (id, source_bucket, source_name, source_generation, source_size, content_sha256, kind, product_name, state,
        width, height, nodata_pixels, assets, backend, backend_ref, dataset_version_id, error, error_stage, attempts,
-       created_at, updated_at, state_changed_at, reached_states)
+       created_at, updated_at, state_changed_at, reached_states, title, split_key)
      SELECT s.id, 'archive', '2026/' || to_char(s.t, 'YYYY-MM-DD') || '/' || s.pname || '.zip', (extract(epoch FROM s.t) * 1000000)::bigint::text,
        300000000 + (s.h * 1000), md5('c' || s.g) || md5('d' || s.g), 'product', s.pname, st.state, 1024, 1024,
        CASE WHEN s.h % 3 = 0 THEN 4096 + s.h ELSE 0 END,
@@ -72,7 +72,7 @@ export async function fillCore(c: pg.ClientBase, plan: FillPlan, say: (s: string
                      WHEN 'rejected' THEN 'label paints thick_cloud over 2048 nodata pixels; unknown class "snow"' END,
        CASE st.state WHEN 'failed' THEN 'ingest' WHEN 'rejected' THEN 'quality' END,
        CASE WHEN st.state = 'failed' THEN 1 ELSE 0 END,
-       s.t, least(now(), s.t + interval '2 days'), least(now(), s.t + interval '2 days'), st.reached
+       s.t, least(now(), s.t + interval '2 days'), least(now(), s.t + interval '2 days'), st.reached, s.pname, s.pname
      FROM (SELECT g, $1::int - g AS r, (('x' || substr(md5('item' || g), 1, 8))::bit(32)::int & 1023) AS h, 'it_' || substr(md5('item' || g), 1, 20) AS id,
              'S2B_MSIL2A_' || to_char(now() - ($1::int - g) * make_interval(secs => $5), 'YYYYMMDD"T"HH24MISS') || '_N0510_R' || lpad((g % 143)::text, 3, '0') || '_T' || (10 + g % 50) || 'SQ' || chr(65 + g % 26) || '_' || g AS pname,
              now() - ($1::int - g) * make_interval(secs => $5) AS t,
@@ -99,6 +99,8 @@ export async function fillCore(c: pg.ClientBase, plan: FillPlan, say: (s: string
                    ELSE ARRAY['seen', 'normalised', 'registered', 'annotated', 'accepted', 'in_dataset'] END END AS reached) st`,
     [n, registered, pool, preFreeze, secondsPerItem, versions - 1],
   );
+  // One content claim per live item (ingest's duplicate guard), as ingest writes them.
+  await c.query(`INSERT INTO content_claims (sha256, item_id, claimed_at) SELECT content_sha256, id, created_at FROM items WHERE state <> 'failed'`);
   // The freeze pool: parked items the benchmark accepts 10 000 at a time.
   await c.query(`CREATE TABLE bench_pool AS SELECT id, row_number() OVER (ORDER BY id) AS k FROM items
                  WHERE state = 'annotated' AND created_at < now() - make_interval(secs => $1)`, [(500 + registered) * secondsPerItem]);
@@ -128,6 +130,12 @@ export async function fillCore(c: pg.ClientBase, plan: FillPlan, say: (s: string
      ) a(id, label_id, annotator, edited, verdict, present)
      WHERE a.present`,
     [LABEL_TEMPLATE],
+  );
+
+  // Every label revision the poll processed (one per annotation), as the poll records them.
+  await c.query(
+    `INSERT INTO label_revisions (backend, label_id, edited_at, outcome, item_id, seen_at)
+     SELECT backend, label_id, edited_at, verdict, item_id, received_at FROM annotations ON CONFLICT DO NOTHING`,
   );
 
   say(`dataset members and ${versions - 1} versions`);

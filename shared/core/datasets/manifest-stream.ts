@@ -89,14 +89,16 @@ export async function* storedSegments(chunks: AsyncIterable<Uint8Array>, expecte
       if (buf.compare(V2_ENTRY, 0, V2_ENTRY.length, pos, pos + V2_ENTRY.length) !== 0) throw new ParentUnusable("the parent manifest is not dataset-manifest/v2");
       first = false;
     }
-    const close = buf.indexOf(ITEMS_CLOSE, pos);
+    // The items close after the last entry boundary, so only the bytes from there are searched
+    // (a scan of the whole chunk would be a third pass over a manifest of hundreds of megabytes).
+    const last = buf.lastIndexOf(NEXT_ENTRY);
+    const close = buf.indexOf(ITEMS_CLOSE, Math.max(pos, last));
     if (close >= 0) {
       done = true;
       yield { buf, start: pos, end: close + 1 };
       pos = buf.length;
       continue;
     }
-    const last = buf.lastIndexOf(NEXT_ENTRY);
     if (last >= pos) {
       yield { buf, start: pos, end: last + 1 };
       pos = last + 2;

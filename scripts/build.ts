@@ -104,6 +104,10 @@ export async function buildAll(options: { only?: string[]; log?: (line: string) 
     }
     const optional = optionalRequires(result.metafile);
     if (optional.length) log(`  (left unresolved, required inside try/catch by dependencies: ${optional.join(", ")})`);
+    if (e.kind === "job" && e.name === "train") {
+      // The reference PyTorch trainer (TRAINER_COMMAND=builtin:unet) rides along in the train image.
+      await cp(join(ROOT, "infra", "jobs", "train", "unet", "train_unet.py"), join(outdir, "unet", "train_unet.py"));
+    }
     if (e.kind === "function") {
       // shared/db/migrations.ts reads ./migrations/ next to the chunk that contains it.
       await cp(join(ROOT, "shared", "db", "migrations"), join(outdir, "migrations"), { recursive: true });

@@ -1,7 +1,5 @@
 import { Command, CommanderError } from "commander";
-import { ConfigError } from "../config/load.ts";
-import { PermanentError, describeError } from "../errors.ts";
-import { registerOpsCommands, CliError } from "./commands/ops.ts";
+import { registerOpsCommands } from "./commands/ops.ts";
 import { registerRunCommands } from "./commands/run.ts";
 import { registerNormaliseCommand } from "./commands/normalise.ts";
 import { registerMetricsCommand } from "./commands/metrics.ts";
@@ -9,8 +7,10 @@ import { registerEvaluateCommand } from "./commands/evaluate.ts";
 import { registerBackendCommand } from "./commands/backend.ts";
 
 /**
- * The `mlops` command. Each subcommand lives in `shared/cli/commands/<name>.ts` and exports a
- * `register…(program)` function; this file only wires them and turns errors into one readable line.
+ * The `mlops` command. Each subcommand is declared in `shared/cli/commands/<name>.ts` (commander
+ * only: names, options, help) and does its work in `<name>-action.ts`, imported when the action
+ * runs, so `mlops --help` and every command load only what they use. This file wires them and
+ * turns errors into one readable line.
  */
 export function buildProgram(): Command {
   const program = new Command("mlops")
@@ -25,6 +25,9 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** Errors whose message is written for the user: no stack, even with MLOPS_DEBUG. */
+const USER_FACING = new Set(["CliError", "ConfigError", "PermanentError"]);
+
 export async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
@@ -33,7 +36,9 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode;
       return;
     }
-    const known = err instanceof CliError || err instanceof ConfigError || err instanceof PermanentError;
+    // By name, not instanceof: the error classes live in modules this file does not load up front.
+    const known = err instanceof Error && USER_FACING.has(err.name);
+    const { describeError } = await import("../errors.ts");
     process.stderr.write(`mlops: ${known ? err.message : describeError(err)}\n`);
     if (!known && process.env.MLOPS_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
     process.exitCode = 2;

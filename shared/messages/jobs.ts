@@ -94,6 +94,30 @@ const jsonObjectText = z.string().transform((s, ctx) => {
   return z.NEVER;
 });
 
+/**
+ * Trainers the train image carries, chosen with `TRAINER_COMMAND=builtin:<name>`: `baseline` (the
+ * TypeScript per-pixel MLP, also what an unset TRAINER_COMMAND runs) and `unet` (the reference
+ * PyTorch U-Net, infra/jobs/train/unet/train_unet.py; needs PyTorch in the trainer image). Any
+ * other TRAINER_COMMAND is a shell command: the team's own trainer.
+ */
+export const BUILTIN_TRAINER_PREFIX = "builtin:";
+export const BUILTIN_TRAINERS = ["baseline", "unet"] as const;
+export type BuiltinTrainer = (typeof BUILTIN_TRAINERS)[number];
+
+/** The built-in trainer a TRAINER_COMMAND names, or null for a shell command. */
+export function builtinTrainerOf(command: string): BuiltinTrainer | null {
+  if (!command.startsWith(BUILTIN_TRAINER_PREFIX)) return null;
+  const name = command.slice(BUILTIN_TRAINER_PREFIX.length).trim();
+  return (BUILTIN_TRAINERS as readonly string[]).includes(name) ? (name as BuiltinTrainer) : null;
+}
+
+const trainerCommand = z
+  .string()
+  .min(1)
+  .refine((c) => !c.startsWith(BUILTIN_TRAINER_PREFIX) || builtinTrainerOf(c) !== null, {
+    message: `names no built-in trainer (have ${BUILTIN_TRAINERS.map((t) => BUILTIN_TRAINER_PREFIX + t).join(", ")})`,
+  });
+
 /** The training job's inputs (docs/jobs.md). */
 export const TrainJobEnvSchema = z.object({
   RUN_ID: z.string().min(1).max(200),
@@ -103,7 +127,7 @@ export const TrainJobEnvSchema = z.object({
   BASE_MODEL_URI: gsPrefix.optional(),
   PARAMS: jsonObjectText.default("{}"),
   OUTPUT_PREFIX: gsPrefix.refine((s) => s.endsWith("/"), "must end with /"),
-  TRAINER_COMMAND: z.string().min(1).optional(),
+  TRAINER_COMMAND: trainerCommand.optional(),
 });
 
 export type TrainJobEnv = z.infer<typeof TrainJobEnvSchema>;

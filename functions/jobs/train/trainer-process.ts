@@ -3,6 +3,8 @@ import { createWriteStream, existsSync } from "node:fs";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { builtinTrainerOf } from "../../../shared/messages/jobs.ts";
 import type { Logger } from "../../../shared/ports.ts";
 
 /**
@@ -16,8 +18,23 @@ const REPOSITORY_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 /** In the built job (dist/jobs/train, the job image) the baseline is a bundle next to this code. */
 const BUNDLED_BASELINE = fileURLToPath(new URL("./trainer-baseline.js", import.meta.url));
 
+/** The reference PyTorch U-Net: copied next to the bundle by `npm run build`, else in the sources. */
+const BUNDLED_UNET = fileURLToPath(new URL("./unet/train_unet.py", import.meta.url));
+const SOURCE_UNET = join(REPOSITORY_ROOT, "infra", "jobs", "train", "unet", "train_unet.py");
+
 function baselineArgs(): string[] {
   return existsSync(BUNDLED_BASELINE) ? [BUNDLED_BASELINE] : ["--import", "tsx", BASELINE_TRAINER];
+}
+
+/** What runs for a TRAINER_COMMAND: a program and its arguments, or a shell command line. */
+export type TrainerInvocation = { kind: "program"; file: string; args: string[]; cwd: string | undefined } | { kind: "shell"; command: string };
+
+export function trainerInvocation(command: string | null): TrainerInvocation {
+  const builtin = command === null ? "baseline" : builtinTrainerOf(command);
+  if (builtin === "baseline") return { kind: "program", file: process.execPath, args: baselineArgs(), cwd: existsSync(BUNDLED_BASELINE) ? undefined : REPOSITORY_ROOT };
+  // The trainer image's own Python (PATH), which must carry PyTorch, NumPy and Pillow.
+  if (builtin === "unet") return { kind: "program", file: "python3", args: [existsSync(BUNDLED_UNET) ? BUNDLED_UNET : SOURCE_UNET], cwd: undefined };
+  return { kind: "shell", command: command! };
 }
 const STDERR_TAIL_LINES = 20;
 
@@ -49,14 +66,17 @@ export interface StartTrainerOptions {
 }
 
 export function describeTrainerCommand(command: string | null): string {
-  return command ?? [process.execPath, ...baselineArgs()].join(" ");
+  const run = trainerInvocation(command);
+  return run.kind === "shell" ? run.command : [run.file, ...run.args].join(" ");
 }
 
 export function startTrainer(options: StartTrainerOptions): TrainerProcess {
   // A process group of its own, so SIGTERM reaches the trainer even when a shell started it.
-  const child = options.command
-    ? spawn(options.command, { shell: true, env: options.env, stdio: ["ignore", "pipe", "pipe"], detached: true })
-    : spawn(process.execPath, baselineArgs(), { cwd: existsSync(BUNDLED_BASELINE) ? undefined : REPOSITORY_ROOT, env: options.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  const run = trainerInvocation(options.command);
+  const child =
+    run.kind === "shell"
+      ? spawn(run.command, { shell: true, env: options.env, stdio: ["ignore", "pipe", "pipe"], detached: true })
+      : spawn(run.file, run.args, { cwd: run.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
 
   const logFile = createWriteStream(options.logFile, { flags: "a" });
   const tail: string[] = [];

@@ -1,7 +1,8 @@
 import { join } from "node:path";
 import { Command } from "commander";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { registerBackendCommand, runBackendCheck } from "../../../shared/cli/commands/backend.ts";
+import { registerBackendCommand } from "../../../shared/cli/commands/backend.ts";
+import { runBackendCheck } from "../../../shared/cli/commands/backend-action.ts";
 import { generateTestKey, openSshEncryptedEd25519 } from "../../fakes/encord-keys.ts";
 import { productRequest, startEncordHarness, type EncordHarness } from "../../fakes/encord-harness.ts";
 

@@ -1,0 +1,76 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { sharpCodec } from "../../../../shared/adapters/imaging/codec.ts";
+import { semanticMask } from "../../../../shared/core/annotation/rasterise.ts";
+import type { DatasetManifestV2, ManifestItemV2 } from "../../../../shared/core/datasets/manifest.ts";
+import { canonicalJson, sha256Hex } from "../../../../shared/core/json.ts";
+import { createPrng } from "../../../../shared/core/demo/prng.ts";
+import type { ObjectStore } from "../../../../shared/ports.ts";
+import { annotation, box, raster } from "../../../shared/core/evaluation/fixtures.ts";
+
+/**
+ * Tiny generated scenes for the U-Net reference trainer: 32×32 products whose "cloud" boxes are
+ * bright in red and NIR over a darker, noisy background. Written twice over: as the train wrapper
+ * lays out DATA_DIR (train items, with mask exports) and into a workspace's bucket folders (all
+ * items, for `mlops evaluate`).
+ */
+export const SIZE = 32;
+
+export async function writeCloudScenes(options: { dataDir: string; store: ObjectStore; train: number; evaluate: number; seed: number }): Promise<{ manifestUri: string; manifest: DatasetManifestV2 }> {
+  const prng = createPrng(options.seed);
+  const items: ManifestItemV2[] = [];
+  const total = options.train + options.evaluate;
+  for (let i = 0; i < total; i++) {
+    const itemId = `scene-${i}`;
+    const split = i < options.train ? "train" : "eval";
+    const objects = Array.from({ length: 2 }, (_, k) => {
+      const w = 6 + prng.int(10);
+      const h = 6 + prng.int(10);
+      return box(`o${k}`, 1, "cloud", prng.int(SIZE - w), prng.int(SIZE - h), w, h);
+    });
+    const label = annotation(itemId, SIZE, SIZE, objects);
+    const mask = semanticMask(label);
+    const noise = Array.from({ length: SIZE * SIZE }, () => prng.int(40));
+    const value = (x: number, y: number, bright: number, dark: number) => (mask[y * SIZE + x] === 1 ? bright : dark) + noise[y * SIZE + x]!;
+    const rgb = await sharpCodec.encodePng(raster(SIZE, SIZE, 3, (x, y, c) => value(x, y, c === 0 ? 200 : 150, c === 0 ? 30 : 60)));
+    const nir = await sharpCodec.encodePng(raster(SIZE, SIZE, 1, (x, y) => value(x, y, 190, 50)));
+    const maskPng = await sharpCodec.encodePng({ width: SIZE, height: SIZE, channels: 1, data: mask });
+    const labelJson = JSON.stringify(label);
+    const base = `gs://annotation/items/${itemId}/${itemId}`;
+    await options.store.put(`${base}_rgb.png`, rgb);
+    await options.store.put(`${base}_nir.png`, nir);
+    await options.store.put(`gs://datasets/labels/${itemId}.json`, labelJson);
+    await options.store.put(`gs://datasets/exports/masks/${sha256Hex(maskPng)}.png`, maskPng);
+    items.push({
+      itemId,
+      split,
+      images: {
+        rgb: { uri: `${base}_rgb.png`, sha256: sha256Hex(rgb), width: SIZE, height: SIZE },
+        nir: { uri: `${base}_nir.png`, sha256: sha256Hex(nir), width: SIZE, height: SIZE },
+      },
+      nodata: null,
+      label: { uri: `gs://datasets/labels/${itemId}.json`, sha256: sha256Hex(labelJson) },
+      provenance: label.provenance,
+      exports: { mask: { uri: `gs://datasets/exports/masks/${sha256Hex(maskPng)}.png`, sha256: sha256Hex(maskPng) } },
+    });
+    if (split === "train") {
+      await mkdir(join(options.dataDir, "images", itemId), { recursive: true });
+      await mkdir(join(options.dataDir, "labels"), { recursive: true });
+      await mkdir(join(options.dataDir, "exports", "masks"), { recursive: true });
+      await writeFile(join(options.dataDir, "images", itemId, "rgb.png"), rgb);
+      await writeFile(join(options.dataDir, "images", itemId, "nir.png"), nir);
+      await writeFile(join(options.dataDir, "labels", `${itemId}.json`), labelJson);
+      await writeFile(join(options.dataDir, "exports", "masks", `${itemId}.png`), maskPng);
+    }
+  }
+  const manifest: DatasetManifestV2 = {
+    schema: "dataset-manifest/v2", line: "clouds", seq: 1, parentId: null, task: "segmentation",
+    classes: ["background", "cloud"], evalSplitPercent: 25, maskIgnoreValue: 255, items,
+  };
+  const text = JSON.stringify(manifest);
+  const manifestUri = `gs://datasets/clouds/${sha256Hex(canonicalJson(manifest))}/manifest.json`;
+  await options.store.put(manifestUri, text);
+  await mkdir(options.dataDir, { recursive: true });
+  await writeFile(join(options.dataDir, "manifest.json"), text);
+  return { manifestUri, manifest };
+}

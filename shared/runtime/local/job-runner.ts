@@ -37,6 +37,8 @@ export class LocalJobRunner implements JobRunner {
       killGraceMs?: number;
       /** Other entrypoint files per job (tests); defaults to functions/jobs/<job>.ts. */
       entrypoints?: Partial<Record<JobName, string>>;
+      /** Starts a task's timeout clock; returns its cancel (default: a real timer). */
+      startTimeout?: (onTimeout: () => void, ms: number) => () => void;
     },
   ) {
     this.dir = join(options.workspace, "jobs");
@@ -59,9 +61,11 @@ export class LocalJobRunner implements JobRunner {
     const tracked: Tracked = { child, status: { state: "running", timedOut: false, message: null, finishedAt: null } };
     this.executions.set(executionName, tracked);
 
-    let timer: NodeJS.Timeout | null = null;
+    let cancelTimeout: (() => void) | null = null;
     if (request.timeoutSeconds) {
-      timer = setTimeout(() => {
+      const startTimeout = this.options.startTimeout ?? realTimeout;
+      cancelTimeout = startTimeout(() => {
+        if (tracked.child !== child) return; // already exited
         tracked.status.timedOut = true;
         this.terminate(child);
       }, request.timeoutSeconds * 1000);
@@ -70,7 +74,7 @@ export class LocalJobRunner implements JobRunner {
       tracked.status = { state: "failed", timedOut: false, message: `could not start: ${err.message}`, finishedAt: new Date().toISOString(), termination: "refused" };
     });
     child.on("exit", (code, signal) => {
-      if (timer) clearTimeout(timer);
+      cancelTimeout?.();
       const { timedOut, state: before } = tracked.status;
       tracked.child = null;
       const finishedAt = new Date().toISOString();
@@ -145,4 +149,9 @@ export class LocalJobRunner implements JobRunner {
     }, this.options.killGraceMs ?? 10_000);
     grace.unref();
   }
+}
+
+function realTimeout(onTimeout: () => void, ms: number): () => void {
+  const timer = setTimeout(onTimeout, ms);
+  return () => clearTimeout(timer);
 }

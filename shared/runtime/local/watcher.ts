@@ -18,8 +18,7 @@ export class ArchiveWatcher {
   private pending = new Map<string, { size: number; mtimeNs: bigint; since: number }>();
   private timer: NodeJS.Timeout | null = null;
   private fsWatcher: FSWatcher | null = null;
-  private scanning = false;
-  private rescan = false;
+  private inFlight: Promise<number> | null = null;
   private stopped = false;
 
   constructor(
@@ -64,12 +63,22 @@ export class ArchiveWatcher {
     this.timer = setTimeout(() => void this.scan(), 30);
   }
 
+  /**
+   * Scans now. Scans never overlap: a call made while one runs (a timer, a file event, a caller)
+   * waits for it and then scans again, so what the caller just wrote is seen when this resolves.
+   */
   async scan(): Promise<number> {
-    if (this.scanning) {
-      this.rescan = true;
-      return 0;
+    while (this.inFlight) await this.inFlight.catch(() => 0);
+    const run = this.scanOnce();
+    this.inFlight = run;
+    try {
+      return await run;
+    } finally {
+      this.inFlight = null;
     }
-    this.scanning = true;
+  }
+
+  private async scanOnce(): Promise<number> {
     let announced = 0;
     try {
       const settleMs = this.options.settleMs ?? 200;
@@ -116,10 +125,8 @@ export class ArchiveWatcher {
     } catch (err) {
       this.options.log.warn("archive scan failed", { error: describeError(err) });
     } finally {
-      this.scanning = false;
       if (!this.stopped) {
-        const again = this.rescan || this.pending.size > 0;
-        this.rescan = false;
+        const again = this.pending.size > 0;
         if (this.timer) clearTimeout(this.timer);
         this.timer = setTimeout(() => void this.scan(), again ? (this.options.settleMs ?? 200) : (this.options.intervalMs ?? 2000));
       }

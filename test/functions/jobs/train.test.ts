@@ -283,7 +283,7 @@ describe("training job", () => {
     const prefix = "gs://models/runs/run_s/";
     const running = runTrainingJob(jobEnv("run_s", { TRAINER_COMMAND: fakeCommand("wait") }), deps, controller.signal, { checkpointIntervalMs: 50, stopGraceMs: 5000 });
     // Wait for the periodic upload of the trainer's first checkpoint, then deliver SIGTERM.
-    for (let i = 0; i < 400 && !(sink.some((e) => e.message === "ready") && (await local.head(`${prefix}checkpoints/checkpoint.json`))); i++) {
+    while (!(sink.some((e) => e.message === "ready") && (await local.head(`${prefix}checkpoints/checkpoint.json`)))) {
       await new Promise((r) => setTimeout(r, 25));
     }
     expect(JSON.parse((await local.get(`${prefix}checkpoints/checkpoint.json`)).toString())).toEqual({ epoch: 1 });

@@ -55,7 +55,13 @@ export interface BuiltBundle {
   externals: string[];
 }
 
-export async function buildAll(options: { only?: string[]; log?: (line: string) => void } = {}): Promise<BuiltBundle[]> {
+/**
+ * `outRoot` (default `dist/`) must sit inside the project, so bundles resolve their externals from
+ * its node_modules; tests build into a folder of their own, so test processes running side by side
+ * never start a bundle another one is rewriting.
+ */
+export async function buildAll(options: { only?: string[]; log?: (line: string) => void; outRoot?: string } = {}): Promise<BuiltBundle[]> {
+  const outRoot = options.outRoot ?? join(ROOT, "dist");
   const log = options.log ?? ((line: string) => console.log(line));
   const pkg = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> };
   const [functionFiles, jobFiles] = await Promise.all([tsFiles("functions"), tsFiles("functions/jobs")]);
@@ -69,7 +75,7 @@ export async function buildAll(options: { only?: string[]; log?: (line: string) 
 
   const built: BuiltBundle[] = [];
   for (const e of entries) {
-    const outdir = join(ROOT, "dist", e.kind === "function" ? "functions" : "jobs", e.name);
+    const outdir = join(outRoot, e.kind === "function" ? "functions" : "jobs", e.name);
     await rm(outdir, { recursive: true, force: true });
     // The train job also carries the baseline trainer, so the image trains without TRAINER_COMMAND.
     const entryPoints: Record<string, string> = { index: e.entry };

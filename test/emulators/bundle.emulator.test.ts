@@ -12,6 +12,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { PubSub, type Message } from "@google-cloud/pubsub";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -22,6 +23,8 @@ import { startGcsFake, type GcsFake } from "../fakes/gcs-server.ts";
 import { freePort, gcloudAvailable, startPubsubEmulator, type PubsubEmulator } from "../helpers/pubsub-emulator.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
+/** This process's own build folder: a test process beside this one may be building `dist/`. */
+const OUT_ROOT = join(ROOT, "dist", `.test-${process.pid}`);
 const PROJECT = "test-proj";
 const DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const hasGcloud = gcloudAvailable();
@@ -37,7 +40,7 @@ let output = "";
 
 describe.skipIf(!hasGcloud)("a built function bundle under the functions-framework CLI", () => {
   beforeAll(async () => {
-    await buildAll({ only: ["command"], log: () => undefined });
+    await buildAll({ only: ["command"], log: () => undefined, outRoot: OUT_ROOT });
     emulator = await startPubsubEmulator(PROJECT);
     gcs = await startGcsFake();
     schema = `bundle_${randomBytes(5).toString("hex")}`;
@@ -47,7 +50,7 @@ describe.skipIf(!hasGcloud)("a built function bundle under the functions-framewo
     url.searchParams.set("options", `-c search_path=${schema}`);
 
     port = await freePort();
-    fn = spawn(process.execPath, [join(ROOT, "node_modules/@google-cloud/functions-framework/build/src/main.js"), "--source=dist/functions/command", "--target=command", `--port=${port}`], {
+    fn = spawn(process.execPath, [join(ROOT, "node_modules/@google-cloud/functions-framework/build/src/main.js"), `--source=${join(OUT_ROOT, "functions", "command")}`, "--target=command", `--port=${port}`], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? "",
@@ -76,6 +79,7 @@ describe.skipIf(!hasGcloud)("a built function bundle under the functions-framewo
 
   afterAll(async () => {
     fn?.kill("SIGTERM");
+    await rm(OUT_ROOT, { recursive: true, force: true });
     await gcs?.close();
     await emulator?.stop();
     if (admin) {

@@ -13,6 +13,7 @@
  * topic it had no publisher role on.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sharpCodec } from "../../shared/adapters/imaging/codec.ts";
@@ -39,9 +40,12 @@ const REGION = "europe-west4";
 const BUCKET = { archive: `mlops-archive-${PROJECT}-test`, annotation: `mlops-annotation-${PROJECT}-test`, datasets: `mlops-datasets-${PROJECT}-test`, models: `mlops-models-${PROJECT}-test` };
 const DB_PASSWORD = "db-password-from-secret-manager";
 
-// Built once for both backends (esbuild, every function).
+// Built once for both backends (esbuild, every function), into a folder of this process's own:
+// another test process beside this one builds too, and must not rewrite a bundle this one starts.
+const OUT_ROOT = join(ROOT, "dist", `.test-${process.pid}`);
 let built: Promise<unknown> | null = null;
-const buildOnce = () => (built ??= buildAll({ only: [...FUNCTION_NAMES], log: () => undefined }));
+const buildOnce = () => (built ??= buildAll({ only: [...FUNCTION_NAMES], log: () => undefined, outRoot: OUT_ROOT }));
+afterAll(() => rm(OUT_ROOT, { recursive: true, force: true }));
 
 interface RunningFunction {
   name: FunctionName;
@@ -56,7 +60,7 @@ async function startBundle(name: FunctionName, env: Record<string, string>, pubs
   let output = "";
   const child = spawn(
     process.execPath,
-    [join(ROOT, "node_modules/@google-cloud/functions-framework/build/src/main.js"), `--source=dist/functions/${name}`, `--target=${name}`, `--port=${port}`],
+    [join(ROOT, "node_modules/@google-cloud/functions-framework/build/src/main.js"), `--source=${join(OUT_ROOT, "functions", name)}`, `--target=${name}`, `--port=${port}`],
     { cwd: ROOT, env: { PATH: process.env.PATH ?? "", NODE_ENV: "production", ...env }, stdio: ["ignore", "pipe", "pipe"] },
   );
   child.stdout?.on("data", (c: Buffer) => (output += c.toString()));

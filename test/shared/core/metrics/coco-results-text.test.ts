@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createPrng } from "../../../../shared/core/demo/prng.ts";
-import { cocoEvaluate } from "../../../../shared/core/metrics/coco.ts";
+import { cocoEvaluate, type CocoGroundTruth } from "../../../../shared/core/metrics/coco.ts";
 import { readDetectionColumns } from "../../../../shared/core/metrics/coco-results-text.ts";
 
 /** What JSON.parse makes of the same text, as columns. */
@@ -61,7 +61,7 @@ describe("readDetectionColumns", () => {
   });
 
   it("gives cocoEvaluate the same numbers as the parsed objects", () => {
-    const gt = {
+    const gt: CocoGroundTruth = {
       images: [{ id: 1 }, { id: 2 }],
       annotations: [
         { id: 1, image_id: 1, category_id: 1, bbox: [10, 10, 20, 20], area: 400, iscrowd: 0 },

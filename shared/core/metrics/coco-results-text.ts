@@ -11,8 +11,8 @@
  * or missing key, strings, nesting, non-ASCII, a value `CocoDetectionResultSchema` would refuse,
  * malformed JSON — so the caller falls back to `JSON.parse` and the zod schema, which stay the
  * authority on what is valid and on what the error says. Numbers become exactly what `JSON.parse`
- * makes of them: a short decimal is an exact integer divided or multiplied by an exact power of ten
- * (one correctly rounded operation); anything longer goes through `Number()`.
+ * makes of them: a decimal whose digits form a safe integer is that exact integer divided by an
+ * exact power of ten (one correctly rounded operation); anything longer goes through `Number()`.
  */
 export class DetectionColumns {
   constructor(
@@ -59,12 +59,14 @@ export function readDetectionColumns(text: string): DetectionColumns | null {
       return NaN;
     }
     let mantissa = 0;
-    let digits = 0; // significant digits in mantissa
+    let digits = 0; // significant digits seen
     let scale = 0; // power of ten to apply
     let exact = true;
     while (c >= 0x30 && c <= 0x39) {
       if (digits > 0 || c !== 0x30) {
-        if (digits < 15) mantissa = mantissa * 10 + (c - 0x30);
+        const next = mantissa * 10 + (c - 0x30);
+        // Exact while it stays an integer a double holds (JSON.stringify writes up to 17 digits).
+        if (next <= Number.MAX_SAFE_INTEGER) mantissa = next;
         else exact = false;
         digits++;
       }
@@ -75,7 +77,8 @@ export function readDetectionColumns(text: string): DetectionColumns | null {
       if (c < 0x30 || c > 0x39) return NaN;
       while (c >= 0x30 && c <= 0x39) {
         if (digits > 0 || c !== 0x30) {
-          if (digits < 15) mantissa = mantissa * 10 + (c - 0x30);
+          const next = mantissa * 10 + (c - 0x30);
+          if (next <= Number.MAX_SAFE_INTEGER) mantissa = next;
           else exact = false;
           digits++;
         }

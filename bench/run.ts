@@ -9,6 +9,7 @@ const SUITES: Record<string, () => Promise<BenchSuite>> = {
   normalise: async () => (await import("./normalise.bench.ts")).normaliseBench,
   throughput: async () => (await import("./throughput.bench.ts")).throughputBench,
   metrics: async () => (await import("./metrics.bench.ts")).metricsBench,
+  cold: async () => (await import("./cold.bench.ts")).coldBench,
   segmentation: async () => (await import("./segmentation.bench.ts")).segmentationBench,
   imports: async () => (await import("./imports.bench.ts")).importsBench,
   safety: async () => (await import("./safety.bench.ts")).safetyBench,

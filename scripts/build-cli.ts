@@ -24,6 +24,27 @@ import type * as Esbuild from "esbuild";
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const CLI_OUTDIR = join(ROOT, "dist", "cli");
 
+/**
+ * Left in node_modules: native addons and packages that read their own files (sharp, onnxruntime,
+ * PGlite's WASM, geotiff), pino (its transports start worker files by path), the cloud SDKs (loaded
+ * only on GCP) and our build tools. The rest (zod, commander, fflate, …) is bundled: one file
+ * read instead of a tree of small modules at every start.
+ */
+export const CLI_EXTERNALS = [
+  "sharp",
+  "onnxruntime-node",
+  "@electric-sql/pglite",
+  "geotiff",
+  "pg",
+  "pg-native",
+  "pino",
+  "@google-cloud/*",
+  "@slack/*",
+  "protobufjs",
+  "tsx",
+  "esbuild",
+];
+
 export interface CliBuild {
   outdir: string;
   sources: number;
@@ -51,7 +72,9 @@ export async function buildCli(options: { log?: (line: string) => void; outdir?:
     format: "esm",
     platform: "node",
     target: "node20",
-    packages: "external",
+    external: CLI_EXTERNALS,
+    // Bundled CommonJS dependencies (commander) still call require() for Node's built-ins.
+    banner: { js: `import { createRequire as __mlopsCreateRequire } from "node:module";\nconst require = __mlopsCreateRequire(import.meta.url);` },
     chunkNames: "[name]-[hash]",
     metafile: true,
     logLevel: "error",

@@ -23,6 +23,8 @@ export interface EvaluateCliIo {
   stdout(text: string): void;
   env: Record<string, string | undefined>;
   codec?: ImageCodec;
+  /** onnxruntime execution providers in order of preference (default: cpu), e.g. ["cuda", "cpu"]. */
+  executionProviders?: readonly string[];
 }
 
 /** The work of `mlops evaluate` (declared in evaluate.ts). */
@@ -36,8 +38,8 @@ export async function runEvaluateCommand(flags: EvaluateFlags, io: EvaluateCliIo
 
   const loaded: LoadedModel[] = [];
   try {
-    const candidate = await modelFromDir(flags.model, "candidate", loaded);
-    const champion = flags.champion ? await modelFromDir(flags.champion, "champion", loaded) : null;
+    const candidate = await modelFromDir(flags.model, "candidate", loaded, io.executionProviders);
+    const champion = flags.champion ? await modelFromDir(flags.champion, "champion", loaded, io.executionProviders) : null;
     const report = await evaluateDataset(
       {
         evaluationId: `cli-${new Date().toISOString().replace(/[-:.]/g, "")}`,
@@ -70,13 +72,13 @@ async function readLocal(path: string, what: string): Promise<Uint8Array> {
   return readFile(path);
 }
 
-async function modelFromDir(dir: string, role: "candidate" | "champion", loaded: LoadedModel[]): Promise<ModelUnderTest> {
+async function modelFromDir(dir: string, role: "candidate" | "champion", loaded: LoadedModel[], executionProviders?: readonly string[]): Promise<ModelUnderTest> {
   const folder = resolve(dir);
   const cardPath = join(folder, "model.json");
   const card = parseModelCard(parseJsonDocument(await readLocal(cardPath, `${role} model card`), cardPath));
   const modelPath = join(folder, "model.onnx");
   if (!existsSync(modelPath)) throw new PermanentError("model_not_found", `${role} model has no model.onnx in ${folder}`);
-  const runner = await loadModel({ card, modelPath });
+  const runner = await loadModel({ card, modelPath, ...(executionProviders ? { executionProviders } : {}) });
   loaded.push(runner);
   const metricsPath = join(folder, "metrics.json");
   let selfReported: Record<string, unknown> | null = null;

@@ -1,5 +1,6 @@
 import { PermanentError } from "../../errors.ts";
-import { parseCocoDetections, parseCocoGroundTruth } from "./coco-types.ts";
+import { DetectionColumns } from "./coco-results-text.ts";
+import { parseCocoDetections, parseCocoGroundTruth, type CocoDetectionResult } from "./coco-types.ts";
 
 /**
  * `COCO.createIndex`, `COCO.loadRes` (bbox) and `COCOeval._prepare` flattened into typed arrays.
@@ -65,7 +66,8 @@ function allocate(count: number): PreparedBoxes {
 
 export function prepareCoco(gtInput: unknown, dtInput: unknown): PreparedCoco {
   const gtFile = parseCocoGroundTruth(gtInput);
-  const results = parseCocoDetections(dtInput);
+  // Columns come from readDetectionColumns, which accepts only what the schema accepts.
+  const results = dtInput instanceof DetectionColumns ? dtInput : columnsOf(parseCocoDetections(dtInput));
   const warnings: string[] = [];
 
   const images = indexIds(gtFile.images.map((image) => image.id));
@@ -128,34 +130,32 @@ export function prepareCoco(gtInput: unknown, dtInput: unknown): PreparedCoco {
 
   // Two passes over the results: count what is evaluated, then fill typed arrays in input order.
   let dtCount = 0;
-  for (let i = 0; i < results.length; i++) {
-    const det = results[i]!;
+  for (let i = 0; i < results.count; i++) {
     // loadRes asserts that every result refers to an image of the ground truth.
-    if (images.positionOf(det.image_id) < 0) {
+    if (images.positionOf(results.imageId[i]!) < 0) {
       throw new PermanentError(
         "invalid_coco_results",
-        `invalid COCO detection results: detections[${i}].image_id ${det.image_id} is not an image of the ground truth`,
+        `invalid COCO detection results: detections[${i}].image_id ${results.imageId[i]} is not an image of the ground truth`,
       );
     }
-    if (categories.positionOf(det.category_id) >= 0) dtCount++;
+    if (categories.positionOf(results.categoryId[i]!) >= 0) dtCount++;
   }
-  if (dtCount < results.length) {
-    warnings.push(`${results.length - dtCount} detection(s) have a category_id missing from "categories" and are not evaluated`);
+  if (dtCount < results.count) {
+    warnings.push(`${results.count - dtCount} detection(s) have a category_id missing from "categories" and are not evaluated`);
   }
   const dt = { ...allocate(dtCount), score: new Float64Array(dtCount) };
-  for (let i = 0, j = 0; i < results.length; i++) {
-    const det = results[i]!;
-    const cat = categories.positionOf(det.category_id);
+  const bbox = results.bbox;
+  for (let i = 0, j = 0; i < results.count; i++) {
+    const cat = categories.positionOf(results.categoryId[i]!);
     if (cat < 0) continue;
-    const bbox = det.bbox;
-    dt.img[j] = images.positionOf(det.image_id);
+    dt.img[j] = images.positionOf(results.imageId[i]!);
     dt.cat[j] = cat;
-    dt.box[j * 4] = bbox[0];
-    dt.box[j * 4 + 1] = bbox[1];
-    dt.box[j * 4 + 2] = bbox[2];
-    dt.box[j * 4 + 3] = bbox[3];
-    dt.area[j] = bbox[2] * bbox[3];
-    dt.score[j] = det.score;
+    dt.box[j * 4] = bbox[i * 4]!;
+    dt.box[j * 4 + 1] = bbox[i * 4 + 1]!;
+    dt.box[j * 4 + 2] = bbox[i * 4 + 2]!;
+    dt.box[j * 4 + 3] = bbox[i * 4 + 3]!;
+    dt.area[j] = bbox[i * 4 + 2]! * bbox[i * 4 + 3]!;
+    dt.score[j] = results.score[i]!;
     j++;
   }
 
@@ -167,4 +167,21 @@ export function prepareCoco(gtInput: unknown, dtInput: unknown): PreparedCoco {
     dt,
     warnings,
   };
+}
+
+/** Validated result objects as columns (the shape readDetectionColumns produces from text). */
+function columnsOf(results: readonly CocoDetectionResult[]): DetectionColumns {
+  const n = results.length;
+  const imageId = new Float64Array(n);
+  const categoryId = new Float64Array(n);
+  const bbox = new Float64Array(n * 4);
+  const score = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const det = results[i]!;
+    imageId[i] = det.image_id;
+    categoryId[i] = det.category_id;
+    bbox.set(det.bbox, i * 4);
+    score[i] = det.score;
+  }
+  return new DetectionColumns(n, imageId, categoryId, bbox, score);
 }

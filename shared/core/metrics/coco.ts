@@ -7,10 +7,12 @@ import { prepareCoco } from "./coco-prepare.ts";
 import { summarizeDetections, summarizePerClass } from "./coco-summarize.ts";
 import { AREA_RANGES, DEFAULT_MAX_DETS, IOU_THRESHOLDS, RECALL_THRESHOLDS } from "./coco-types.ts";
 import type { CocoDetectionResult, CocoEvaluateOptions, CocoEvaluation, CocoGroundTruth } from "./coco-types.ts";
+import type { DetectionColumns } from "./coco-results-text.ts";
 
 export { formatCocoSummary, formatPerClassTable } from "./coco-format.ts";
 export type { CocoAccumulation } from "./coco-accumulate.ts";
 export * from "./coco-types.ts";
+export { DetectionColumns, readDetectionColumns } from "./coco-results-text.ts";
 
 /**
  * Bounding-box detection metrics exactly as pycocotools' `COCOeval` computes them
@@ -30,7 +32,7 @@ export * from "./coco-types.ts";
  */
 export function cocoEvaluate(
   gt: CocoGroundTruth,
-  dt: readonly CocoDetectionResult[],
+  dt: readonly CocoDetectionResult[] | DetectionColumns,
   options: CocoEvaluateOptions = {},
 ): CocoEvaluation {
   return cocoEvaluateDetailed(gt, dt, options).evaluation;
@@ -39,7 +41,7 @@ export function cocoEvaluate(
 /** `cocoEvaluate` plus COCOeval's `eval` arrays (precision [T,R,K,A,M], recall [T,K,A,M]), for PR curves. */
 export function cocoEvaluateDetailed(
   gt: CocoGroundTruth,
-  dt: readonly CocoDetectionResult[],
+  dt: readonly CocoDetectionResult[] | DetectionColumns,
   options: CocoEvaluateOptions = {},
 ): { evaluation: CocoEvaluation; accumulation: CocoAccumulation; params: CocoParams } {
   const params = resolveParams(options);

@@ -10,7 +10,7 @@ import { LocalObjectStore } from "../../../../shared/adapters/store/local.ts";
 import { runEvaluateCommand } from "../../../../shared/cli/commands/evaluate-action.ts";
 import { trainerInvocation } from "../../../../functions/jobs/train/trainer-process.ts";
 import { parseTrainJobEnv } from "../../../../shared/messages/jobs.ts";
-import { writeCloudScenes } from "./unet-fixtures.ts";
+import { writeCloudScenes } from "../../../../scripts/cloud-scenes.ts";
 
 /**
  * The reference PyTorch trainer (infra/jobs/train/unet/train_unet.py) on CPU: a few epochs on tiny

@@ -1,32 +1,42 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { sharpCodec } from "../../../../shared/adapters/imaging/codec.ts";
-import { semanticMask } from "../../../../shared/core/annotation/rasterise.ts";
-import type { DatasetManifestV2, ManifestItemV2 } from "../../../../shared/core/datasets/manifest.ts";
-import { canonicalJson, sha256Hex } from "../../../../shared/core/json.ts";
-import { createPrng } from "../../../../shared/core/demo/prng.ts";
-import type { ObjectStore } from "../../../../shared/ports.ts";
-import { annotation, box, raster } from "../../../shared/core/evaluation/fixtures.ts";
+import { sharpCodec } from "../shared/adapters/imaging/codec.ts";
+import type { CanonicalAnnotation, CanonicalObject } from "../shared/core/annotation/canonical.ts";
+import { semanticMask } from "../shared/core/annotation/rasterise.ts";
+import type { DatasetManifestV2, ManifestItemV2 } from "../shared/core/datasets/manifest.ts";
+import { canonicalJson, sha256Hex } from "../shared/core/json.ts";
+import { createPrng } from "../shared/core/demo/prng.ts";
+import type { DecodedRaster, ObjectStore } from "../shared/ports.ts";
 
 /**
- * Tiny generated scenes for the U-Net reference trainer: 32×32 products whose "cloud" boxes are
- * bright in red and NIR over a darker, noisy background. Written twice over: as the train wrapper
- * lays out DATA_DIR (train items, with mask exports) and into a workspace's bucket folders (all
- * items, for `mlops evaluate`).
+ * Generated segmentation scenes for the U-Net reference trainer (its test, scripts/gpu-check):
+ * square products whose "cloud" boxes are bright in red and NIR over a darker, noisy background.
+ * Written twice over: as the train wrapper lays out DATA_DIR (train items, with mask exports) and
+ * into a workspace's bucket folders (all items, for `mlops evaluate`).
  */
-export const SIZE = 32;
+function raster(width: number, height: number, channels: number, fill: (x: number, y: number, c: number) => number): DecodedRaster {
+  const data = new Uint8Array(width * height * channels);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) for (let c = 0; c < channels; c++) data[(y * width + x) * channels + c] = fill(x, y, c);
+  return { width, height, channels, data };
+}
 
-export async function writeCloudScenes(options: { dataDir: string; store: ObjectStore; train: number; evaluate: number; seed: number }): Promise<{ manifestUri: string; manifest: DatasetManifestV2 }> {
+function annotation(itemId: string, width: number, height: number, objects: CanonicalObject[]): CanonicalAnnotation {
+  const provenance = { backend: "local" as const, labelId: `label-${itemId}`, annotator: null, editedAt: "2026-01-01T00:00:00Z" };
+  return { schema: "canonical-annotation/v1", itemId, image: { width, height }, objects, classifications: [], provenance };
+}
+
+export async function writeCloudScenes(options: { dataDir: string; store: ObjectStore; train: number; evaluate: number; seed: number; size?: number }): Promise<{ manifestUri: string; manifest: DatasetManifestV2 }> {
+  const SIZE = options.size ?? 32;
   const prng = createPrng(options.seed);
   const items: ManifestItemV2[] = [];
   const total = options.train + options.evaluate;
   for (let i = 0; i < total; i++) {
     const itemId = `scene-${i}`;
     const split = i < options.train ? "train" : "eval";
-    const objects = Array.from({ length: 2 }, (_, k) => {
-      const w = 6 + prng.int(10);
-      const h = 6 + prng.int(10);
-      return box(`o${k}`, 1, "cloud", prng.int(SIZE - w), prng.int(SIZE - h), w, h);
+    const objects: CanonicalObject[] = Array.from({ length: 2 }, (_, k) => {
+      const w = Math.round(SIZE * (0.2 + prng.next() * 0.3));
+      const h = Math.round(SIZE * (0.2 + prng.next() * 0.3));
+      return { id: `o${k}`, kind: "box", classId: 1, className: "cloud", box: { x: prng.int(SIZE - w), y: prng.int(SIZE - h), w, h } };
     });
     const label = annotation(itemId, SIZE, SIZE, objects);
     const mask = semanticMask(label);

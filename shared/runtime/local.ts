@@ -163,6 +163,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 }
 
 async function loadBackend(config: Config, store: LocalObjectStore, log: Logger): Promise<AnnotationBackend> {
+  if (config.annotation.backend === "labelstudio") {
+    const { createLabelStudioBackend } = await import("../adapters/labelstudio/backend.ts");
+    return createLabelStudioBackend(config, { log, clock: systemClock });
+  }
   if (config.annotation.backend === "encord") {
     const { createEncordBackend } = await import("../adapters/encord/backend.ts");
     return createEncordBackend(config, { log, clock: systemClock });

@@ -88,7 +88,7 @@ export class LabelStudioApi {
     for (let page = 1; ; page++) {
       const body = parse(ProjectPageSchema, await this.transport.request({ method: "GET", path: "projects/", query: { title, page, page_size: 100 } }), "project list");
       out.push(...body.results);
-      if (body.results.length === 0 || page * 100 >= body.count) return out;
+      if (body.results.length === 0 || page * body.results.length >= body.count) return out;
     }
   }
 
@@ -112,6 +112,23 @@ export class LabelStudioApi {
       query: { project: projectId, page, page_size: pageSize, fields: options.all ? "all" : undefined, query: options.query ? JSON.stringify(options.query) : undefined },
     });
     return parse(TaskPageSchema, body, "task list");
+  }
+
+  /**
+   * One page and whether it is the last. The server may cap `page_size` (TASK_API_PAGE_SIZE_MAX),
+   * so the end is judged from what came back, never from the size asked for: a page of `n` tasks
+   * ends the listing when `page × n ≥ total` (n is at most the server's page size, so this never
+   * ends early), and a page past the end (404 "Invalid page.", as DRF pagination answers) ends it
+   * after a short last page.
+   */
+  async taskPage(projectId: number, page: number, pageSize: number, options: { all?: boolean; query?: TaskQuery } = {}): Promise<{ total: number; tasks: LsTask[]; last: boolean }> {
+    try {
+      const { total, tasks } = await this.listTasks(projectId, page, pageSize, options);
+      return { total, tasks, last: tasks.length === 0 || page * tasks.length >= total };
+    } catch (err) {
+      if (page > 1 && (err as { httpStatus?: number }).httpStatus === 404) return { total: 0, tasks: [], last: true };
+      throw err;
+    }
   }
 
   async getTask(id: number): Promise<LsTask> {

@@ -111,7 +111,7 @@ const STEPS: Step[] = [
     run: async (s) => {
       if (!s.project) return { detail: "no annotation to read yet" };
       for (let page = 1; page <= 5; page++) {
-        const { total, tasks } = await s.api.listTasks(s.project.id, page, 100, { all: true, query: { ordering: ["tasks:id"] } });
+        const { tasks, last } = await s.api.taskPage(s.project.id, page, 100, { all: true, query: { ordering: ["tasks:id"] } });
         for (const task of tasks) {
           const ref = refsOf(task)[0];
           const annotation = task.annotations?.find((a) => String(a.id) === ref?.labelId);
@@ -125,7 +125,7 @@ const STEPS: Step[] = [
           const classes = [...new Set(converted.annotation.objects.map((o) => (o.classId === null ? `${o.className} (not ours)` : o.className)))];
           return { detail: `annotation ${ref.labelId} (task ${task.id}) reads: ${converted.annotation.objects.length} mask(s)${classes.length ? ` (${classes.join(", ")})` : ""}` };
         }
-        if (tasks.length === 0 || page * 100 >= total) break;
+        if (last) break;
       }
       return { detail: "no finished annotation to read yet" };
     },

@@ -67,9 +67,9 @@ export async function pollFinished(ctx: LabelStudioContext, cursor: string | nul
   };
   let windowComplete = false;
   for (let page = 1; page <= options.windowPagesPerPoll; page++) {
-    const { total, tasks } = await ctx.api.listTasks(project.id, page, options.pageSize, { all: true, query: windowQuery });
+    const { tasks, last } = await ctx.api.taskPage(project.id, page, options.pageSize, { all: true, query: windowQuery });
     take(tasks);
-    if (tasks.length === 0 || page * options.pageSize >= total) {
+    if (last) {
       windowComplete = true;
       break;
     }
@@ -78,9 +78,8 @@ export async function pollFinished(ctx: LabelStudioContext, cursor: string | nul
   // 2. The sweep.
   let sweepPage = state.sweepPage;
   for (let n = 0; n < options.sweepPagesPerPoll; n++) {
-    const { total, tasks } = await ctx.api.listTasks(project.id, sweepPage, options.pageSize, { all: true, query: { ordering: ["tasks:id"] } });
+    const { tasks, last } = await ctx.api.taskPage(project.id, sweepPage, options.pageSize, { all: true, query: { ordering: ["tasks:id"] } });
     take(tasks);
-    const last = tasks.length === 0 || sweepPage * options.pageSize >= total;
     sweepPage = last ? 1 : sweepPage + 1;
     if (last) break; // the next poll starts over
   }

@@ -27,9 +27,9 @@ async function findTask(ctx: LabelStudioContext, itemId: string): Promise<LsTask
   const project = await ctx.project();
   const query: TaskQuery = { filters: { conjunction: "and", items: [{ filter: "filter:tasks:data.itemId", operator: "equal", type: "String", value: itemId }] }, ordering: ["tasks:id"] };
   for (let page = 1; ; page++) {
-    const { total, tasks } = await ctx.api.listTasks(project.id, page, 100, { query });
+    const { tasks, last } = await ctx.api.taskPage(project.id, page, 100, { query });
     const hit = tasks.find((t) => itemIdOf(t) === itemId);
     if (hit) return hit;
-    if (tasks.length === 0 || page * 100 >= total) return null;
+    if (last) return null;
   }
 }

@@ -105,12 +105,12 @@ function toTask(ctx: LabelStudioContext, item: RegistrationRequest, imageKey: st
 export async function tasksByItem(ctx: LabelStudioContext, projectId: number): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   for (let page = 1; ; page++) {
-    const { total, tasks } = await ctx.api.listTasks(projectId, page, PAGE_SIZE, { query: { ordering: ["tasks:id"] } });
+    const { tasks, last } = await ctx.api.taskPage(projectId, page, PAGE_SIZE, { query: { ordering: ["tasks:id"] } });
     for (const task of tasks) {
       const itemId = itemIdOf(task);
       if (itemId && !out.has(itemId)) out.set(itemId, task.id);
     }
-    if (tasks.length === 0 || page * PAGE_SIZE >= total) return out;
+    if (last) return out;
   }
 }
 

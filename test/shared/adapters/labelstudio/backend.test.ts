@@ -148,6 +148,22 @@ describe("Label Studio backend: poll and labels", () => {
     expect(JSON.parse(cursor!).sweepPage).toBe(1);
   });
 
+  it("follows pages when the server caps page_size below what was asked (TASK_API_PAGE_SIZE_MAX)", async () => {
+    h = await startLabelStudioHarness({ pageSizeMax: 10 });
+    const backend = h.backend(); // asks for 100 per page
+    await backend.register(Array.from({ length: 45 }, (_, i) => imageRequest(i + 1, { width: W, height: H })));
+    for (const t of h.fake.tasks.values()) h.fake.annotate(t.id, brushResult(CLASS_MASK, W, H, DEFAULT_ONTOLOGY));
+    const { refs } = await backend.poll(null);
+    expect(new Set(refs.map((r) => r.labelId)).size).toBe(45);
+    // A second registration of the same items after a lost answer would list them all too.
+    const ledger = memoryRegistrationLedger();
+    h.fake.fail({ match: "/import", status: 504, times: 1, afterWork: true });
+    await backend.register([imageRequest(46), imageRequest(47)], ledger);
+    const again = await backend.register([imageRequest(46), imageRequest(47)], ledger);
+    expect(again.every((r) => r.ok)).toBe(true);
+    expect(h.fake.counters.importedTasks).toBe(47);
+  });
+
   it("retries 5xx and 429 with back-off and Retry-After, then gives up with a TransientError", async () => {
     h = await startLabelStudioHarness();
     const backend = h.backend();

@@ -1,4 +1,5 @@
 import type { Config } from "../../config/load.ts";
+import { silentLogger } from "../basics.ts";
 import { describeError, PermanentError, TransientError } from "../../errors.ts";
 import { bindLabelStudioConfig, labelingConfigFor } from "../../core/annotation/labelstudio-config.ts";
 import { fromLabelStudioResult } from "../../core/annotation/labelstudio-result.ts";
@@ -49,7 +50,7 @@ const STEPS: Step[] = [
     needs: ["auth"],
     run: async (s) => {
       try {
-        s.project = await resolveProject(s.api, s.settings, { debug() {}, info() {}, warn() {}, error() {}, child() { return this; } }, false);
+        s.project = await resolveProject(s.api, s.settings, silentLogger, false);
       } catch (err) {
         if (err instanceof PermanentError && err.code === "labelstudio_project_missing") {
           s.project = null;

@@ -9,34 +9,40 @@ import { readStatusSnapshot } from "../../shared/db/queries/status.ts";
 import { brushResult } from "../fakes/labelstudio-harness.ts";
 import { startFakeLabelStudio, type FakeLabelStudio } from "../fakes/labelstudio-server.ts";
 import { createTestDb, testDbKind } from "../helpers/db.ts";
+import { freePort } from "../helpers/pubsub-emulator.ts";
 
 /**
  * The local runtime on the `labelstudio` backend, against the wire-level fake (which checks the
  * token, the labeling config, the import and the paging): products are imported as tasks, the
  * annotation team paints the ground truth with Label Studio brushes (its own RLE), the poll pulls
  * the finished annotations, decodes them, checks and accepts them, and the loop goes on to a
- * promotion.
+ * promotion. Images are served by the local dashboard (LABEL_STUDIO_IMAGE_URL_PREFIX), and polls
+ * happen only when Label Studio's webhook nudges them (no timers).
  */
+const SECRET = "a-secret-shared-with-label-studio";
 const PRODUCTS = 6;
 
 describe(`the loop on the Label Studio backend (${testDbKind})`, () => {
   let workspace: string;
   let runtime: LocalRuntime;
   let fake: FakeLabelStudio;
+  let hook: (secret: string) => Promise<Response>;
   const products = Array.from({ length: PRODUCTS }, (_, i) => makeDemoProduct({ seed: 700 + i, width: 40, height: 40, name: `ls-${i + 1}` }));
 
   beforeAll(async () => {
     workspace = mkdtempSync(join(tmpdir(), "mlops-labelstudio-"));
     // A small page size, so the poll has to follow pages.
     fake = await startFakeLabelStudio({ pageSizeMax: 4 });
+    const port = await freePort();
     runtime = await startLocalRuntime({
       db: await createTestDb(),
-      serve: false,
+      serve: true,
       timers: false,
       say: () => undefined,
       env: {
         ...process.env,
-        ...fake.env({ LABEL_STUDIO_IMAGE_URL_PREFIX: "http://127.0.0.1:8080/objects/" }),
+        ...fake.env({ LABEL_STUDIO_IMAGE_URL_PREFIX: `http://127.0.0.1:${port}/objects/`, LABEL_STUDIO_WEBHOOK_SECRET: SECRET }),
+        PORT: String(port),
         DATABASE_URL: undefined,
         MLOPS_WORKSPACE: workspace,
         LOG_LEVEL: "warn",
@@ -49,6 +55,8 @@ describe(`the loop on the Label Studio backend (${testDbKind})`, () => {
     });
     await Promise.all(products.map((p) => runtime.store.put(`gs://archive/incoming/${p.name}.zip`, p.zip)));
     runtime.watcher.kick();
+    // What Label Studio's webhook sends on ANNOTATION_CREATED (the header configured on the hook).
+    hook = (secret) => fetch(`${runtime.url}labelstudio-webhook`, { method: "POST", headers: { "content-type": "application/json", "X-Mlops-Webhook-Secret": secret }, body: JSON.stringify({ action: "ANNOTATION_CREATED" }) });
 
     const byTitle = new Map(products.map((p) => [p.name, p]));
     const deadline = Date.now() + 240_000;
@@ -60,7 +68,7 @@ describe(`the loop on the Label Studio backend (${testDbKind})`, () => {
         const { width, height, mask } = product.groundTruth;
         return brushResult(mask, width, height, DEFAULT_ONTOLOGY);
       }, { annotator: "annotator@team" });
-      await runtime.publish("poll.tick", { reason: "schedule" });
+      expect((await hook(SECRET)).status).toBe(202);
       await runtime.publish("reconcile.tick", { reason: "schedule" });
       await new Promise((r) => setTimeout(r, 700));
       if ((await runtime.deps.db.query(`SELECT 1 FROM alias_moves`)).rowCount > 0) break;
@@ -73,7 +81,7 @@ describe(`the loop on the Label Studio backend (${testDbKind})`, () => {
     rmSync(workspace, { recursive: true, force: true });
   });
 
-  it("imports each product once as a task carrying its item id, title, size and the RGB image URL", () => {
+  it("imports each product once as a task carrying its item id, title, size and the RGB image URL, which the dashboard serves", async () => {
     expect(fake.counters.authFailures).toBe(0);
     expect(fake.projects.size).toBe(1);
     const tasks = [...fake.tasks.values()];
@@ -81,8 +89,15 @@ describe(`the loop on the Label Studio backend (${testDbKind})`, () => {
     for (const t of tasks) {
       const title = String(t.data.title);
       expect(t.data).toMatchObject({ itemId: expect.stringMatching(/.+/), width: 40, height: 40 });
-      expect(t.data.image).toBe(`http://127.0.0.1:8080/objects/annotation/items/${title}/${title}_rgb.png`);
+      expect(t.data.image).toBe(`${runtime.url}objects/annotation/items/${title}/${title}_rgb.png`);
+      const image = await fetch(String(t.data.image));
+      expect(image.status).toBe(200);
+      expect(image.headers.get("content-type")).toBe("image/png");
     }
+  });
+
+  it("refuses a webhook call without the secret", async () => {
+    expect((await hook("not-the-secret")).status).toBe(401);
   });
 
   it("pulls the finished annotations, accepts them, and promotes a model trained on them", async () => {

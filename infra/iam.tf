@@ -104,7 +104,7 @@ resource "google_secret_manager_secret_iam_member" "function_secret_access" {
 }
 
 # Invokers: the push identity may call the consumers, the trigger identity the functions with a
-# storage trigger, the listed viewers the dashboard. Nobody else.
+# storage trigger, the listed viewers the dashboard (and, below, anyone the Label Studio webhook).
 resource "google_cloud_run_service_iam_member" "push_invoker" {
   for_each = local.consumers
 
@@ -130,6 +130,17 @@ resource "google_cloud_run_service_iam_member" "dashboard_viewer" {
   service  = local.function_services["dashboard"]
   role     = "roles/run.invoker"
   member   = each.value
+}
+
+# Label Studio cannot obtain a Google identity token: its webhook function is public and checks
+# the shared secret header itself (shared/adapters/labelstudio/webhook.ts). Only with that backend.
+resource "google_cloud_run_service_iam_member" "labelstudio_webhook_public" {
+  count = local.labelstudio_enabled ? 1 : 0
+
+  location = var.region
+  service  = local.function_services["labelstudio-webhook"]
+  role     = "roles/run.invoker"
+  member   = "allUsers"
 }
 
 # Eventarc's receiver role exists only at project level.

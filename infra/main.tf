@@ -12,8 +12,9 @@ locals {
     models     = "mlops-models-${local.name_suffix}"
   }
 
-  encord_enabled = var.annotation_backend == "encord"
-  slack_enabled  = var.slack_channel != null
+  encord_enabled      = var.annotation_backend == "encord"
+  labelstudio_enabled = var.annotation_backend == "labelstudio"
+  slack_enabled       = var.slack_channel != null
 
   # Every value Terraform knows, by variable name (meaning in shared/config/schema.ts). A deployable
   # gets only the names its registry entry lists for this annotation backend (the variables of its
@@ -42,6 +43,10 @@ locals {
       ENCORD_PROJECT_HASH = var.encord.project_hash
       ENCORD_FOLDER       = var.encord.folder
     } : {},
+    local.labelstudio_enabled ? merge({
+      LABEL_STUDIO_URL     = var.label_studio.url
+      LABEL_STUDIO_PROJECT = var.label_studio.project
+    }, var.label_studio.image_url_prefix == null ? {} : { LABEL_STUDIO_IMAGE_URL_PREFIX = var.label_studio.image_url_prefix }) : {},
   var.trainer_command == null ? {} : { TRAINER_COMMAND = var.trainer_command })
 
   # loop_settings may set (or override) any variable; each deployable still gets only its own.
@@ -63,6 +68,10 @@ locals {
     { DB_PASSWORD = google_secret_manager_secret.db_password.secret_id },
     local.slack_enabled ? { SLACK_BOT_TOKEN = google_secret_manager_secret.slack_bot_token[0].secret_id } : {},
     local.encord_enabled ? { ENCORD_SSH_KEY = google_secret_manager_secret.encord_ssh_key[0].secret_id } : {},
+    local.labelstudio_enabled ? {
+      LABEL_STUDIO_API_KEY        = google_secret_manager_secret.label_studio_api_key[0].secret_id
+      LABEL_STUDIO_WEBHOOK_SECRET = google_secret_manager_secret.label_studio_webhook_secret[0].secret_id
+    } : {},
   )
   function_secrets = {
     for name, secret_keys in local.function_secret_keys : name => {

@@ -61,7 +61,7 @@ locals {
 
   # Every variable some deployable reads: loop_settings may name only these.
   known_env = toset(flatten(concat(
-    [for fn in local.functions : concat(fn.env["local"], fn.env["encord"])],
+    [for fn in local.functions : concat(fn.env["local"], fn.env["encord"], fn.env["labelstudio"])],
     [for job in local.jobs : job.env],
   )))
 }

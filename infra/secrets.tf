@@ -31,3 +31,21 @@ resource "google_secret_manager_secret" "slack_bot_token" {
   }
   depends_on = [google_project_service.apis]
 }
+
+resource "google_secret_manager_secret" "label_studio_api_key" {
+  count     = local.labelstudio_enabled ? 1 : 0
+  secret_id = "mlops-label-studio-api-key"
+  replication {
+    auto {}
+  }
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_secret_manager_secret" "label_studio_webhook_secret" {
+  count     = local.labelstudio_enabled ? 1 : 0
+  secret_id = "mlops-label-studio-webhook-secret"
+  replication {
+    auto {}
+  }
+  depends_on = [google_project_service.apis]
+}

@@ -38,13 +38,23 @@ variable "deletion_protection" {
 }
 
 variable "annotation_backend" {
-  description = "local (object-store inbox under gs://<annotation bucket>/inbox/) or encord."
+  description = "local (object-store inbox under gs://<annotation bucket>/inbox/), encord or labelstudio."
   type        = string
   default     = "local"
   validation {
-    condition     = contains(["local", "encord"], var.annotation_backend)
-    error_message = "annotation_backend must be local or encord."
+    condition     = contains(["local", "encord", "labelstudio"], var.annotation_backend)
+    error_message = "annotation_backend must be local, encord or labelstudio."
   }
+}
+
+variable "label_studio" {
+  description = "Label Studio settings, used when annotation_backend = labelstudio (docs/labelstudio.md). The API key and the webhook secret go into the mlops-label-studio-api-key and mlops-label-studio-webhook-secret secrets."
+  type = object({
+    url              = string
+    project          = optional(string, "mlops-loop")
+    image_url_prefix = optional(string)
+  })
+  default = null
 }
 
 variable "encord" {

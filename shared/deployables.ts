@@ -17,7 +17,7 @@ import { MESSAGE_TYPES, SUBSCRIPTIONS, type ConsumerName, type MessageType } fro
  */
 
 /** The annotation backends; a function's sections may differ per backend. */
-export const BACKENDS = ["local", "encord"] as const;
+export const BACKENDS = ["local", "encord", "labelstudio"] as const;
 export type Backend = (typeof BACKENDS)[number];
 
 export const BUCKETS = ["archive", "annotation", "datasets", "models"] as const;
@@ -131,7 +131,7 @@ export const FUNCTIONS = {
     trigger: { kind: "push" },
     publishes: ["items.registered", "item.failed"],
     sections: [...CONSUMER, "buckets", "annotation"],
-    backendSections: { encord: ["encord"] },
+    backendSections: { encord: ["encord"], labelstudio: ["labelstudio"] },
     heavy: [],
     // The inbox backend writes tasks/ into the annotation bucket.
     buckets: { annotation: "admin" },
@@ -146,7 +146,7 @@ export const FUNCTIONS = {
     trigger: { kind: "push" },
     publishes: ["annotations.accepted"],
     sections: [...CONSUMER, "buckets", "annotation"],
-    backendSections: { encord: ["encord"] },
+    backendSections: { encord: ["encord"], labelstudio: ["labelstudio"] },
     // Quality checks decode the nodata mask PNG.
     heavy: ["codec"],
     buckets: { annotation: "viewer" },
@@ -240,6 +240,23 @@ export const FUNCTIONS = {
     maxInstances: 3,
     concurrency: 1,
   },
+  "labelstudio-webhook": {
+    // Label Studio cannot sign its webhooks nor obtain a Google identity token: the function checks
+    // a shared secret header itself, and only nudges the poll (which re-reads everything it trusts).
+    trigger: { kind: "http" },
+    publishes: ["command"],
+    // db: the gcp deps open the database on cold start (migrations), though nothing here reads it.
+    sections: ["gcp", "db", "labelstudioWebhook"],
+    heavy: [],
+    buckets: {},
+    launches: [],
+    memory: "256Mi",
+    cpu: "1",
+    // Label Studio waits 1 s for a delivery (WEBHOOK_TIMEOUT) and drops it after; answer fast.
+    timeoutSeconds: 30,
+    maxInstances: 2,
+    concurrency: 10,
+  },
 } as const satisfies Record<string, FunctionSpec>;
 
 /**
@@ -289,7 +306,7 @@ export function sectionsOf(name: FunctionName | JobName, backend: Backend): Conf
 
 /** The backend named by a raw environment (`loadConfig` validates the value itself). */
 export function backendOf(env: Record<string, string | undefined>): Backend {
-  return env.ANNOTATION_BACKEND === "encord" ? "encord" : "local";
+  return env.ANNOTATION_BACKEND === "encord" || env.ANNOTATION_BACKEND === "labelstudio" ? env.ANNOTATION_BACKEND : "local";
 }
 
 /** Environment variables (plain and secret) a deployable may read with this backend. */

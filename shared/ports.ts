@@ -117,6 +117,8 @@ export interface RegistrationRequest {
   kind: "product" | "image";
   contentSha256: string;
   images: RegistrationImage[];
+  /** Higher first: how soon annotators should see the item (backends that order their queue use it). */
+  priority?: number;
 }
 
 export type RegistrationResult =
@@ -182,7 +184,7 @@ export interface FetchedLabel {
 }
 
 export interface AnnotationBackend {
-  readonly name: "local" | "encord";
+  readonly name: "local" | "encord" | "labelstudio";
   /**
    * Registers items with the backend; idempotent for items registered before. A backend whose
    * registration runs as asynchronous jobs records them in `jobs` (an in-memory ledger when none is
@@ -199,6 +201,18 @@ export interface AnnotationBackend {
   poll(cursor: string | null): Promise<{ refs: LabelRef[]; nextCursor: string | null }>;
   /** Fetches and converts label content. Adapters chunk requests as their API requires. */
   fetchLabels(refs: readonly LabelRef[]): Promise<FetchedLabel[]>;
+  /**
+   * Sends a machine-made pre-label for a registered item, for annotators to correct: `mask` holds a
+   * class id per pixel (row-major, the item's size; values outside the ontology are unlabelled).
+   * Optional: backends without pre-label support leave it out.
+   */
+  prelabel?(itemId: string, mask: PrelabelMask, modelVersion: string): Promise<void>;
+}
+
+export interface PrelabelMask {
+  width: number;
+  height: number;
+  data: Uint8Array;
 }
 
 // ---------------------------------------------------------------------------------------------

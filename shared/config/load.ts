@@ -40,7 +40,7 @@ export interface Config {
     singleValueImages: "warn" | "fail";
   };
   annotation: {
-    backend: "local" | "encord";
+    backend: "local" | "encord" | "labelstudio";
     ontology: string[];
     task: "segmentation" | "detection" | "classification";
     registerBatchSize: number;
@@ -56,6 +56,15 @@ export interface Config {
     projectHash: string | undefined;
     completeStage: string;
   };
+  labelStudio: {
+    /** Without a trailing slash. */
+    url: string | undefined;
+    apiKey: string | undefined;
+    /** A numeric id or a title. */
+    project: string;
+    imageUrlPrefix: string | undefined;
+  };
+  labelStudioWebhook: { secret: string | undefined; header: string };
   threshold: { line: string; n: number; m: number; tHours: number; evalSplitPercent: number };
   training: {
     trainerCommand: string | undefined;
@@ -162,6 +171,13 @@ function buildConfig(e: Env): Config {
       projectHash: e.ENCORD_PROJECT_HASH,
       completeStage: e.ENCORD_COMPLETE_STAGE,
     },
+    labelStudio: {
+      url: e.LABEL_STUDIO_URL?.replace(/\/+$/, ""),
+      apiKey: e.LABEL_STUDIO_API_KEY,
+      project: e.LABEL_STUDIO_PROJECT,
+      imageUrlPrefix: e.LABEL_STUDIO_IMAGE_URL_PREFIX,
+    },
+    labelStudioWebhook: { secret: e.LABEL_STUDIO_WEBHOOK_SECRET, header: e.LABEL_STUDIO_WEBHOOK_HEADER },
     threshold: { line: e.DATASET_LINE, n: e.THRESHOLD_N, m: e.THRESHOLD_M, tHours: e.THRESHOLD_T_HOURS, evalSplitPercent: e.EVAL_SPLIT_PERCENT },
     training: {
       trainerCommand: e.TRAINER_COMMAND,
@@ -225,6 +241,8 @@ export function redactConfig(config: Config): Config {
     ...config,
     ...(has.has("db") ? { db: { ...config.db, password: mask(config.db.password), url: config.db.url?.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@") } } : {}),
     ...(has.has("encord") ? { encord: { ...config.encord, sshKey: mask(config.encord.sshKey) } } : {}),
+    ...(has.has("labelstudio") ? { labelStudio: { ...config.labelStudio, apiKey: mask(config.labelStudio.apiKey) } } : {}),
+    ...(has.has("labelstudioWebhook") ? { labelStudioWebhook: { ...config.labelStudioWebhook, secret: mask(config.labelStudioWebhook.secret) } } : {}),
     ...(has.has("slack") ? { slack: { ...config.slack, token: mask(config.slack.token) } } : {}),
   };
 }

@@ -129,7 +129,7 @@ export const EnvSchema = z
     SINGLE_VALUE_IMAGES: z.enum(["warn", "fail"]).default("warn"),
 
     // Annotation
-    ANNOTATION_BACKEND: z.enum(["local", "encord"]).default("local"),
+    ANNOTATION_BACKEND: z.enum(["local", "encord", "labelstudio"]).default("local"),
     /** Encord object name → class id (or a list, index = id). Nodata pixels may only be the fill class (see ontology.ts). */
     ONTOLOGY: jsonOf(ontologyNames).default(DEFAULT_ONTOLOGY),
     TASK: z.enum(["segmentation", "detection", "classification"]).default("segmentation"),
@@ -144,6 +144,20 @@ export const EnvSchema = z
     ENCORD_DATASET_HASH: z.string().optional(),
     ENCORD_PROJECT_HASH: z.string().optional(),
     ENCORD_COMPLETE_STAGE: z.string().default("Complete"),
+    /** Label Studio's base URL (`https://ls.example.com`, or `…/ls` when served under a sub-path). */
+    LABEL_STUDIO_URL: z.string().url().optional(),
+    /** A legacy API token (Account & Settings → Access Token), sent as `Authorization: Token <key>`. */
+    LABEL_STUDIO_API_KEY: z.string().optional(),
+    /** The project: its numeric id, or a title (created with the generated labeling config if absent). */
+    LABEL_STUDIO_PROJECT: z.string().min(1).default("mlops-loop"),
+    /**
+     * Unset: tasks carry `gs://bucket/name` URIs, which a GCS source storage connection of the project
+     * resolves. Set: tasks carry `<prefix><bucket>/<name>` (the local dashboard serves `…/objects/`).
+     */
+    LABEL_STUDIO_IMAGE_URL_PREFIX: z.string().url().optional(),
+    /** The shared secret Label Studio's webhook sends in LABEL_STUDIO_WEBHOOK_HEADER. */
+    LABEL_STUDIO_WEBHOOK_SECRET: z.string().min(16, "at least 16 characters").optional(),
+    LABEL_STUDIO_WEBHOOK_HEADER: z.string().regex(/^[a-zA-Z0-9-_]+$/, "a header name Label Studio accepts ([a-zA-Z0-9-_]+)").default("X-Mlops-Webhook-Secret"),
 
     // Threshold and datasets
     DATASET_LINE: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).default("default"),
@@ -219,6 +233,11 @@ export function crossFieldIssues(env: Readonly<Record<string, string | undefined
     }
     for (const key of ["ENCORD_INTEGRATION", "ENCORD_DATASET_HASH", "ENCORD_PROJECT_HASH"]) {
       if (!has(key)) issues.push(`${key}: required when ANNOTATION_BACKEND=encord`);
+    }
+  }
+  if (sections.has("labelstudio") && env.ANNOTATION_BACKEND === "labelstudio") {
+    for (const key of ["LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY"]) {
+      if (!has(key)) issues.push(`${key}: required when ANNOTATION_BACKEND=labelstudio`);
     }
   }
   const n = Number(env.THRESHOLD_N ?? 100);

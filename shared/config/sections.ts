@@ -43,6 +43,18 @@ export const CONFIG_SECTIONS = {
     // Its rules read ANNOTATION_BACKEND.
     requires: ["annotation"],
   },
+  labelstudio: {
+    env: ["LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY", "LABEL_STUDIO_PROJECT", "LABEL_STUDIO_IMAGE_URL_PREFIX"],
+    config: ["labelStudio"],
+    secrets: ["LABEL_STUDIO_API_KEY"],
+    // Its rules read ANNOTATION_BACKEND.
+    requires: ["annotation"],
+  },
+  labelstudioWebhook: {
+    env: ["LABEL_STUDIO_WEBHOOK_SECRET", "LABEL_STUDIO_WEBHOOK_HEADER"],
+    config: ["labelStudioWebhook"],
+    secrets: ["LABEL_STUDIO_WEBHOOK_SECRET"],
+  },
   threshold: {
     env: ["DATASET_LINE", "THRESHOLD_N", "THRESHOLD_M", "THRESHOLD_T_HOURS", "EVAL_SPLIT_PERCENT"],
     config: ["threshold"],

@@ -78,6 +78,10 @@ export async function createGcpDeps(env: Record<string, string | undefined>, hea
 
   let backend: Promise<AnnotationBackend> | undefined;
   const loadBackend = async (): Promise<AnnotationBackend> => {
+    if (config.annotation.backend === "labelstudio") {
+      const { createLabelStudioBackend } = await import("../adapters/labelstudio/backend.ts");
+      return createLabelStudioBackend(config, { log, clock: clock });
+    }
     if (config.annotation.backend === "encord") {
       const { createEncordBackend } = await import("../adapters/encord/backend.ts");
       return createEncordBackend(config, { log, clock });

@@ -1,4 +1,4 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { createWriteStream } from "node:fs";
@@ -142,7 +142,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         return info ? { body: await store.get(uri), ...(info.contentType ? { contentType: info.contentType } : {}) } : null;
       },
     });
-    server = createServer((req, res) => void handler(req, res));
+    server = createServer((req, res) => {
+      // Label Studio's webhook, as the labelstudio-webhook function takes it in the cloud.
+      if (req.url?.split("?")[0] === "/labelstudio-webhook") return void labelStudioWebhook(req, res, deps);
+      void handler(req, res);
+    });
     url = await listen(server, config.local.port);
   }
 
@@ -163,12 +167,28 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 }
 
 async function loadBackend(config: Config, store: LocalObjectStore, log: Logger): Promise<AnnotationBackend> {
+  if (config.annotation.backend === "labelstudio") {
+    const { createLabelStudioBackend } = await import("../adapters/labelstudio/backend.ts");
+    return createLabelStudioBackend(config, { log, clock: systemClock });
+  }
   if (config.annotation.backend === "encord") {
     const { createEncordBackend } = await import("../adapters/encord/backend.ts");
     return createEncordBackend(config, { log, clock: systemClock });
   }
   const { createInboxBackend } = await import("../adapters/annotation/inbox-backend.ts");
   return createInboxBackend({ store, config, log });
+}
+
+async function labelStudioWebhook(req: IncomingMessage, res: ServerResponse, deps: Deps): Promise<void> {
+  req.resume(); // the body is not trusted (nor needed): drain it
+  try {
+    const { handleLabelStudioWebhook } = await import("../adapters/labelstudio/webhook.ts");
+    const out = await handleLabelStudioWebhook({ method: req.method ?? "GET", header: (name) => [req.headers[name.toLowerCase()]].flat()[0] }, deps);
+    res.writeHead(out.status, { "content-type": "application/json" }).end(JSON.stringify(out.body));
+  } catch (err) {
+    deps.log.error("labelstudio-webhook failed", { error: String(err) });
+    if (!res.headersSent) res.writeHead(503).end();
+  }
 }
 
 async function buildNotifier(config: Config, say: (line: string) => void, log: Logger, db: Db): Promise<Notifier> {

@@ -24,6 +24,7 @@ beforeAll(() => {
   backends = {
     local: reacher.exported("shared/adapters/annotation/inbox-backend.ts", "createInboxBackend"),
     encord: reacher.exported("shared/adapters/encord/backend.ts", "createEncordBackend"),
+    labelstudio: reacher.exported("shared/adapters/labelstudio/backend.ts", "createLabelStudioBackend"),
   };
 }, 120_000);
 

@@ -32,8 +32,10 @@ function localKeys(local: string): string[] {
 }
 
 /** platform_env names that depend on a Terraform variable, and whether this test turns them on. */
-const CONDITIONAL = { SLACK_CHANNEL: "slack_channel", TRAINER_COMMAND: "trainer_command" } as const;
+const CONDITIONAL = { SLACK_CHANNEL: "slack_channel", TRAINER_COMMAND: "trainer_command", LABEL_STUDIO_IMAGE_URL_PREFIX: "label_studio.image_url_prefix" } as const;
 const ENCORD_SETTINGS = ["ENCORD_DATASET_HASH", "ENCORD_FOLDER", "ENCORD_INTEGRATION", "ENCORD_PROJECT_HASH"];
+const LABELSTUDIO_SETTINGS = ["LABEL_STUDIO_URL", "LABEL_STUDIO_PROJECT"];
+const LABELSTUDIO_SECRETS = ["LABEL_STUDIO_API_KEY", "LABEL_STUDIO_WEBHOOK_SECRET"];
 
 export interface TerraformInputs {
   backend: Backend;
@@ -48,12 +50,13 @@ export interface TerraformInputs {
 /** Checks that `platform` and `secrets` name exactly what main.tf sets for this backend. */
 export function checkAgainstMainTf(inputs: TerraformInputs): void {
   const encord = inputs.backend === "encord";
-  const expectedPlatform = localKeys("platform_env").filter((k) => !(k in CONDITIONAL) && (encord || !ENCORD_SETTINGS.includes(k)));
+  const labelstudio = inputs.backend === "labelstudio";
+  const expectedPlatform = localKeys("platform_env").filter((k) => !(k in CONDITIONAL) && (encord || !ENCORD_SETTINGS.includes(k)) && (labelstudio || !LABELSTUDIO_SETTINGS.includes(k)));
   const givenPlatform = Object.keys(inputs.platform).sort();
   if (JSON.stringify(givenPlatform) !== JSON.stringify(expectedPlatform)) {
     throw new Error(`platform_env in infra/main.tf sets ${expectedPlatform.join(", ")}; the test gives ${givenPlatform.join(", ")}`);
   }
-  const expectedSecrets = localKeys("secret_ids").filter((k) => k !== "SLACK_BOT_TOKEN" && (encord || k !== "ENCORD_SSH_KEY"));
+  const expectedSecrets = localKeys("secret_ids").filter((k) => k !== "SLACK_BOT_TOKEN" && (encord || k !== "ENCORD_SSH_KEY") && (labelstudio || !LABELSTUDIO_SECRETS.includes(k)));
   const givenSecrets = Object.keys(inputs.secrets).sort();
   if (JSON.stringify(givenSecrets) !== JSON.stringify(expectedSecrets)) {
     throw new Error(`secret_ids in infra/main.tf has ${expectedSecrets.join(", ")}; the test gives ${givenSecrets.join(", ")}`);

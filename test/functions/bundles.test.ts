@@ -25,6 +25,7 @@ import { topicFor } from "../../shared/messages/topics.ts";
 import { buildAll } from "../../scripts/build.ts";
 import { generateTestKey } from "../fakes/encord-keys.ts";
 import { startFakeEncord, type FakeEncord } from "../fakes/encord-server.ts";
+import { startFakeLabelStudio, type FakeLabelStudio } from "../fakes/labelstudio-server.ts";
 import { startGcsFake, type GcsFake } from "../fakes/gcs-server.ts";
 import { startPubsubFake, type PubsubFake } from "../fakes/pubsub-server.ts";
 import { createUrlTestDb, type UrlTestDb } from "../helpers/db.ts";
@@ -39,6 +40,7 @@ const REGION = "europe-west4";
 /** Terraform's names: mlops-<kind>-<project>-<env>. */
 const BUCKET = { archive: `mlops-archive-${PROJECT}-test`, annotation: `mlops-annotation-${PROJECT}-test`, datasets: `mlops-datasets-${PROJECT}-test`, models: `mlops-models-${PROJECT}-test` };
 const DB_PASSWORD = "db-password-from-secret-manager";
+const WEBHOOK_SECRET = "webhook-secret-from-secret-manager";
 
 // Built once for both backends (esbuild, every function), into a folder of this process's own:
 // another test process beside this one builds too, and must not rewrite a bundle this one starts.
@@ -108,6 +110,7 @@ describe.each(BACKENDS)("the built function bundles on Terraform's environment, 
   let gcs: GcsFake;
   let encord: FakeEncord | null = null;
   let encordKey: ReturnType<typeof generateTestKey> | null = null;
+  let labelStudio: FakeLabelStudio | null = null;
   let inputs: TerraformInputs;
   const fns = {} as Record<FunctionName, RunningFunction>;
 
@@ -118,6 +121,7 @@ describe.each(BACKENDS)("the built function bundles on Terraform's environment, 
       encordKey = generateTestKey();
       encord = await startFakeEncord({ publicKeyHex: encordKey.publicKeyHex });
     }
+    if (backend === "labelstudio") labelStudio = await startFakeLabelStudio();
     const fakeEncordEnv = encord?.env({ ENCORD_SSH_KEY: encordKey!.openssh }) ?? {};
     inputs = {
       backend,
@@ -140,10 +144,15 @@ describe.each(BACKENDS)("the built function bundles on Terraform's environment, 
         ...(encord
           ? { ENCORD_INTEGRATION: fakeEncordEnv.ENCORD_INTEGRATION!, ENCORD_DATASET_HASH: fakeEncordEnv.ENCORD_DATASET_HASH!, ENCORD_PROJECT_HASH: fakeEncordEnv.ENCORD_PROJECT_HASH!, ENCORD_FOLDER: "mlops-loop" }
           : {}),
+        ...(labelStudio ? { LABEL_STUDIO_URL: labelStudio.url, LABEL_STUDIO_PROJECT: "mlops-loop" } : {}),
       },
       // envs/dev.tfvars' loop_settings, plus where Encord lives (the fake).
       loopSettings: { THRESHOLD_N: "100", THRESHOLD_M: "20", THRESHOLD_T_HOURS: "24", TASK: "segmentation", ...(encord ? { ENCORD_DOMAIN: encord.url } : {}) },
-      secrets: { DB_PASSWORD, ...(encordKey ? { ENCORD_SSH_KEY: encordKey.openssh } : {}) },
+      secrets: {
+        DB_PASSWORD,
+        ...(encordKey ? { ENCORD_SSH_KEY: encordKey.openssh } : {}),
+        ...(labelStudio ? { LABEL_STUDIO_API_KEY: labelStudio.apiKey, LABEL_STUDIO_WEBHOOK_SECRET: WEBHOOK_SECRET } : {}),
+      },
     };
     checkAgainstMainTf(inputs);
 
@@ -162,13 +171,16 @@ describe.each(BACKENDS)("the built function bundles on Terraform's environment, 
     await Promise.all(Object.values(fns).map((fn) => fn.pubsub.close()));
     await gcs?.close();
     await encord?.close();
+    await labelStudio?.close();
     await db?.close();
   });
 
-  it("gives each function only its own secrets: the Encord key to register and poll alone", () => {
+  it("gives each function only its own secrets: the backend's key to register and poll alone, the webhook secret to its function", () => {
+    const backendKey = { local: [], encord: ["ENCORD_SSH_KEY"], labelstudio: ["LABEL_STUDIO_API_KEY"] }[backend];
     for (const name of FUNCTION_NAMES) {
       const { secrets } = terraformEnv(name, inputs);
-      expect(Object.keys(secrets).sort(), name).toEqual(backend === "encord" && (name === "register" || name === "poll") ? ["DB_PASSWORD", "ENCORD_SSH_KEY"] : ["DB_PASSWORD"]);
+      const own = name === "register" || name === "poll" ? backendKey : name === "labelstudio-webhook" && backend === "labelstudio" ? ["LABEL_STUDIO_WEBHOOK_SECRET"] : [];
+      expect(Object.keys(secrets).sort(), name).toEqual(["DB_PASSWORD", ...own]);
     }
   });
 
@@ -192,6 +204,9 @@ describe.each(BACKENDS)("the built function bundles on Terraform's environment, 
     if (backend === "encord") {
       expect([...encord!.state.items.values()].some((i) => i.clientMetadata.includes("it_bundle_reg"))).toBe(true);
       expect(encord!.state.counters.authFailures).toBe(0);
+    } else if (labelStudio) {
+      expect([...labelStudio.tasks.values()].map((t) => t.data.itemId)).toContain("it_bundle_reg");
+      expect(labelStudio.counters.authFailures).toBe(0);
     } else {
       expect(gcs.getObject(BUCKET.annotation, "tasks/it_bundle_reg.json")).toBeDefined();
     }
@@ -210,13 +225,18 @@ describe.each(BACKENDS)("the built function bundles on Terraform's environment, 
       };
       gcs.putObject(BUCKET.annotation, "inbox/bundle-poll.json", JSON.stringify(coco), "application/json");
     }
-    const before = encord?.state.counters.requests ?? 0;
+    const before = encord?.state.counters.requests ?? labelStudio?.counters.requests ?? 0;
     const res = await postPush(fns.poll.url, "poll-tick", { messageId: "b-poll-1", attributes: { type: "poll.tick" } });
     expect(res.status, fns.poll.output()).toBe(204);
     if (backend === "local") {
       const item = await db.db.query<{ state: string }>(`SELECT state FROM items WHERE id = 'it_bundle_poll'`);
       expect(item.rows[0]?.state).toBe("accepted");
       expect(publishedBy(fns.poll).map((p) => [p.topic, p.envelope.data])).toEqual([["annotations-accepted", { accepted: 1, rejected: 0, itemIds: ["it_bundle_poll"] }]]);
+    } else if (labelStudio) {
+      // Nothing is annotated yet: poll listed the project's tasks with the secret key and found nothing.
+      expect(labelStudio.counters.requests).toBeGreaterThan(before);
+      expect(labelStudio.counters.authFailures).toBe(0);
+      expect(handled(fns.poll).at(-1)).toMatchObject({ consumer: "poll", status: "skipped" });
     } else {
       // Nothing is complete in Encord yet: poll signed its requests with the secret key and found nothing.
       expect(encord!.state.counters.requests).toBeGreaterThan(before);
@@ -281,12 +301,25 @@ describe.each(BACKENDS)("the built function bundles on Terraform's environment, 
     expect(await res.json()).toMatchObject({ funnel: expect.anything() });
   });
 
+  it("labelstudio-webhook publishes the poll command for the shared secret (its publisher grant), and 401 without it", async () => {
+    const hook = fns["labelstudio-webhook"];
+    const post = (headers: Record<string, string>) =>
+      fetch(`${hook.url}/`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify({ action: "ANNOTATION_CREATED" }) });
+    expect((await post({})).status, hook.output()).toBe(401);
+    // Only the Label Studio backend gives it the secret: elsewhere every call is refused.
+    const res = await post({ "X-Mlops-Webhook-Secret": WEBHOOK_SECRET });
+    expect(res.status, hook.output()).toBe(labelStudio ? 202 : 401);
+    expect(publishedBy(hook).map((p) => [p.topic, p.envelope.type, p.envelope.data])).toEqual(labelStudio ? [["commands", "command", { name: "poll", actor: "labelstudio-webhook" }]] : []);
+  });
+
   it("no function was refused a publish or failed its cold start, and none printed a secret", () => {
     for (const fn of Object.values(fns)) {
       expect(fn.pubsub.refused, fn.name).toEqual([]);
       expect(fn.child.exitCode, fn.name).toBeNull();
       expect(fn.output(), fn.name).not.toContain(DB_PASSWORD);
       if (encordKey) expect(fn.output(), fn.name).not.toContain(encordKey.openssh.split("\n")[1]!);
+      if (labelStudio) expect(fn.output(), fn.name).not.toContain(labelStudio.apiKey);
+      expect(fn.output(), fn.name).not.toContain(WEBHOOK_SECRET);
       expect(fn.output(), fn.name).not.toMatch(/invalid configuration|ConfigError/);
     }
   });

@@ -7,8 +7,9 @@ import { describeError } from "../../errors.ts";
 /**
  * `mlops backend check [--json]`: proves the configured annotation backend is reachable and set
  * up. For Encord it runs seven steps (integration, project + workflow, class binding, dataset,
- * storage folder, legacy API, one label row; see adapters/encord/check.ts) and names each
- * failing one; for the local inbox it reports the folder. Exit code 0 when all is well, 1 when a
+ * storage folder, legacy API, one label row; see adapters/encord/check.ts), for Label Studio five
+ * (auth, project, labeling config, image access, one annotation; adapters/labelstudio/check.ts),
+ * and names each failing one; for the local inbox it reports the folder. Exit code 0 when all is well, 1 when a
  * step fails, 2 for a configuration error.
  */
 
@@ -44,6 +45,19 @@ export async function runBackendCheck(
     if (options.json) io.out(JSON.stringify({ backend: "local", ...report }));
     else io.out(`annotation backend: local folder inbox at ${inbox} (drop Encord label-row JSON or COCO files there)`);
     return 0;
+  }
+
+  if (config.annotation.backend === "labelstudio") {
+    const { checkLabelStudio, formatLabelStudioReport } = await import("../../adapters/labelstudio/check.ts");
+    const report = await checkLabelStudio(config, { log: silentLogger, clock: systemClock, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
+    if (options.json) {
+      io.out(JSON.stringify({ backend: "labelstudio", ...report }));
+    } else {
+      const { out, err } = formatLabelStudioReport(report, config.labelStudio.url ?? "");
+      out.forEach(io.out);
+      err.forEach(io.err);
+    }
+    return report.ok ? 0 : 1;
   }
 
   const { checkEncord, formatCheckReport } = await import("../../adapters/encord/check.ts");

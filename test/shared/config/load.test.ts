@@ -85,6 +85,16 @@ describe("loadConfig", () => {
     expect(c.encord.domain).toBe("https://api.us.encord.com");
   });
 
+  it("requires the Label Studio URL and key only for the labelstudio backend, and redacts the key and the webhook secret", () => {
+    expect(() => loadConfig({ ANNOTATION_BACKEND: "labelstudio" })).toThrow(/LABEL_STUDIO_URL: required[\s\S]*LABEL_STUDIO_API_KEY: required/);
+    expect(() => loadConfig({ LABEL_STUDIO_WEBHOOK_SECRET: "short" })).toThrow(/LABEL_STUDIO_WEBHOOK_SECRET: at least 16/);
+    expect(() => loadConfig({ LABEL_STUDIO_WEBHOOK_HEADER: "X Bad" })).toThrow(/LABEL_STUDIO_WEBHOOK_HEADER/);
+    const c = loadConfig({ ANNOTATION_BACKEND: "labelstudio", LABEL_STUDIO_URL: "https://ls.example.com/ls/", LABEL_STUDIO_API_KEY: "tok-123", LABEL_STUDIO_WEBHOOK_SECRET: "0123456789abcdef-secret" });
+    expect(c.labelStudio).toEqual({ url: "https://ls.example.com/ls", apiKey: "tok-123", project: "mlops-loop", imageUrlPrefix: undefined });
+    expect(c.labelStudioWebhook.header).toBe("X-Mlops-Webhook-Secret");
+    expect(JSON.stringify(redactConfig(c))).not.toMatch(/tok-123|0123456789abcdef-secret/);
+  });
+
   it("refuses M above N", () => {
     expect(() => loadConfig({ THRESHOLD_N: "5", THRESHOLD_M: "6" })).toThrow(/THRESHOLD_M: must not exceed THRESHOLD_N/);
   });

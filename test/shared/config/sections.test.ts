@@ -25,6 +25,9 @@ const FULL_ENV: Record<string, string> = {
   ENCORD_INTEGRATION: "i",
   ENCORD_DATASET_HASH: "d",
   ENCORD_PROJECT_HASH: "p",
+  LABEL_STUDIO_URL: "https://ls.example.com",
+  LABEL_STUDIO_API_KEY: "ls-key",
+  LABEL_STUDIO_WEBHOOK_SECRET: "a-webhook-secret-of-length",
   SLACK_BOT_TOKEN: "xoxb",
   SLACK_CHANNEL: "#c",
   THRESHOLD_N: "10",
@@ -76,7 +79,7 @@ describe("config sections", () => {
     expect(Object.keys(c).sort()).toEqual(["db", "failpoints", "gcp", "logLevel", "runtime", "workspace"]);
     const redacted = redactConfig(c);
     expect(JSON.stringify(redacted)).not.toContain("pw");
-    expect(JSON.stringify(redactConfig(loadConfig(FULL_ENV)))).not.toMatch(/xoxb|BEGIN OPENSSH|"pw"/);
+    expect(JSON.stringify(redactConfig(loadConfig(FULL_ENV)))).not.toMatch(/xoxb|BEGIN OPENSSH|"pw"|ls-key|a-webhook-secret/);
   });
 
   it.each(BACKENDS)("loads every function's and job's config from exactly the variables its sections name (%s backend)", (backend) => {

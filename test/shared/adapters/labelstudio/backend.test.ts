@@ -117,7 +117,9 @@ describe("Label Studio backend: poll and labels", () => {
   });
 
   it("lists an edit as a new revision, and reads a label it did not poll through the annotation and task", async () => {
-    h = await startLabelStudioHarness();
+    // Label Studio's clock moves a second per write, so the edit is newer to the millisecond.
+    let tick = Date.parse("2026-03-01T10:00:00Z");
+    h = await startLabelStudioHarness({ now: () => new Date((tick += 1000)) });
     const backend = h.backend();
     await backend.register([imageRequest(1, { width: W, height: H })]);
     const [t1] = [...h.fake.tasks.values()];

@@ -110,11 +110,16 @@ describe("Label Studio backend: poll and labels", () => {
     const byClass = new Map(annotation.objects.map((o) => [o.classId, o.kind === "mask" ? [...decodeRowMajor(o.mask.counts, W, H)] : []]));
     expect([...byClass.keys()].sort()).toEqual([1, 2, 4]);
     for (const id of [1, 2, 4]) expect(byClass.get(id)).toEqual([...CLASS_MASK].map((v) => (v === id ? 1 : 0)));
-    expect(JSON.parse(nextCursor!)).toMatchObject({ v: 1, updatedAfter: t1!.updated_at });
+    // The window moves to the newest task update seen: t2's (its skip bumped it), to the millisecond.
+    const cursor = JSON.parse(nextCursor!) as { v: number; updatedAfter: string };
+    expect(cursor.v).toBe(1);
+    expect(Date.parse(cursor.updatedAfter)).toBe(Date.parse(t2!.updated_at));
   });
 
   it("lists an edit as a new revision, and reads a label it did not poll through the annotation and task", async () => {
-    h = await startLabelStudioHarness();
+    // Label Studio's clock moves a second per write, so the edit is newer to the millisecond.
+    let tick = Date.parse("2026-03-01T10:00:00Z");
+    h = await startLabelStudioHarness({ now: () => new Date((tick += 1000)) });
     const backend = h.backend();
     await backend.register([imageRequest(1, { width: W, height: H })]);
     const [t1] = [...h.fake.tasks.values()];

@@ -104,7 +104,7 @@ resource "google_secret_manager_secret_iam_member" "function_secret_access" {
 }
 
 # Invokers: the push identity may call the consumers, the trigger identity the functions with a
-# storage trigger, the listed viewers the dashboard. Nobody else.
+# storage trigger, the listed viewers the dashboard; Slack (signed requests) slack-actions.
 resource "google_cloud_run_service_iam_member" "push_invoker" {
   for_each = local.consumers
 
@@ -130,6 +130,17 @@ resource "google_cloud_run_service_iam_member" "dashboard_viewer" {
   service  = local.function_services["dashboard"]
   role     = "roles/run.invoker"
   member   = each.value
+}
+
+# Slack cannot present a Google identity: slack-actions is invokable by anyone (only when Slack is
+# enabled) and refuses every request that does not carry Slack's signature (SLACK_SIGNING_SECRET).
+resource "google_cloud_run_service_iam_member" "slack_actions_public" {
+  count = local.slack_enabled ? 1 : 0
+
+  location = var.region
+  service  = local.function_services["slack-actions"]
+  role     = "roles/run.invoker"
+  member   = "allUsers"
 }
 
 # Eventarc's receiver role exists only at project level.

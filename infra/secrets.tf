@@ -31,3 +31,12 @@ resource "google_secret_manager_secret" "slack_bot_token" {
   }
   depends_on = [google_project_service.apis]
 }
+
+resource "google_secret_manager_secret" "slack_signing_secret" {
+  count     = local.slack_enabled ? 1 : 0
+  secret_id = "mlops-slack-signing-secret"
+  replication {
+    auto {}
+  }
+  depends_on = [google_project_service.apis]
+}

@@ -175,7 +175,7 @@ async function buildNotifier(config: Config, say: (line: string) => void, log: L
   const local = new ConsoleFileNotifier({ file: join(config.workspace, "notifications.log"), write: say });
   if (!config.slack.token || !config.slack.channel) return local;
   const { SlackNotifier, dbThreadStore } = await import("../adapters/gcp/slack.ts");
-  return new FanoutNotifier([local, new SlackNotifier({ token: config.slack.token, channel: config.slack.channel, threads: dbThreadStore(db), log })]);
+  return new FanoutNotifier([local, new SlackNotifier({ token: config.slack.token, channel: config.slack.channel, threads: dbThreadStore(db), log, dashboardUrl: config.dashboardUrl })]);
 }
 
 function listen(server: Server, port: number): Promise<string> {

@@ -131,12 +131,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   let server: Server | null = null;
   let url: string | null = null;
   if (options.serve !== false) {
-    const { createDashboardHandler } = await import("../dashboard/http.ts");
+    const { createDashboardHandler, dashboardPages } = await import("../dashboard/http.ts");
     const handler = createDashboardHandler({
       title: "mlops-loop (local)",
       logger: log,
       getSnapshot: () => readStatusSnapshot(db),
       listFailures: (o) => listFailures(db, o),
+      pages: dashboardPages(db, await import("../db/queries/pages.ts")),
       readObject: async (uri) => {
         const info = await store.head(uri);
         return info ? { body: await store.get(uri), ...(info.contentType ? { contentType: info.contentType } : {}) } : null;

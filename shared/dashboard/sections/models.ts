@@ -1,7 +1,7 @@
 /** Sections 4–7: dataset versions, training runs, the model leaderboard, evaluations. */
 import { metricChart, type MetricPoint } from "../charts.ts";
 import { formatCount, formatDelta, formatMetric, idCell, timeCell } from "../format.ts";
-import { html, type SafeHtml } from "../html.ts";
+import { link, html, type SafeHtml } from "../html.ts";
 import { badge, clipped, emptyState, modelRef, objectRef, section, table, type RenderContext } from "./common.ts";
 
 export function renderDatasets(context: RenderContext): SafeHtml {
@@ -100,7 +100,7 @@ export function renderEvaluations(context: RenderContext): SafeHtml {
       : table(
           ["evaluation", "state", "metric", "candidate", "champion", "Δ", "decision", "created", "report"],
           evaluations.map((e) => [
-            idCell(e.id, 14),
+            link(context.pageLink(`/evaluations/${encodeURIComponent(e.id)}`), idCell(e.id, 14), `evaluation ${e.id}`),
             badge(e.state),
             e.primaryMetric ?? html`<span class="muted">–</span>`,
             html`${modelRef(context, e.candidateModelId)}<br><span class="metric-value">${formatMetric(e.candidateValue)}</span>`,

@@ -103,7 +103,11 @@ export async function compareRuns(a: RunDetail, b: RunDetail, readJson: (uri: st
 
 /** Aligned columns, a section heading per group, `*` marking values that differ. */
 export function formatRunComparison(c: RunComparison): string {
-  const show = (v: Cell) => (v === null ? "—" : String(v));
+  // Long texts (a trainer's note) are clipped here; --json keeps them whole.
+  const show = (v: Cell) => {
+    const text = v === null ? "—" : String(v);
+    return text.length > 40 ? `${text.slice(0, 39)}…` : text;
+  };
   const keyWidth = Math.max(10, ...c.rows.map((r) => r.key.length));
   const aWidth = Math.max(c.a.length, ...c.rows.map((r) => show(r.a).length));
   const lines = [`  ${"".padEnd(keyWidth)}  ${c.a.padEnd(aWidth)}  ${c.b}`];

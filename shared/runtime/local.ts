@@ -84,7 +84,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     // The jobs read the same configuration, with the workspace made absolute.
     env: { ...stringEnv(env), MLOPS_RUNTIME: "local", MLOPS_WORKSPACE: config.workspace },
   });
-  const notifier = await buildNotifier(config, say, log, db);
+  // Console links open in the browser: under DASHBOARD_URL, else under this runtime's own dashboard.
+  let url: string | null = null;
+  const notifier = await buildNotifier(config, say, log, db, () => config.dashboardUrl ?? url);
   let backend: Promise<AnnotationBackend> | null = null;
   const deps: Deps = {
     config,
@@ -129,7 +131,6 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   }
 
   let server: Server | null = null;
-  let url: string | null = null;
   if (options.serve !== false) {
     const { createDashboardHandler, dashboardPages } = await import("../dashboard/http.ts");
     const handler = createDashboardHandler({
@@ -172,8 +173,8 @@ async function loadBackend(config: Config, store: LocalObjectStore, log: Logger)
   return createInboxBackend({ store, config, log });
 }
 
-async function buildNotifier(config: Config, say: (line: string) => void, log: Logger, db: Db): Promise<Notifier> {
-  const local = new ConsoleFileNotifier({ file: join(config.workspace, "notifications.log"), write: say });
+async function buildNotifier(config: Config, say: (line: string) => void, log: Logger, db: Db, dashboardUrl: () => string | null): Promise<Notifier> {
+  const local = new ConsoleFileNotifier({ file: join(config.workspace, "notifications.log"), write: say, dashboardUrl });
   if (!config.slack.token || !config.slack.channel) return local;
   const { SlackNotifier, dbThreadStore } = await import("../adapters/gcp/slack.ts");
   return new FanoutNotifier([local, new SlackNotifier({ token: config.slack.token, channel: config.slack.channel, threads: dbThreadStore(db), log, dashboardUrl: config.dashboardUrl })]);

@@ -1,7 +1,7 @@
 import { WebClient, type ChatPostMessageArguments, type FilesUploadV2Arguments } from "@slack/web-api";
 import { describeError } from "../../errors.ts";
 import type { Logger, Notification, NotificationAttachment, Notifier, Queryable } from "../../ports.ts";
-import { objectPath } from "../../dashboard/paths.ts";
+import { dashboardLink } from "../../dashboard/paths.ts";
 import { SLACK_ACTION_IDS } from "./slack-actions.ts";
 
 /** Where each run's Slack thread lives: our thread key → the parent message's `ts`. */
@@ -143,20 +143,9 @@ export function formatMessage(n: Notification, dashboardUrl?: string): string {
   return lines.filter((l) => l.length > 0).join("\n");
 }
 
-/** An http(s) URL a browser can open for a notification link, or null. */
+/** An http(s) URL a browser can open for a notification link, or null (see dashboardLink). */
 export function browserLink(url: string, dashboardUrl: string | undefined): string | null {
-  if (/^https?:\/\//i.test(url)) return url;
-  if (!dashboardUrl) return null;
-  const base = dashboardUrl.replace(/\/+$/, "");
-  if (url.startsWith("gs://")) {
-    try {
-      return `${base}${objectPath("", url)}`;
-    } catch {
-      return null;
-    }
-  }
-  if (url.startsWith("/") && !url.startsWith("//")) return `${base}${url}`;
-  return null;
+  return dashboardLink(url, dashboardUrl);
 }
 
 /** A Block Kit block, as JSON (the SDK's block types live in a package we do not depend on). */

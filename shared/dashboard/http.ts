@@ -21,8 +21,6 @@ import { EvaluationReportSchema, type EvaluationReport } from "../core/evaluatio
 import { ITEM_STATES, type ItemState, type StatusSnapshot } from "../core/status/snapshot.ts";
 import type * as PageQueryModule from "../db/queries/pages.ts";
 import type { EvaluationDetail, GalleryItem, ItemPage, RunDetail } from "../db/queries/pages.ts";
-
-type PageQueries = Pick<typeof PageQueryModule, "listGalleryItems" | "readItemPage" | "readRunDetail" | "readEvaluationDetail">;
 import { GALLERY_LIMIT, renderGalleryPage } from "./pages/gallery.ts";
 import { renderItemPage } from "./pages/item.ts";
 import { renderEvaluationPage } from "./pages/evaluation.ts";
@@ -31,6 +29,8 @@ import type { Logger, Queryable } from "../ports.ts";
 import { DASHBOARD_CSP, OBJECT_CSP } from "./assets.ts";
 import { normaliseBasePath, objectPath, parseObjectPath } from "./paths.ts";
 import { renderDashboard } from "./render.ts";
+
+type PageQueries = Pick<typeof PageQueryModule, "listGalleryItems" | "readItemPage" | "readRunDetail" | "readEvaluationDetail">;
 
 export interface DashboardObject {
   body: Uint8Array;

@@ -10,7 +10,8 @@
  *                                answer carries the cursor of the next page, or null)
  *   GET /objects/<bucket>/<name> object bytes through `readObject` (only when one is given)
  *   GET /items?state=<state>     item gallery (thumbnails), GET /items/<id> one item,
- *   GET /evaluations/<id>        one evaluation, GET /api/runs/<id> one run as JSON (with `pages`)
+ *   GET /evaluations/<id>        one evaluation, GET /api/runs/<id> one run as JSON,
+ *   GET /runs/compare?a=&b=      two runs side by side (all with `pages`)
  *   GET /healthz                 `ok`
  *
  * HEAD is answered like GET without a body; other methods get 405. Errors become a short 500
@@ -24,6 +25,8 @@ import type { EvaluationDetail, GalleryItem, ItemPage, RunDetail } from "../db/q
 import { GALLERY_LIMIT, renderGalleryPage } from "./pages/gallery.ts";
 import { renderItemPage } from "./pages/item.ts";
 import { renderEvaluationPage } from "./pages/evaluation.ts";
+import { renderRunComparisonPage } from "./pages/runs.ts";
+import { compareRuns } from "../core/runs/compare.ts";
 import { describeError, PermanentError } from "../errors.ts";
 import type { Logger, Queryable } from "../ports.ts";
 import { DASHBOARD_CSP, OBJECT_CSP } from "./assets.ts";
@@ -190,6 +193,17 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
       if (!detail) return sendText(res, 404, "no such evaluation");
       return htmlPage(renderEvaluationPage(pageOptions, detail, await readReport(detail.reportUri)));
     }
+    if (path === "/runs/compare") {
+      const query = new URL(req.url ?? "/", "http://dashboard").searchParams;
+      const [a, b] = await Promise.all([query.get("a"), query.get("b")].map((id) => (id ? pages.readRun(id) : Promise.resolve(null))));
+      if (!a || !b) return sendText(res, 404, "compare needs two known runs: ?a=<run id>&b=<run id>");
+      const comparison = await compareRuns(a, b, async (uri) => {
+        const object = readObject ? await readObject(uri) : null;
+        if (!object) throw new Error(`no ${uri}`);
+        return JSON.parse(Buffer.from(object.body).toString("utf8")) as unknown;
+      });
+      return htmlPage(renderRunComparisonPage(pageOptions, comparison));
+    }
     const id = idAfter(path, "/api/runs/");
     const run = id ? await pages.readRun(id) : null;
     return run ? send(res, 200, "application/json; charset=utf-8", JSON.stringify(run)) : sendText(res, 404, "no such run");
@@ -226,7 +240,7 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
       return send(res, 200, "application/json; charset=utf-8", JSON.stringify({ failures, next: last ? { before: last.at, beforeId: last.id } : null }));
     }
     if (path === "/healthz") return sendText(res, 200, "ok");
-    if (options.pages && (path === "/items" || path.startsWith("/items/") || path.startsWith("/evaluations/") || path.startsWith("/api/runs/"))) {
+    if (options.pages && (path === "/items" || path === "/runs/compare" || path.startsWith("/items/") || path.startsWith("/evaluations/") || path.startsWith("/api/runs/"))) {
       return servePage(req, res, path, options.pages);
     }
     if (path.startsWith("/objects/")) return serveObject(res, path.slice("/objects/".length));

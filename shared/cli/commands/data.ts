@@ -7,7 +7,7 @@ import type { Config } from "../../config/load.ts";
 import type { RunDetail } from "../../db/queries/pages.ts";
 import { configFromEnv, readStatus, readViaRuntimeOrDb } from "../workspace.ts";
 import { archiveStore, CliError } from "./ops.ts";
-import { compareRuns, formatRunComparison } from "./runs-compare.ts";
+import { compareRuns, formatRunComparison } from "../../core/runs/compare.ts";
 
 /** Where these commands write; tests pass their own. */
 export interface DataCliIo {

@@ -34,8 +34,12 @@ export function renderTrainingRuns(context: RenderContext): SafeHtml {
       ? emptyState("No training runs yet.")
       : table(
           ["run", "dataset", "state", "attempt", "execution", "model", "started", "finished", "error"],
-          runs.map((r) => [
-            idCell(r.id, 14),
+          runs.map((r, i) => {
+            // Runs are newest first: the next row is the run before this one on the same line.
+            const previous = runs.slice(i + 1).find((p) => p.line === r.line);
+            const compare = previous ? context.pageLink(`/runs/compare?a=${encodeURIComponent(previous.id)}&b=${encodeURIComponent(r.id)}`) : null;
+            return [
+            html`${idCell(r.id, 14)}${compare ? html`<br>${link(compare, "vs previous", `compare with ${previous!.id}`)}` : ""}`,
             r.datasetSeq === null ? idCell(r.datasetVersionId, 12, "prefix") : html`v${r.datasetSeq}`,
             badge(r.state),
             formatCount(r.attempt),
@@ -44,7 +48,8 @@ export function renderTrainingRuns(context: RenderContext): SafeHtml {
             timeCell(r.createdAt, context.reference),
             timeCell(r.finishedAt, context.reference),
             r.error ? html`<span class="error-text">${clipped(r.error)}</span>` : html`<span class="muted">–</span>`,
-          ]),
+            ];
+          }),
           "runs",
         );
   return section("runs", "Training runs", body);

@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { compareRuns, formatRunComparison } from "../../../shared/cli/commands/runs-compare.ts";
+import { compareRuns, formatRunComparison } from "../../../shared/core/runs/compare.ts";
 import { createDashboardHandler, dashboardPages } from "../../../shared/dashboard/http.ts";
 import * as queries from "../../../shared/db/queries/pages.ts";
 import { readStatusSnapshot } from "../../../shared/db/queries/status.ts";
@@ -119,6 +119,12 @@ describe(`dashboard detail pages (${testDbKind})`, () => {
     expect(row("trainer", "loss")).toMatchObject({ a: "0.4 (last of 3)", b: "0.3 (last of 2)" });
     expect(row("evaluation", "mIoU")).toMatchObject({ a: 0.6, b: 0.7, differs: true });
     expect(row("evaluation", "class.b")).toMatchObject({ a: 0.5, b: 0.5, differs: false });
+    // The same comparison as a page, linked from the newer run on the overview.
+    const page = await (await fetch(`${base}/runs/compare?a=run_a&b=run_b`)).text();
+    expect(page).toMatch(/<tr class="differs"><td>epochs <span class="badge warn">differs<\/span><\/td><td>4<\/td><td>8<\/td><\/tr>/);
+    expect(page).toMatch(/<tr><td>lr<\/td><td>0\.01<\/td><td>0\.01<\/td><\/tr>/);
+    expect((await fetch(`${base}/runs/compare?a=run_a&b=nope`)).status).toBe(404);
+    expect(await (await fetch(`${base}/`)).text()).toContain(`href="/runs/compare?a=run_a&amp;b=run_b"`);
     const text = formatRunComparison(comparison);
     expect(text).toMatch(/^\* epochs\s+4\s+8$/m);
     expect(text).toMatch(/^ {2}lr\s+0\.01\s+0\.01$/m);

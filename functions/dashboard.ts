@@ -14,9 +14,10 @@ let handler: Promise<DashboardHandler> | undefined;
 /** Built on the first request (not at import) so a cold start costs only the framework. */
 function dashboardHandler(): Promise<DashboardHandler> {
   handler ??= (async () => {
-    const [{ createDashboardHandler }, { listFailures, readStatusSnapshot }, { db, store, log }] = await Promise.all([
+    const [{ createDashboardHandler, dashboardPages }, { listFailures, readStatusSnapshot }, queries, { db, store, log }] = await Promise.all([
       import("../shared/dashboard/http.ts"),
       import("../shared/db/queries/status.ts"),
+      import("../shared/db/queries/pages.ts"),
       deps(),
     ]);
     return createDashboardHandler({
@@ -24,6 +25,7 @@ function dashboardHandler(): Promise<DashboardHandler> {
       logger: log,
       getSnapshot: () => readStatusSnapshot(db),
       listFailures: (o) => listFailures(db, o),
+      pages: dashboardPages(db, queries),
       readObject: async (uri) => {
         const info = await store.head(uri);
         return info ? { body: await store.get(uri), ...(info.contentType ? { contentType: info.contentType } : {}) } : null;

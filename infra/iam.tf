@@ -104,7 +104,8 @@ resource "google_secret_manager_secret_iam_member" "function_secret_access" {
 }
 
 # Invokers: the push identity may call the consumers, the trigger identity the functions with a
-# storage trigger, the listed viewers the dashboard (and, below, anyone the Label Studio webhook).
+# storage trigger, the listed viewers the dashboard (and, below, anyone the Label Studio webhook
+# and Slack's signed requests to slack-actions).
 resource "google_cloud_run_service_iam_member" "push_invoker" {
   for_each = local.consumers
 
@@ -139,6 +140,17 @@ resource "google_cloud_run_service_iam_member" "labelstudio_webhook_public" {
 
   location = var.region
   service  = local.function_services["labelstudio-webhook"]
+  role     = "roles/run.invoker"
+  member   = "allUsers"
+}
+
+# Slack cannot present a Google identity: slack-actions is invokable by anyone (only when Slack is
+# enabled) and refuses every request that does not carry Slack's signature (SLACK_SIGNING_SECRET).
+resource "google_cloud_run_service_iam_member" "slack_actions_public" {
+  count = local.slack_enabled ? 1 : 0
+
+  location = var.region
+  service  = local.function_services["slack-actions"]
   role     = "roles/run.invoker"
   member   = "allUsers"
 }

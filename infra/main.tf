@@ -66,7 +66,10 @@ locals {
   # Secret env vars: variable name => Secret Manager secret id (only the secrets that exist).
   secret_ids = merge(
     { DB_PASSWORD = google_secret_manager_secret.db_password.secret_id },
-    local.slack_enabled ? { SLACK_BOT_TOKEN = google_secret_manager_secret.slack_bot_token[0].secret_id } : {},
+    local.slack_enabled ? {
+      SLACK_BOT_TOKEN      = google_secret_manager_secret.slack_bot_token[0].secret_id
+      SLACK_SIGNING_SECRET = google_secret_manager_secret.slack_signing_secret[0].secret_id
+    } : {},
     local.encord_enabled ? { ENCORD_SSH_KEY = google_secret_manager_secret.encord_ssh_key[0].secret_id } : {},
     local.labelstudio_enabled ? {
       LABEL_STUDIO_API_KEY        = google_secret_manager_secret.label_studio_api_key[0].secret_id

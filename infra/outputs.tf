@@ -24,3 +24,8 @@ output "dead_letter_subscriptions" {
   description = "Pull these to inspect or replay messages a consumer gave up on."
   value       = { for k, s in google_pubsub_subscription.dead_letter : k => s.name }
 }
+
+output "slack_actions_url" {
+  description = "Request URL for the Slack app's Interactivity setting (Approve/Reject buttons)."
+  value       = local.function_uris["slack-actions"]
+}

@@ -49,3 +49,12 @@ resource "google_secret_manager_secret" "label_studio_webhook_secret" {
   }
   depends_on = [google_project_service.apis]
 }
+
+resource "google_secret_manager_secret" "slack_signing_secret" {
+  count     = local.slack_enabled ? 1 : 0
+  secret_id = "mlops-slack-signing-secret"
+  replication {
+    auto {}
+  }
+  depends_on = [google_project_service.apis]
+}

@@ -257,6 +257,21 @@ export const FUNCTIONS = {
     maxInstances: 2,
     concurrency: 10,
   },
+
+  /** Slack's interactivity endpoint (review buttons): signed requests only, publishes commands. */
+  "slack-actions": {
+    trigger: { kind: "http" },
+    publishes: ["command"],
+    sections: ["gcp", "db", "slackActions"],
+    heavy: [],
+    buckets: {},
+    launches: [],
+    memory: "512Mi",
+    cpu: "1",
+    timeoutSeconds: 30,
+    maxInstances: 3,
+    concurrency: 1,
+  },
 } as const satisfies Record<string, FunctionSpec>;
 
 /**

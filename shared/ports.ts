@@ -283,9 +283,14 @@ export interface Notification {
   threadKey?: string;
   title: string;
   text: string;
-  /** Links shown with the message (report, dashboard). */
+  /**
+   * Links shown with the message. A URL is absolute (http/https), a dashboard path (`/evaluations/…`,
+   * resolved against DASHBOARD_URL) or a `gs://` object (shown through the dashboard's `/objects/…`).
+   */
   links?: { label: string; url: string }[];
   attachments?: NotificationAttachment[];
+  /** A decision a person can take from the message: Slack shows Approve / Reject buttons. */
+  review?: { evaluationId: string };
 }
 
 export interface Notifier {

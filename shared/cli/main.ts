@@ -5,6 +5,7 @@ import { registerNormaliseCommand } from "./commands/normalise.ts";
 import { registerMetricsCommand } from "./commands/metrics.ts";
 import { registerEvaluateCommand } from "./commands/evaluate.ts";
 import { registerBackendCommand } from "./commands/backend.ts";
+import { registerDataCommands } from "./commands/data.ts";
 
 /**
  * The `mlops` command. Each subcommand is declared in `shared/cli/commands/<name>.ts` (commander
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerMetricsCommand(program);
   registerEvaluateCommand(program);
   registerBackendCommand(program);
+  registerDataCommands(program);
   return program;
 }
 

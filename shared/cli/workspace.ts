@@ -2,6 +2,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { loadConfig, type Config } from "../config/load.ts";
 import type { StatusSnapshot } from "../core/status/snapshot.ts";
+import type { Db } from "../ports.ts";
 
 /** Where a running `mlops start` says it is, so other CLI calls talk to it instead of its database. */
 export interface RuntimeInfo {
@@ -52,6 +53,27 @@ export async function readStatus(config: Config): Promise<StatusSnapshot> {
   try {
     const { readStatusSnapshot } = await import("../db/queries/status.ts");
     return await readStatusSnapshot(db);
+  } finally {
+    await db.close();
+  }
+}
+
+/**
+ * One read for the CLI: from the running runtime's dashboard API (`apiPath`, 404 = null), else
+ * straight from the database, so the CLI never opens the embedded database behind the runtime's back.
+ */
+export async function readViaRuntimeOrDb<T>(config: Config, apiPath: string, fromDb: (db: Db) => Promise<T | null>): Promise<T | null> {
+  const running = config.runtime === "local" ? runningRuntime(config.workspace) : null;
+  if (running?.url) {
+    const res = await fetch(new URL(apiPath.replace(/^\//, ""), running.url));
+    if (res.status === 404) return null;
+    if (!res.ok) throw new Error(`the runtime at ${running.url} answered ${res.status}`);
+    return (await res.json()) as T;
+  }
+  const { openDb } = await import("./open-db.ts");
+  const db = await openDb(config);
+  try {
+    return await fromDb(db);
   } finally {
     await db.close();
   }

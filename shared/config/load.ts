@@ -90,6 +90,8 @@ export interface Config {
   };
   slack: { token: string | undefined; channel: string | undefined };
   dashboardUrl: string | undefined;
+  /** Slack interactivity: the app's signing secret (`slack-actions` refuses every request without it). */
+  slackActions: { signingSecret: string | undefined };
   local: { port: number; pollIntervalSeconds: number; reconcileIntervalSeconds: number; concurrency: number };
   /** `MLOPS_FAILPOINTS`, for crash tests; unset in normal operation. */
   failpoints: string | undefined;
@@ -202,6 +204,7 @@ function buildConfig(e: Env): Config {
     },
     slack: { token: e.SLACK_BOT_TOKEN, channel: e.SLACK_CHANNEL },
     dashboardUrl: e.DASHBOARD_URL,
+    slackActions: { signingSecret: e.SLACK_SIGNING_SECRET },
     failpoints: e.MLOPS_FAILPOINTS,
     local: { port: e.PORT, pollIntervalSeconds: e.POLL_INTERVAL_SECONDS, reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS, concurrency: e.LOCAL_CONCURRENCY },
     gcp: { project: e.GOOGLE_CLOUD_PROJECT, region: e.REGION, trainJob: e.TRAIN_JOB, evaluateJob: e.EVALUATE_JOB, topicPrefix: e.TOPIC_PREFIX },
@@ -244,5 +247,6 @@ export function redactConfig(config: Config): Config {
     ...(has.has("labelstudio") ? { labelStudio: { ...config.labelStudio, apiKey: mask(config.labelStudio.apiKey) } } : {}),
     ...(has.has("labelstudioWebhook") ? { labelStudioWebhook: { ...config.labelStudioWebhook, secret: mask(config.labelStudioWebhook.secret) } } : {}),
     ...(has.has("slack") ? { slack: { ...config.slack, token: mask(config.slack.token) } } : {}),
+    ...(has.has("slackActions") ? { slackActions: { signingSecret: mask(config.slackActions.signingSecret) } } : {}),
   };
 }

@@ -199,6 +199,8 @@ export const EnvSchema = z
     SLACK_BOT_TOKEN: z.string().optional(),
     SLACK_CHANNEL: z.string().optional(),
     DASHBOARD_URL: z.string().url().optional(),
+    /** Verifies requests from Slack's interactivity (Approve/Reject buttons) to `slack-actions`. */
+    SLACK_SIGNING_SECRET: z.string().min(1).optional(),
 
     // Local runtime
     PORT: int(0, 65535).default(8080),

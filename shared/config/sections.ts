@@ -71,6 +71,7 @@ export const CONFIG_SECTIONS = {
     config: ["retention"],
   },
   slack: { env: ["SLACK_BOT_TOKEN", "SLACK_CHANNEL", "DASHBOARD_URL"], config: ["slack", "dashboardUrl"], secrets: ["SLACK_BOT_TOKEN"] },
+  slackActions: { env: ["SLACK_SIGNING_SECRET"], config: ["slackActions"], secrets: ["SLACK_SIGNING_SECRET"] },
   local: { env: ["PORT", "POLL_INTERVAL_SECONDS", "RECONCILE_INTERVAL_SECONDS", "LOCAL_CONCURRENCY"], config: ["local"] },
 } as const satisfies Record<string, SectionSpec>;
 

@@ -59,6 +59,25 @@ figure{margin:12px 0 0}figcaption{font-size:12px}
 .refresh.bad{color:var(--bad)}
 .refresh:empty{display:none}
 footer{max-width:1280px;margin:0 auto;padding:0 20px 32px;color:var(--muted);font-size:12px}
+a:focus-visible{outline:2px solid var(--accent);outline-offset:2px}
+nav.top{max-width:1280px;margin:0 auto;padding:10px 20px 0;display:flex;gap:16px}
+nav.top a:first-child{font-weight:600}
+.filters ul{display:flex;flex-wrap:wrap;gap:6px 14px;margin:0 0 10px}
+.filters a[aria-current=page]{font-weight:700;text-decoration:none;color:var(--fg)}
+.gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:12px}
+.card{background:var(--panel);border:1px solid var(--line);border-radius:8px;padding:10px}
+.card-title{font-weight:600;word-break:break-all}
+.thumbs{display:flex;flex-wrap:wrap;gap:6px;margin-top:8px}
+.thumb{margin:0;text-align:center}
+.thumb img{display:block;object-fit:contain;background:#000;border:1px solid var(--line);image-rendering:pixelated}
+.facts{display:grid;grid-template-columns:max-content 1fr;gap:4px 14px;margin:0 0 8px}
+.facts dt{color:var(--muted)}.facts dd{margin:0}
+svg.overlay{width:100%;max-width:640px;height:auto;display:block;background:#000}
+.swatch{vertical-align:middle}
+.heatmaps{display:flex;flex-wrap:wrap;gap:16px}
+svg.heatmap{max-width:100%;height:auto}
+.heatmap text.cell{fill:#1d232a;font-size:11px}.heatmap text.cell-dark{fill:#fff;font-size:11px}
+.badge.state-failed,.badge.state-rejected{color:var(--bad)}.badge.state-in_dataset,.badge.state-accepted{color:var(--ok)}
 `;
 
 /**

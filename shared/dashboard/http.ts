@@ -9,18 +9,31 @@
  *                                failures older than the cursor, newest first (keyset pages; each
  *                                answer carries the cursor of the next page, or null)
  *   GET /objects/<bucket>/<name> object bytes through `readObject` (only when one is given)
+ *   GET /items?state=<state>     item gallery (thumbnails), GET /items/<id> one item,
+ *   GET /evaluations/<id>        one evaluation, GET /api/runs/<id> one run as JSON,
+ *   GET /runs/compare?a=&b=      two runs side by side (all with `pages`)
  *   GET /healthz                 `ok`
  *
  * HEAD is answered like GET without a body; other methods get 405. Errors become a short 500
  * (the details go to the logger, never to the client).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { StatusSnapshot } from "../core/status/snapshot.ts";
+import { EvaluationReportSchema, type EvaluationReport } from "../core/evaluation/report.ts";
+import { ITEM_STATES, type ItemState, type StatusSnapshot } from "../core/status/snapshot.ts";
+import type * as PageQueryModule from "../db/queries/pages.ts";
+import type { EvaluationDetail, GalleryItem, ItemPage, RunDetail } from "../db/queries/pages.ts";
+import { GALLERY_LIMIT, renderGalleryPage } from "./pages/gallery.ts";
+import { renderItemPage } from "./pages/item.ts";
+import { renderEvaluationPage } from "./pages/evaluation.ts";
+import { renderRunComparisonPage } from "./pages/runs.ts";
+import { compareRuns } from "../core/runs/compare.ts";
 import { describeError, PermanentError } from "../errors.ts";
-import type { Logger } from "../ports.ts";
+import type { Logger, Queryable } from "../ports.ts";
 import { DASHBOARD_CSP, OBJECT_CSP } from "./assets.ts";
 import { normaliseBasePath, objectPath, parseObjectPath } from "./paths.ts";
 import { renderDashboard } from "./render.ts";
+
+type PageQueries = Pick<typeof PageQueryModule, "listGalleryItems" | "readItemPage" | "readRunDetail" | "readEvaluationDetail">;
 
 export interface DashboardObject {
   body: Uint8Array;
@@ -40,6 +53,25 @@ export interface DashboardHandlerOptions {
   /** Overrides object links (e.g. signed URLs). Default: `/objects/…` when `readObject` is given, else none. */
   objectLink?: (uri: string) => string | null;
   logger?: Logger;
+  /** The detail pages' reads (shared/db/queries/pages.ts); without them those routes are 404. */
+  pages?: DashboardPages;
+}
+
+export interface DashboardPages {
+  listItems(options: { state?: ItemState; limit: number }): Promise<GalleryItem[]>;
+  readItem(id: string): Promise<ItemPage | null>;
+  readRun(id: string): Promise<RunDetail | null>;
+  readEvaluation(id: string): Promise<EvaluationDetail | null>;
+}
+
+/** The pages' reads bound to a database (the queries module is passed in so this file stays SQL-free). */
+export function dashboardPages(db: Queryable, q: PageQueries): DashboardPages {
+  return {
+    listItems: (o) => q.listGalleryItems(db, o),
+    readItem: (id) => q.readItemPage(db, id),
+    readRun: (id) => q.readRunDetail(db, id),
+    readEvaluation: (id) => q.readEvaluationDetail(db, id),
+  };
 }
 
 export type DashboardHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -113,6 +145,70 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
     send(res, 200, object.contentType ?? contentTypeFor(parsed.uri), object.body, { "Content-Security-Policy": OBJECT_CSP });
   }
 
+  const pageOptions = { basePath, product: options.title?.trim() || "MLOps loop", objectLink };
+
+  /** The id after a route prefix (one path segment, percent-decoded), or null. */
+  function idAfter(path: string, prefix: string): string | null {
+    const rest = path.slice(prefix.length);
+    if (!rest || rest.includes("/")) return null;
+    try {
+      const id = decodeURIComponent(rest);
+      return id.length > 0 && id.length <= 200 ? id : null;
+    } catch {
+      return null;
+    }
+  }
+
+  async function readReport(uri: string | null): Promise<EvaluationReport | null> {
+    if (!uri || !readObject) return null;
+    const object = await readObject(uri).catch((err: unknown) => {
+      if (err instanceof PermanentError) return null;
+      throw err;
+    });
+    if (!object) return null;
+    try {
+      const parsed = EvaluationReportSchema.safeParse(JSON.parse(Buffer.from(object.body).toString("utf8")));
+      return parsed.success ? parsed.data : null;
+    } catch {
+      return null;
+    }
+  }
+
+  async function servePage(req: IncomingMessage, res: ServerResponse, path: string, pages: DashboardPages): Promise<void> {
+    const htmlPage = (page: string) => send(res, 200, "text/html; charset=utf-8", page, { "Content-Security-Policy": DASHBOARD_CSP });
+    if (path === "/items") {
+      const state = new URL(req.url ?? "/", "http://dashboard").searchParams.get("state");
+      if (state !== null && !(ITEM_STATES as readonly string[]).includes(state)) return sendText(res, 400, `state must be one of ${ITEM_STATES.join(", ")}`);
+      const [items, snapshot] = await Promise.all([pages.listItems({ ...(state ? { state: state as ItemState } : {}), limit: GALLERY_LIMIT }), options.getSnapshot()]);
+      return htmlPage(renderGalleryPage(pageOptions, items, state as ItemState | null, snapshot.itemsByState));
+    }
+    if (path.startsWith("/items/")) {
+      const id = idAfter(path, "/items/");
+      const page = id ? await pages.readItem(id) : null;
+      return page ? htmlPage(renderItemPage(pageOptions, page)) : sendText(res, 404, "no such item");
+    }
+    if (path.startsWith("/evaluations/")) {
+      const id = idAfter(path, "/evaluations/");
+      const detail = id ? await pages.readEvaluation(id) : null;
+      if (!detail) return sendText(res, 404, "no such evaluation");
+      return htmlPage(renderEvaluationPage(pageOptions, detail, await readReport(detail.reportUri)));
+    }
+    if (path === "/runs/compare") {
+      const query = new URL(req.url ?? "/", "http://dashboard").searchParams;
+      const [a, b] = await Promise.all([query.get("a"), query.get("b")].map((id) => (id ? pages.readRun(id) : Promise.resolve(null))));
+      if (!a || !b) return sendText(res, 404, "compare needs two known runs: ?a=<run id>&b=<run id>");
+      const comparison = await compareRuns(a, b, async (uri) => {
+        const object = readObject ? await readObject(uri) : null;
+        if (!object) throw new Error(`no ${uri}`);
+        return JSON.parse(Buffer.from(object.body).toString("utf8")) as unknown;
+      });
+      return htmlPage(renderRunComparisonPage(pageOptions, comparison));
+    }
+    const id = idAfter(path, "/api/runs/");
+    const run = id ? await pages.readRun(id) : null;
+    return run ? send(res, 200, "application/json; charset=utf-8", JSON.stringify(run)) : sendText(res, 404, "no such run");
+  }
+
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let path = requestPath(req);
     if (path === null) return sendText(res, 400, "bad request");
@@ -126,6 +222,7 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
         basePath,
         refreshSeconds: options.refreshSeconds,
         objectLink,
+        detailPages: Boolean(options.pages),
       });
       return send(res, 200, "text/html; charset=utf-8", page, { "Content-Security-Policy": DASHBOARD_CSP });
     }
@@ -143,6 +240,9 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
       return send(res, 200, "application/json; charset=utf-8", JSON.stringify({ failures, next: last ? { before: last.at, beforeId: last.id } : null }));
     }
     if (path === "/healthz") return sendText(res, 200, "ok");
+    if (options.pages && (path === "/items" || path === "/runs/compare" || path.startsWith("/items/") || path.startsWith("/evaluations/") || path.startsWith("/api/runs/"))) {
+      return servePage(req, res, path, options.pages);
+    }
     if (path.startsWith("/objects/")) return serveObject(res, path.slice("/objects/".length));
     return sendText(res, 404, "not found");
   }

@@ -48,3 +48,23 @@ export function parseObjectPath(rest: string): ObjectPathResult {
   }
   return { ok: true, uri: objectUri(bucket, name) };
 }
+
+/**
+ * A notification link a browser can open: http(s) URLs as they are; with a dashboard URL, dashboard
+ * paths (`/evaluations/…`) under it and `gs://` objects through its `/objects/…`; else null
+ * (nobody can click `gs://`).
+ */
+export function dashboardLink(url: string, dashboardUrl: string | null | undefined): string | null {
+  if (/^https?:\/\//i.test(url)) return url;
+  if (!dashboardUrl) return null;
+  const base = dashboardUrl.replace(/\/+$/, "");
+  if (url.startsWith("gs://")) {
+    try {
+      return `${base}${objectPath("", url)}`;
+    } catch {
+      return null;
+    }
+  }
+  if (url.startsWith("/") && !url.startsWith("//")) return `${base}${url}`;
+  return null;
+}

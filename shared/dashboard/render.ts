@@ -24,6 +24,8 @@ export interface RenderOptions {
   refreshSeconds?: number;
   /** Browser link for a `gs://` URI (local: `/objects/…`; GCP: a signed URL), or null for text only. */
   objectLink?: (uri: string) => string | null;
+  /** The server has the detail pages (`/items`, `/evaluations/<id>`): link them. */
+  detailPages?: boolean;
 }
 
 /** Section ids in page order; tests and the refresh script rely on them. */
@@ -44,7 +46,8 @@ export function renderDashboard(snapshot: StatusSnapshot, options: RenderOptions
   const title = options.title?.trim() || DEFAULT_DASHBOARD_TITLE;
   const basePath = normaliseBasePath(options.basePath);
   const refreshSeconds = Math.max(0, Math.floor(options.refreshSeconds ?? DEFAULT_REFRESH_SECONDS));
-  const context = buildContext(snapshot, options.objectLink ?? (() => null));
+  const pageLink = (path: string) => (options.detailPages ? `${basePath}${path}` : null);
+  const context = buildContext(snapshot, options.objectLink ?? (() => null), pageLink);
   const failedNow = snapshot.itemsByState.failed;
   const tabTitle = failedNow > 0 ? `${title} (${failedNow} failed)` : title;
 
@@ -60,6 +63,7 @@ ${refreshSeconds > 0 ? html`<noscript><meta http-equiv="refresh" content="${refr
 <style>${raw(DASHBOARD_CSS)}</style>
 </head>
 <body data-refresh-seconds="${refreshSeconds}">
+${options.detailPages ? html`<nav class="top" aria-label="Dashboard"><a href="${basePath}/">${title}</a> <a href="${basePath}/items">Items</a></nav>` : ""}
 <main>
 ${renderHeader(context, title)}
 ${renderFunnel(context)}

@@ -121,7 +121,7 @@ function requireGcp(config: Config): { project: string; region: string } {
 async function createNotifier(config: Config, db: Deps["db"], log: Logger): Promise<Notifier> {
   if (config.slack.token && config.slack.channel) {
     const { SlackNotifier, dbThreadStore } = await import("../adapters/gcp/slack.ts");
-    return new SlackNotifier({ token: config.slack.token, channel: config.slack.channel, threads: dbThreadStore(db), log });
+    return new SlackNotifier({ token: config.slack.token, channel: config.slack.channel, threads: dbThreadStore(db), log, dashboardUrl: config.dashboardUrl });
   }
   return logNotifier(log);
 }

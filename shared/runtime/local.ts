@@ -84,7 +84,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     // The jobs read the same configuration, with the workspace made absolute.
     env: { ...stringEnv(env), MLOPS_RUNTIME: "local", MLOPS_WORKSPACE: config.workspace },
   });
-  const notifier = await buildNotifier(config, say, log, db);
+  // Console links open in the browser: under DASHBOARD_URL, else under this runtime's own dashboard.
+  let url: string | null = null;
+  const notifier = await buildNotifier(config, say, log, db, () => config.dashboardUrl ?? url);
   let backend: Promise<AnnotationBackend> | null = null;
   const deps: Deps = {
     config,
@@ -129,14 +131,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   }
 
   let server: Server | null = null;
-  let url: string | null = null;
   if (options.serve !== false) {
-    const { createDashboardHandler } = await import("../dashboard/http.ts");
+    const { createDashboardHandler, dashboardPages } = await import("../dashboard/http.ts");
     const handler = createDashboardHandler({
       title: "mlops-loop (local)",
       logger: log,
       getSnapshot: () => readStatusSnapshot(db),
       listFailures: (o) => listFailures(db, o),
+      pages: dashboardPages(db, await import("../db/queries/pages.ts")),
       readObject: async (uri) => {
         const info = await store.head(uri);
         return info ? { body: await store.get(uri), ...(info.contentType ? { contentType: info.contentType } : {}) } : null;
@@ -191,11 +193,11 @@ async function labelStudioWebhook(req: IncomingMessage, res: ServerResponse, dep
   }
 }
 
-async function buildNotifier(config: Config, say: (line: string) => void, log: Logger, db: Db): Promise<Notifier> {
-  const local = new ConsoleFileNotifier({ file: join(config.workspace, "notifications.log"), write: say });
+async function buildNotifier(config: Config, say: (line: string) => void, log: Logger, db: Db, dashboardUrl: () => string | null): Promise<Notifier> {
+  const local = new ConsoleFileNotifier({ file: join(config.workspace, "notifications.log"), write: say, dashboardUrl });
   if (!config.slack.token || !config.slack.channel) return local;
   const { SlackNotifier, dbThreadStore } = await import("../adapters/gcp/slack.ts");
-  return new FanoutNotifier([local, new SlackNotifier({ token: config.slack.token, channel: config.slack.channel, threads: dbThreadStore(db), log })]);
+  return new FanoutNotifier([local, new SlackNotifier({ token: config.slack.token, channel: config.slack.channel, threads: dbThreadStore(db), log, dashboardUrl: config.dashboardUrl })]);
 }
 
 function listen(server: Server, port: number): Promise<string> {

@@ -56,7 +56,7 @@ export function checkAgainstMainTf(inputs: TerraformInputs): void {
   if (JSON.stringify(givenPlatform) !== JSON.stringify(expectedPlatform)) {
     throw new Error(`platform_env in infra/main.tf sets ${expectedPlatform.join(", ")}; the test gives ${givenPlatform.join(", ")}`);
   }
-  const expectedSecrets = localKeys("secret_ids").filter((k) => k !== "SLACK_BOT_TOKEN" && (encord || k !== "ENCORD_SSH_KEY") && (labelstudio || !LABELSTUDIO_SECRETS.includes(k)));
+  const expectedSecrets = localKeys("secret_ids").filter((k) => k !== "SLACK_BOT_TOKEN" && k !== "SLACK_SIGNING_SECRET" && (encord || k !== "ENCORD_SSH_KEY") && (labelstudio || !LABELSTUDIO_SECRETS.includes(k)));
   const givenSecrets = Object.keys(inputs.secrets).sort();
   if (JSON.stringify(givenSecrets) !== JSON.stringify(expectedSecrets)) {
     throw new Error(`secret_ids in infra/main.tf has ${expectedSecrets.join(", ")}; the test gives ${givenSecrets.join(", ")}`);

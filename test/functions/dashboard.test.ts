@@ -44,6 +44,21 @@ describe("dashboard function", () => {
     expect(await res.text()).toContain("<html");
   });
 
+  it("serves the item gallery with thumbnails read from the annotation bucket, and an item page", async () => {
+    await seedItem(t.db, { id: "it_dash_3", state: "registered", productName: "dash-3", width: 4, height: 4 });
+    t.gcs.putObject("annotation", "items/dash-3/dash-3.png", "png-bytes", "image/png");
+    const gallery = await fetch(`${t.url}/items?state=registered`);
+    expect(gallery.status).toBe(200);
+    const page = await gallery.text();
+    expect(page).toContain(`<img src="/objects/annotation/items/dash-3/dash-3.png" alt="dash-3 image"`);
+    const thumb = await fetch(`${t.url}/objects/annotation/items/dash-3/dash-3.png`);
+    expect(thumb.headers.get("content-type")).toBe("image/png");
+    expect(await thumb.text()).toBe("png-bytes");
+    const item = await fetch(`${t.url}/items/it_dash_3`);
+    expect(item.status).toBe(200);
+    expect(await item.text()).toContain("uploads/dash-3.png");
+  });
+
   it("serves objects from the buckets through the GCS adapter, and 404 for missing ones", async () => {
     t.gcs.putObject("models", "default/evaluations/e1/summary.md", "# Evaluation e1\n", "text/markdown");
     const res = await fetch(`${t.url}/objects/models/default/evaluations/e1/summary.md`);

@@ -1,5 +1,7 @@
 import { join } from "node:path";
-import { PermanentError } from "../../../shared/errors.ts";
+import { assertSafeItemId } from "../../../shared/adapters/datasets/download.ts";
+
+export { assertSafeItemId };
 
 /**
  * The DATA_DIR a trainer receives from the training wrapper (DESIGN.md §5):
@@ -19,16 +21,6 @@ import { PermanentError } from "../../../shared/errors.ts";
  * them (it is the version's identity), without files.
  */
 export type ImageRole = "rgb" | "nir" | "image";
-
-const SAFE_ITEM_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
-
-/** Item ids become path segments: refuse anything that could climb out of DATA_DIR. */
-export function assertSafeItemId(itemId: string): string {
-  if (!SAFE_ITEM_ID.test(itemId) || itemId.includes("..")) {
-    throw new PermanentError("unsafe_item_id", `item id ${JSON.stringify(itemId)} cannot be used as a file name`);
-  }
-  return itemId;
-}
 
 export const dataDirPaths = {
   manifest: (dataDir: string) => join(dataDir, "manifest.json"),

@@ -1,8 +1,5 @@
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { pipeline } from "node:stream/promises";
+import { join } from "node:path";
 import { PermanentError } from "../../../shared/errors.ts";
 import { summariseIssues } from "../../../shared/messages/build.ts";
 import { DatasetManifestSchema, type DatasetManifest } from "../../../shared/core/datasets/manifest.ts";
@@ -11,24 +8,9 @@ import type { Logger, ObjectStore } from "../../../shared/ports.ts";
 import { ontologyFromNames } from "../../../shared/core/annotation/ontology.ts";
 import { yoloDataYaml } from "../../../shared/core/annotation/yolo.ts";
 import type { ManifestItem } from "../../../shared/core/datasets/manifest.ts";
-import { writeCocoFile } from "./coco-export.ts";
+import { writeCocoFile } from "../../../shared/adapters/datasets/coco-file.ts";
+import { downloadVerified, type Download } from "../../../shared/adapters/datasets/download.ts";
 import { assertSafeItemId, dataDirPaths } from "./data-dir.ts";
-import { forEachLimited } from "./limit.ts";
-
-/** Downloads in flight at once: enough to hide latency, few enough to stay polite to GCS. */
-export const DOWNLOAD_CONCURRENCY = 8;
-
-interface Download {
-  uri: string;
-  path: string;
-  sha256: string | null;
-}
-
-async function sha256OfFile(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  await pipeline(createReadStream(path), hash);
-  return hash.digest("hex");
-}
 
 /**
  * Fills DATA_DIR (layout in data-dir.ts) from a dataset version: the manifest byte for byte, the
@@ -81,16 +63,7 @@ export async function materialiseDataset(store: ObjectStore, datasetUri: string,
     }
   }
 
-  await forEachLimited(downloads, DOWNLOAD_CONCURRENCY, async (d) => {
-    await mkdir(dirname(d.path), { recursive: true });
-    await store.download(d.uri, d.path);
-    if (d.sha256 !== null) {
-      const actual = await sha256OfFile(d.path);
-      if (actual !== d.sha256) {
-        throw new PermanentError("dataset_corrupt", `${d.uri} has SHA-256 ${actual.slice(0, 12)}…, the manifest says ${d.sha256.slice(0, 12)}…`);
-      }
-    }
-  });
+  await downloadVerified(store, downloads);
   if (manifest.schema === "dataset-manifest/v2") {
     // The dataset-wide exports are written here, for exactly the items materialised.
     const train = manifest.items.filter((i) => i.split === "train");

@@ -1,6 +1,8 @@
 import { WebClient, type ChatPostMessageArguments, type FilesUploadV2Arguments } from "@slack/web-api";
 import { describeError } from "../../errors.ts";
 import type { Logger, Notification, NotificationAttachment, Notifier, Queryable } from "../../ports.ts";
+import { dashboardLink } from "../../dashboard/paths.ts";
+import { SLACK_ACTION_IDS } from "./slack-actions.ts";
 
 /** Where each run's Slack thread lives: our thread key → the parent message's `ts`. */
 export interface SlackThreadStore {
@@ -39,6 +41,8 @@ export interface SlackNotifierOptions {
   slackApiUrl?: string;
   /** Longest wait before the single retry after a 429 (Slack's Retry-After is capped to this). */
   maxRetryWaitMs?: number;
+  /** DASHBOARD_URL: dashboard paths and `gs://` objects become links under it (nobody can click `gs://`). */
+  dashboardUrl?: string | undefined;
 }
 
 const PREFIX: Record<Notification["severity"], string> = {
@@ -81,12 +85,14 @@ export class SlackNotifier implements Notifier {
   private async send(notification: Notification): Promise<void> {
     const { threads } = this.options;
     const thread = notification.threadKey ? await threads.get(notification.threadKey) : null;
+    const text = formatMessage(notification, this.options.dashboardUrl);
     const args: ChatPostMessageArguments = {
       channel: thread?.channel ?? this.options.channel,
-      text: formatMessage(notification),
+      text,
       unfurl_links: false,
+      ...(notification.review ? { blocks: reviewBlocks(text, notification.review.evaluationId) } : {}),
       ...(thread ? { thread_ts: thread.threadTs } : {}),
-    };
+    } as ChatPostMessageArguments;
     const posted = await this.withOneRetry(() => this.client.chat.postMessage(args));
     const channelId = posted.channel ?? args.channel;
     const threadTs = thread?.threadTs ?? posted.ts;
@@ -122,11 +128,51 @@ export class SlackNotifier implements Notifier {
   }
 }
 
-/** The message text: severity prefix, bold title, body, then links in Slack's `<url|label>` form. */
-export function formatMessage(n: Notification): string {
+/**
+ * The message text: severity prefix, bold title, body, then links in Slack's `<url|label>` form.
+ * Links that cannot open in a browser (`gs://` without a dashboard, paths without DASHBOARD_URL)
+ * are left out.
+ */
+export function formatMessage(n: Notification, dashboardUrl?: string): string {
   const lines = [`${PREFIX[n.severity]} *${escapeMrkdwn(n.title)}*`, escapeMrkdwn(n.text)];
-  if (n.links?.length) lines.push(n.links.map((l) => `<${l.url}|${escapeMrkdwn(l.label)}>`).join(" · "));
+  const links = (n.links ?? []).flatMap((l) => {
+    const url = browserLink(l.url, dashboardUrl);
+    return url ? [`<${url}|${escapeMrkdwn(l.label)}>`] : [];
+  });
+  if (links.length) lines.push(links.join(" · "));
   return lines.filter((l) => l.length > 0).join("\n");
+}
+
+/** An http(s) URL a browser can open for a notification link, or null (see dashboardLink). */
+export function browserLink(url: string, dashboardUrl: string | undefined): string | null {
+  return dashboardLink(url, dashboardUrl);
+}
+
+/** A Block Kit block, as JSON (the SDK's block types live in a package we do not depend on). */
+type SlackBlock = Record<string, unknown>;
+
+/** The text as a section, then Approve / Reject buttons carrying the evaluation id (handled by slack-actions). */
+export function reviewBlocks(text: string, evaluationId: string): SlackBlock[] {
+  return [
+    { type: "section", text: { type: "mrkdwn", text: text.slice(0, 3000) } },
+    {
+      type: "actions",
+      block_id: "review",
+      elements: [
+        {
+          type: "button", action_id: SLACK_ACTION_IDS.approve, style: "primary", value: evaluationId,
+          text: { type: "plain_text", text: "Approve" },
+          confirm: {
+            title: { type: "plain_text", text: "Approve this model?" },
+            text: { type: "mrkdwn", text: `Moves the alias to the candidate of evaluation ${escapeMrkdwn(evaluationId)}.` },
+            confirm: { type: "plain_text", text: "Approve" },
+            deny: { type: "plain_text", text: "Cancel" },
+          },
+        },
+        { type: "button", action_id: SLACK_ACTION_IDS.reject, style: "danger", value: evaluationId, text: { type: "plain_text", text: "Reject" } },
+      ],
+    },
+  ];
 }
 
 /** Slack's three control characters in mrkdwn text (https://api.slack.com/reference/surfaces/formatting#escaping). */

@@ -87,7 +87,7 @@ export function parseCommand(name: string, args: string[], actor: string): Mlops
   return parsed.data;
 }
 
-async function archiveStore(config: ReturnType<typeof configFromEnv>): Promise<ObjectStore> {
+export async function archiveStore(config: ReturnType<typeof configFromEnv>): Promise<ObjectStore> {
   if (config.runtime === "gcp") {
     const { GcsObjectStore } = await import("../../adapters/gcp/gcs.ts");
     return new GcsObjectStore();

@@ -66,20 +66,30 @@ export async function onEvaluationCompleted(message: Envelope<EvaluationComplete
     await notify(deps, {
       severity: "warning", threadKey: `eval:${evaluationId}`, title: `Review needed for staging: ${candidate}`,
       text: [`${primary}.`, ...decision.reasons, `Approve with \`mlops command approve ${evaluationId}\` or reject with \`mlops command reject ${evaluationId}\`.`].join("\n"),
-      links: [{ label: "evaluation report", url: summaryUri }], attachments,
+      links: evaluationLinks(evaluationId, summaryUri), attachments, review: { evaluationId },
     });
   } else if (!decision.stagingMove) {
     await notify(deps, {
       severity: "alert", threadKey: `eval:${evaluationId}`, title: `Model ${candidate} refused for staging`,
-      text: [`${primary}.`, ...decision.reasons, `Override with \`mlops command approve ${evaluationId}\`.`].join("\n"), links: [{ label: "evaluation report", url: summaryUri }], attachments,
+      text: [`${primary}.`, ...decision.reasons, `Override with \`mlops command approve ${evaluationId}\`.`].join("\n"), links: evaluationLinks(evaluationId, summaryUri), attachments,
+      review: { evaluationId },
     });
   } else {
-    await notify(deps, { severity: "info", threadKey: `eval:${evaluationId}`, title: `Model ${candidate} promoted to ${moved.join(" and ")}`, text: primary, links: [{ label: "evaluation report", url: summaryUri }], attachments });
+    await notify(deps, { severity: "info", threadKey: `eval:${evaluationId}`, title: `Model ${candidate} promoted to ${moved.join(" and ")}`, text: primary, links: evaluationLinks(evaluationId, summaryUri), attachments });
     if (decision.prodOutcome === "review") {
-      await notify(deps, { severity: "warning", threadKey: `eval:${evaluationId}`, title: `Review needed for prod: ${candidate}`, text: `Approve with \`mlops command approve ${evaluationId}\` or reject with \`mlops command reject ${evaluationId}\`.` });
+      await notify(deps, { severity: "warning", threadKey: `eval:${evaluationId}`, title: `Review needed for prod: ${candidate}`, text: `Approve with \`mlops command approve ${evaluationId}\` or reject with \`mlops command reject ${evaluationId}\`.`,
+        links: evaluationLinks(evaluationId, summaryUri), review: { evaluationId } });
     }
   }
   return { status: "done", detail: `${decision.outcome}: ${moved.join(", ") || "no alias moved"}` };
+}
+
+/**
+ * The evaluation's dashboard page (a path: notifiers resolve it against DASHBOARD_URL) and its
+ * rendered summary (an object: shown through the dashboard, never as a `gs://` link).
+ */
+function evaluationLinks(evaluationId: string, summaryUri: string): { label: string; url: string }[] {
+  return [{ label: "evaluation on the dashboard", url: `/evaluations/${encodeURIComponent(evaluationId)}` }, { label: "evaluation report", url: summaryUri }];
 }
 
 export async function onEvaluationFailed(message: Envelope<EvaluationFailed>, deps: Deps): Promise<ConsumerOutcome> {

@@ -14,12 +14,15 @@ export interface RenderContext {
   promotedModels: ReadonlySet<string>;
   /** Relative times are computed against the snapshot's time, so rendering is deterministic. */
   reference: string;
+  /** Link of a detail page (`/items`, `/evaluations/<id>`), or null when the server has none. */
+  pageLink: (path: string) => string | null;
 }
 
-export function buildContext(snapshot: StatusSnapshot, objectLink: (uri: string) => string | null): RenderContext {
+export function buildContext(snapshot: StatusSnapshot, objectLink: (uri: string) => string | null, pageLink: (path: string) => string | null = () => null): RenderContext {
   return {
     snapshot,
     objectLink,
+    pageLink,
     modelNames: new Map(snapshot.leaderboard.map((m) => [m.modelId, m.name])),
     promotedModels: new Set(snapshot.aliasHistory.map((h) => h.modelId)),
     reference: snapshot.generatedAt,

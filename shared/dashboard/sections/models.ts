@@ -1,7 +1,7 @@
 /** Sections 4–7: dataset versions, training runs, the model leaderboard, evaluations. */
 import { metricChart, type MetricPoint } from "../charts.ts";
 import { formatCount, formatDelta, formatMetric, idCell, timeCell } from "../format.ts";
-import { html, type SafeHtml } from "../html.ts";
+import { link, html, type SafeHtml } from "../html.ts";
 import { badge, clipped, emptyState, modelRef, objectRef, section, table, type RenderContext } from "./common.ts";
 
 export function renderDatasets(context: RenderContext): SafeHtml {
@@ -34,8 +34,12 @@ export function renderTrainingRuns(context: RenderContext): SafeHtml {
       ? emptyState("No training runs yet.")
       : table(
           ["run", "dataset", "state", "attempt", "execution", "model", "started", "finished", "error"],
-          runs.map((r) => [
-            idCell(r.id, 14),
+          runs.map((r, i) => {
+            // Runs are newest first: the next row is the run before this one on the same line.
+            const previous = runs.slice(i + 1).find((p) => p.line === r.line);
+            const compare = previous ? context.pageLink(`/runs/compare?a=${encodeURIComponent(previous.id)}&b=${encodeURIComponent(r.id)}`) : null;
+            return [
+            html`${idCell(r.id, 14)}${compare ? html`<br>${link(compare, "vs previous", `compare with ${previous!.id}`)}` : ""}`,
             r.datasetSeq === null ? idCell(r.datasetVersionId, 12, "prefix") : html`v${r.datasetSeq}`,
             badge(r.state),
             formatCount(r.attempt),
@@ -44,7 +48,8 @@ export function renderTrainingRuns(context: RenderContext): SafeHtml {
             timeCell(r.createdAt, context.reference),
             timeCell(r.finishedAt, context.reference),
             r.error ? html`<span class="error-text">${clipped(r.error)}</span>` : html`<span class="muted">–</span>`,
-          ]),
+            ];
+          }),
           "runs",
         );
   return section("runs", "Training runs", body);
@@ -100,7 +105,7 @@ export function renderEvaluations(context: RenderContext): SafeHtml {
       : table(
           ["evaluation", "state", "metric", "candidate", "champion", "Δ", "decision", "created", "report"],
           evaluations.map((e) => [
-            idCell(e.id, 14),
+            link(context.pageLink(`/evaluations/${encodeURIComponent(e.id)}`), idCell(e.id, 14), `evaluation ${e.id}`),
             badge(e.state),
             e.primaryMetric ?? html`<span class="muted">–</span>`,
             html`${modelRef(context, e.candidateModelId)}<br><span class="metric-value">${formatMetric(e.candidateValue)}</span>`,

@@ -1,15 +1,23 @@
 import { appendFile, mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
+import { dashboardLink } from "../../dashboard/paths.ts";
 import type { Notification, Notifier } from "../../ports.ts";
 
 const ICON: Record<Notification["severity"], string> = { info: "•", warning: "!", alert: "✖" };
 
 /** Console + file notifier of the local runtime: one line on stderr, one JSON line in the file. */
 export class ConsoleFileNotifier implements Notifier {
-  constructor(private readonly options: { file: string; write?: (line: string) => void; quiet?: boolean }) {}
+  constructor(private readonly options: {
+    file: string;
+    write?: (line: string) => void;
+    quiet?: boolean;
+    /** The dashboard's URL once it listens: dashboard paths and `gs://` links are shown under it. */
+    dashboardUrl?: () => string | null;
+  }) {}
 
   async post(n: Notification): Promise<void> {
-    const links = n.links?.length ? ` (${n.links.map((l) => `${l.label}: ${l.url}`).join(", ")})` : "";
+    const base = this.options.dashboardUrl?.() ?? null;
+    const links = n.links?.length ? ` (${n.links.map((l) => `${l.label}: ${dashboardLink(l.url, base) ?? l.url}`).join(", ")})` : "";
     const firstLine = n.text.split("\n")[0] ?? "";
     if (!this.options.quiet) (this.options.write ?? ((l) => process.stderr.write(`${l}\n`)))(`${ICON[n.severity]} ${n.title} — ${firstLine}${links}`);
     await mkdir(dirname(this.options.file), { recursive: true });

@@ -126,6 +126,36 @@ describe("SlackNotifier", () => {
     expect(formatMessage({ severity: "warning", title: "t", text: "" })).toBe(":warning: *t*");
   });
 
+  it("points links at the dashboard (DASHBOARD_URL), never at gs://", () => {
+    const n = { severity: "info" as const, title: "t", text: "x", links: [
+      { label: "evaluation", url: "/evaluations/eval_1" },
+      { label: "report", url: "gs://models/default/evaluations/eval 1/summary.html" },
+      { label: "elsewhere", url: "https://example.com/a" },
+    ] };
+    expect(formatMessage(n, "https://dash.example.com/")).toBe(
+      ":information_source: *t*\nx\n<https://dash.example.com/evaluations/eval_1|evaluation> · "
+      + "<https://dash.example.com/objects/models/default/evaluations/eval%201/summary.html|report> · <https://example.com/a|elsewhere>",
+    );
+    // Without a dashboard there is nothing a browser could open for gs:// or a path: left out.
+    const text = formatMessage(n);
+    expect(text).not.toContain("gs://");
+    expect(text).toBe(":information_source: *t*\nx\n<https://example.com/a|elsewhere>");
+  });
+
+  it("puts Approve and Reject buttons carrying the evaluation id on a review message", async () => {
+    const log = memoryLogger();
+    const n = new SlackNotifier({ token, channel: "#mlops", threads: dbThreadStore(db), log, slackApiUrl: slack.url, dashboardUrl: "https://dash.example.com" });
+    await n.post({ severity: "warning", threadKey: "eval:e9", title: "Review needed for prod: m9", text: "mIoU 0.8", review: { evaluationId: "e9" }, links: [{ label: "evaluation", url: "/evaluations/e9" }] });
+    const post = slack.calls.find((c) => c.method === "chat.postMessage")!;
+    const blocks = JSON.parse(post.params.blocks as unknown as string) as { type: string; text?: { text: string }; elements?: { action_id: string; value: string; style: string }[] }[];
+    expect(blocks.map((b) => b.type)).toEqual(["section", "actions"]);
+    expect(blocks[0]!.text!.text).toContain("<https://dash.example.com/evaluations/e9|evaluation>");
+    expect(blocks[1]!.elements!.map((e) => [e.action_id, e.value, e.style])).toEqual([["mlops_approve", "e9", "primary"], ["mlops_reject", "e9", "danger"]]);
+    // The plain text stays as the notification fallback.
+    expect(post.params.text).toContain("Review needed for prod: m9");
+    expect(log.entries.filter((e) => e.level === "warn")).toEqual([]);
+  });
+
   it("uploads attachments into the thread with files.uploadV2", async () => {
     const { slack: n } = notifier();
     await n.post({ severity: "info", threadKey: "eval:e1", title: "Evaluation e1", text: "done", attachments: [{ name: "report.json", contentType: "application/json", content: '{"miou":0.71}' }] });

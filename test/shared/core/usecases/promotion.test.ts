@@ -102,6 +102,10 @@ describe(`promotion by policy, review and rollback (${testDbKind})`, () => {
       { evaluationId: "eval_1", modelId: "mdl_new", alias: "prod", reasons: expect.any(Array) },
     ]);
     expect(t.notifier.sent.map((n) => n.title)).toContain("Review needed for prod: mdl_new");
+    // The review message carries the decision (Slack shows buttons) and a dashboard link, not only gs://.
+    const review = t.notifier.sent.find((n) => n.title === "Review needed for prod: mdl_new")!;
+    expect(review.review).toEqual({ evaluationId: "eval_1" });
+    expect(review.links?.[0]).toEqual({ label: "evaluation on the dashboard", url: "/evaluations/eval_1" });
     await runCommand(envelope("command", { name: "approve", actor: "lead@team", evaluationId: "eval_1" }), t.deps);
     expect((await aliasHolder(t.db, "prod"))?.model_id).toBe("mdl_new");
   });

@@ -1,9 +1,9 @@
 import { createWriteStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { once } from "node:events";
-import { CanonicalAnnotationSchema } from "../../../shared/core/annotation/canonical.ts";
-import { toCoco } from "../../../shared/core/annotation/coco.ts";
-import type { Ontology } from "../../../shared/core/annotation/ontology.ts";
+import { CanonicalAnnotationSchema } from "../../core/annotation/canonical.ts";
+import { toCoco } from "../../core/annotation/coco.ts";
+import type { Ontology } from "../../core/annotation/ontology.ts";
 
 /**
  * Writes a COCO file for the materialised items, streamed: one item's label is in memory at a

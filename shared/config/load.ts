@@ -81,6 +81,12 @@ export interface Config {
   };
   slack: { token: string | undefined; channel: string | undefined };
   dashboardUrl: string | undefined;
+  /** The `serve` routes and the input drift check. */
+  serving: {
+    maxRequestBytes: number;
+    tileSize: number;
+    drift: { windowImages: number; minImages: number; psiThreshold: number; ksPValue: number; alias: string };
+  };
   local: { port: number; pollIntervalSeconds: number; reconcileIntervalSeconds: number; concurrency: number };
   /** `MLOPS_FAILPOINTS`, for crash tests; unset in normal operation. */
   failpoints: string | undefined;
@@ -187,6 +193,11 @@ function buildConfig(e: Env): Config {
     slack: { token: e.SLACK_BOT_TOKEN, channel: e.SLACK_CHANNEL },
     dashboardUrl: e.DASHBOARD_URL,
     failpoints: e.MLOPS_FAILPOINTS,
+    serving: {
+      maxRequestBytes: e.PREDICT_MAX_BYTES,
+      tileSize: e.PREDICT_TILE_SIZE,
+      drift: { windowImages: e.DRIFT_WINDOW_IMAGES, minImages: e.DRIFT_MIN_IMAGES, psiThreshold: e.DRIFT_PSI_THRESHOLD, ksPValue: e.DRIFT_KS_PVALUE, alias: e.DRIFT_ALIAS },
+    },
     local: { port: e.PORT, pollIntervalSeconds: e.POLL_INTERVAL_SECONDS, reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS, concurrency: e.LOCAL_CONCURRENCY },
     gcp: { project: e.GOOGLE_CLOUD_PROJECT, region: e.REGION, trainJob: e.TRAIN_JOB, evaluateJob: e.EVALUATE_JOB, topicPrefix: e.TOPIC_PREFIX },
   };

@@ -186,6 +186,22 @@ export const EnvSchema = z
     SLACK_CHANNEL: z.string().optional(),
     DASHBOARD_URL: z.string().url().optional(),
 
+    // Serving (`POST /v1/models/{alias}:predict`) and input drift
+    /** Largest request body or `uri` object a prediction accepts (413 above it). */
+    PREDICT_MAX_BYTES: int(1024, 2 ** 34).default(256 * 1024 ** 2),
+    /** Edge of the square tiles a fully convolutional model sees while serving. */
+    PREDICT_TILE_SIZE: int(32, 8192).default(1024),
+    /** Images in the recent window compared with the reference (the served model's training data). */
+    DRIFT_WINDOW_IMAGES: int(5, 100_000).default(200),
+    /** Fewest recent images before drift is judged at all. */
+    DRIFT_MIN_IMAGES: int(2, 100_000).default(20),
+    /** A feature drifts when PSI ≥ this (Evidently's default PSI threshold, 0.1)... */
+    DRIFT_PSI_THRESHOLD: num(0, 100).default(0.1),
+    /** ...or when the two-sample KS p-value < this (Evidently's default, 0.05). */
+    DRIFT_KS_PVALUE: num(0, 1).default(0.05),
+    /** The alias whose model is the drift reference. */
+    DRIFT_ALIAS: z.string().min(1).default("prod"),
+
     // Local runtime
     PORT: int(0, 65535).default(8080),
     POLL_INTERVAL_SECONDS: num(0.2, 86_400).default(5),

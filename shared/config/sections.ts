@@ -59,6 +59,10 @@ export const CONFIG_SECTIONS = {
     config: ["retention"],
   },
   slack: { env: ["SLACK_BOT_TOKEN", "SLACK_CHANNEL", "DASHBOARD_URL"], config: ["slack", "dashboardUrl"], secrets: ["SLACK_BOT_TOKEN"] },
+  serving: {
+    env: ["PREDICT_MAX_BYTES", "PREDICT_TILE_SIZE", "DRIFT_WINDOW_IMAGES", "DRIFT_MIN_IMAGES", "DRIFT_PSI_THRESHOLD", "DRIFT_KS_PVALUE", "DRIFT_ALIAS"],
+    config: ["serving"],
+  },
   local: { env: ["PORT", "POLL_INTERVAL_SECONDS", "RECONCILE_INTERVAL_SECONDS", "LOCAL_CONCURRENCY"], config: ["local"] },
 } as const satisfies Record<string, SectionSpec>;
 

@@ -10,6 +10,7 @@
  *                                answer carries the cursor of the next page, or null)
  *   GET /objects/<bucket>/<name> object bytes through `readObject` (only when one is given)
  *   GET /healthz                 `ok`
+ *   anything `routes` answers    (the model server's `POST /v1/models/{alias}:predict` and `GET /metrics`)
  *
  * HEAD is answered like GET without a body; other methods get 405. Errors become a short 500
  * (the details go to the logger, never to the client).
@@ -40,6 +41,8 @@ export interface DashboardHandlerOptions {
   /** Overrides object links (e.g. signed URLs). Default: `/objects/…` when `readObject` is given, else none. */
   objectLink?: (uri: string) => string | null;
   logger?: Logger;
+  /** Routes tried first, with the base path stripped; they return false to leave a request to the dashboard. */
+  routes?: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<boolean>;
 }
 
 export type DashboardHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -117,6 +120,7 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
     let path = requestPath(req);
     if (path === null) return sendText(res, 400, "bad request");
     if (basePath && (path === basePath || path.startsWith(`${basePath}/`))) path = path.slice(basePath.length) || "/";
+    if (options.routes && (await options.routes(req, res, path))) return;
     const method = req.method ?? "GET";
     if (method !== "GET" && method !== "HEAD") return sendText(res, 405, "method not allowed", { Allow: "GET, HEAD" });
 

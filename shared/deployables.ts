@@ -235,7 +235,8 @@ export const FUNCTIONS = {
     trigger: { kind: "push" },
     // Republishes whatever the outbox holds unsent, whoever emitted it.
     publishes: MESSAGE_TYPES,
-    sections: [...CONSUMER, "buckets", "training", "policy", "retention"],
+    // serving: the input drift check (thresholds, window, reference alias).
+    sections: [...CONSUMER, "buckets", "training", "policy", "retention", "serving"],
     heavy: [],
     buckets: { models: "viewer" },
     launches: ["train", "evaluate"],

@@ -335,7 +335,15 @@ export interface NormalisedOutput {
   bandCount: number;
   /** What the normaliser accepted but flagged (e.g. `single_value: …`); stored on the item. */
   warnings?: string[];
+  /**
+   * Statistics of the 8-bit outputs per band (red, green, blue, nir) over valid pixels, and the
+   * nodata share: the input drift features (shared/core/drift/stats.ts).
+   */
+  bandStats?: { bands: Partial<Record<"red" | "green" | "blue" | "nir", BandStats>>; nodataFraction: number };
 }
+
+export type { BandStats } from "./core/drift/stats.ts";
+import type { BandStats } from "./core/drift/stats.ts";
 
 export interface Normaliser {
   /**

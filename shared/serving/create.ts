@@ -1,4 +1,6 @@
 import type { Config } from "../config/load.ts";
+import { imageFeatures } from "../core/drift/stats.ts";
+import { latestDriftCheck, recordImageStats } from "../db/queries/drift.ts";
 import type { ImageCodec, Logger, Normaliser, ObjectStore, Queryable } from "../ports.ts";
 import { createServingRoutes, type ServingRoutes } from "./http.ts";
 import { ServingMetrics, type DriftGaugeSource } from "./metrics.ts";
@@ -53,10 +55,18 @@ export async function createServingStack(deps: ServingStackDeps): Promise<Servin
     tileSize: config.serving.tileSize,
     ...(providers ? { executionProviders: providers } : {}),
   });
-  const metrics = new ServingMetrics({ db: deps.db, log: deps.log, ...(deps.readDrift ? { readDrift: deps.readDrift } : {}) });
+  const metrics = new ServingMetrics({ db: deps.db, log: deps.log, readDrift: deps.readDrift ?? (() => latestDriftCheck(deps.db)) });
+  // Every predicted image joins the drift window, with the class fractions the model gave it.
+  const record = async (outcome: PredictOutcome, alias: string): Promise<void> => {
+    const stats = outcome.normalised.bandStats;
+    if (!stats) return;
+    await recordImageStats(deps.db, {
+      source: "predict", modelId: outcome.answer.modelId, alias,
+      features: imageFeatures(stats.bands, stats.nodataFraction), classFractions: outcome.answer.classFractions,
+    });
+  };
   const routes = createServingRoutes({
-    predictor, metrics, maxRequestBytes: config.serving.maxRequestBytes, log: deps.log,
-    ...(deps.onPredicted ? { onPredicted: deps.onPredicted } : {}),
+    predictor, metrics, maxRequestBytes: config.serving.maxRequestBytes, log: deps.log, onPredicted: deps.onPredicted ?? record,
   });
   return { predictor, metrics, routes };
 }

@@ -8,6 +8,7 @@
  */
 import sharp from "sharp";
 import { PermanentError } from "../../errors.ts";
+import { bandStatistics, type BandStats } from "../../core/drift/stats.ts";
 import type { NormaliseLimits } from "../../ports.ts";
 
 const PNG_OPTIONS = { compressionLevel: 1, adaptiveFiltering: false } as const;
@@ -28,6 +29,8 @@ export interface PlainImagePng {
   /** Channels of the source image (1 grey, 2 grey + alpha, 3 RGB, 4 RGBA/CMYK …). */
   sourceChannels: number;
   warnings: string[];
+  /** Per-channel statistics of the RGB output (the input drift features). */
+  bandStats: { red: BandStats; green: BandStats; blue: BandStats };
 }
 
 export interface PlainImageOptions {
@@ -84,7 +87,9 @@ export async function reencodeAsRgbPng(input: Uint8Array, what: "image" | "tiff"
     warnings.push(`single_value: ${message}`);
   }
   const png = await encodeRawPng(rgb, info.width, info.height, 3);
-  return { png, width: info.width, height: info.height, sourceChannels: metadata.channels ?? info.channels, warnings };
+  const n = info.width * info.height;
+  const bandStats = { red: bandStatistics(rgb, 3, 0, n, null), green: bandStatistics(rgb, 3, 1, n, null), blue: bandStatistics(rgb, 3, 2, n, null) };
+  return { png, width: info.width, height: info.height, sourceChannels: metadata.channels ?? info.channels, warnings, bandStats };
 }
 
 /** The RGB samples, how many pixels are not fully transparent, and their colour if they share one. */

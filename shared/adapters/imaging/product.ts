@@ -7,6 +7,7 @@
  */
 import { PermanentError } from "../../errors.ts";
 import type { NormaliseLimits, NormaliseOptions, NormalisedImage, NormalisedOutput } from "../../ports.ts";
+import { bandStatistics } from "../../core/drift/stats.ts";
 import { encodeRawPng } from "./png.ts";
 import { buildNodataMask, stretchRange, writeStretched, type StretchRange } from "./stretch.ts";
 import type { SampleArray, TiffRaster } from "./tiff-raster.ts";
@@ -84,5 +85,18 @@ export async function normaliseProduct(
   ]);
   const images: NormalisedImage[] = [{ role: "rgb", png: rgbPng }];
   if (nirPng) images.push({ role: "nir", png: nirPng });
-  return { kind: "product", productName, width, height, images, nodataMask: maskPng, nodataPixels, bandCount, ...(warnings.length ? { warnings } : {}) };
+  // What the model will see, over valid pixels: the input drift features.
+  const statsMask = nodataPixels > 0 ? mask : null;
+  const bandStats = {
+    bands: {
+      red: bandStatistics(rgb, 3, 0, pixels, statsMask),
+      green: bandStatistics(rgb, 3, 1, pixels, statsMask),
+      blue: bandStatistics(rgb, 3, 2, pixels, statsMask),
+      ...(nir ? { nir: bandStatistics(nir, 1, 0, pixels, statsMask) } : {}),
+    },
+    nodataFraction: nodataPixels / pixels,
+  };
+  return {
+    kind: "product", productName, width, height, images, nodataMask: maskPng, nodataPixels, bandCount, bandStats, ...(warnings.length ? { warnings } : {}),
+  };
 }

@@ -12,6 +12,7 @@ const SUITES: Record<string, () => Promise<BenchSuite>> = {
   segmentation: async () => (await import("./segmentation.bench.ts")).segmentationBench,
   imports: async () => (await import("./imports.bench.ts")).importsBench,
   safety: async () => (await import("./safety.bench.ts")).safetyBench,
+  serve: async () => (await import("./serve.bench.ts")).serveBench,
   scale: async () => (await import("./scale.bench.ts")).scaleBench,
 };
 /** Suites that take several minutes (scale also needs a Postgres): run only when named (`npm run bench -- scale`). */

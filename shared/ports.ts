@@ -292,6 +292,11 @@ export interface NormaliseOptions {
   nodataValue: number | null;
   /** An image whose valid pixels all hold one value: a warning (default) or a PermanentError. */
   singleValueImages?: "warn" | "fail";
+  /**
+   * `raw` skips the PNG encoding and returns the same 8-bit planes in `raw` instead (`images` is
+   * then empty): the model server's path, which would otherwise encode PNGs only to decode them.
+   */
+  output?: "png" | "raw";
   /** What one upload may cost; the normaliser's defaults (the config's) where left out. */
   limits?: Partial<NormaliseLimits>;
 }
@@ -340,6 +345,8 @@ export interface NormalisedOutput {
    * nodata share: the input drift features (shared/core/drift/stats.ts).
    */
   bandStats?: { bands: Partial<Record<"red" | "green" | "blue" | "nir", BandStats>>; nodataFraction: number };
+  /** With `output: "raw"`: the planes the PNGs would hold (mask: 255 where nodata, null when none). */
+  raw?: { rgb?: DecodedRaster; nir?: DecodedRaster; image?: DecodedRaster; nodata: DecodedRaster | null };
 }
 
 export type { BandStats } from "./core/drift/stats.ts";

@@ -50,6 +50,8 @@ export async function createServingStack(deps: ServingStackDeps): Promise<Servin
       nodataValue: config.normalise.nodataValue,
       singleValueImages: config.normalise.singleValueImages,
       limits: config.normalise.limits,
+      // The same 8-bit planes ingest writes as PNGs, without encoding and decoding them.
+      output: "raw",
     },
     maxRequestBytes: config.serving.maxRequestBytes,
     tileSize: config.serving.tileSize,

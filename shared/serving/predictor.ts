@@ -95,8 +95,10 @@ export class Predictor {
     try {
       const normalised = await this.normalise(bytes, fileName);
       const codec = await this.deps.codec();
-      const images = await decodeImages(normalised, codec);
-      const nodata = normalised.nodataMask ? await codec.decodePng(normalised.nodataMask) : null;
+      // Raw planes when the normaliser was asked for them (no PNG round trip); the PNGs otherwise.
+      const raw = normalised.raw;
+      const images: ItemImages = raw ? { ...(raw.rgb ? { rgb: raw.rgb } : {}), ...(raw.nir ? { nir: raw.nir } : {}), ...(raw.image ? { image: raw.image } : {}) } : await decodeImages(normalised, codec);
+      const nodata = raw ? raw.nodata : normalised.nodataMask ? await codec.decodePng(normalised.nodataMask) : null;
       const prediction = await predictImage(model.runner, images, { tileSize: this.deps.tileSize, nodata });
       const maskPng = await codec.encodePng({ width: prediction.width, height: prediction.height, channels: 1, data: prediction.mask });
       const answer: PredictAnswer = {

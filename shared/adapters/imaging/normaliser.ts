@@ -47,6 +47,7 @@ const OptionsSchema = z.object({
     .nullable(),
   nodataValue: z.union([z.number(), z.nan()]).nullable(),
   singleValueImages: z.enum(["warn", "fail"]).default("warn"),
+  output: z.enum(["png", "raw"]).default("png"),
   limits: z
     .object({
       maxInflatedBytes: z.number().int().positive(),
@@ -185,10 +186,12 @@ function isPlainImage(raster: TiffRaster): boolean {
 }
 
 function plainOutput(name: string, image: PlainImagePng): NormalisedOutput {
-  const { png, width, height, sourceChannels, warnings, bandStats } = image;
+  const { png, width, height, sourceChannels, warnings, bandStats, rgb } = image;
   return {
-    kind: "image", productName: name, width, height, images: [{ role: "image", png }], nodataMask: null, nodataPixels: 0, bandCount: sourceChannels,
-    bandStats: { bands: bandStats, nodataFraction: 0 }, ...(warnings.length ? { warnings } : {}),
+    kind: "image", productName: name, width, height, images: png ? [{ role: "image", png }] : [], nodataMask: null, nodataPixels: 0, bandCount: sourceChannels,
+    bandStats: { bands: bandStats, nodataFraction: 0 },
+    ...(rgb ? { raw: { image: { width, height, channels: 3, data: rgb }, nodata: null } } : {}),
+    ...(warnings.length ? { warnings } : {}),
   };
 }
 

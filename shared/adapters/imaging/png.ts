@@ -23,7 +23,9 @@ export function encodeRawPng(data: Uint8Array, width: number, height: number, ch
 }
 
 export interface PlainImagePng {
-  png: Buffer;
+  /** Null with `output: "raw"`: `rgb` holds the samples instead. */
+  png: Buffer | null;
+  rgb?: Uint8Array;
   width: number;
   height: number;
   /** Channels of the source image (1 grey, 2 grey + alpha, 3 RGB, 4 RGBA/CMYK …). */
@@ -36,6 +38,7 @@ export interface PlainImagePng {
 export interface PlainImageOptions {
   limits: Pick<NormaliseLimits, "maxRasterPixels" | "maxDecodeBytes">;
   singleValueImages: "warn" | "fail";
+  output?: "png" | "raw";
 }
 
 /**
@@ -86,10 +89,12 @@ export async function reencodeAsRgbPng(input: Uint8Array, what: "image" | "tiff"
     if (options.singleValueImages === "fail") throw new PermanentError("single_value", message);
     warnings.push(`single_value: ${message}`);
   }
-  const png = await encodeRawPng(rgb, info.width, info.height, 3);
+  const png = options.output === "raw" ? null : await encodeRawPng(rgb, info.width, info.height, 3);
   const n = info.width * info.height;
   const bandStats = { red: bandStatistics(rgb, 3, 0, n, null), green: bandStatistics(rgb, 3, 1, n, null), blue: bandStatistics(rgb, 3, 2, n, null) };
-  return { png, width: info.width, height: info.height, sourceChannels: metadata.channels ?? info.channels, warnings, bandStats };
+  return {
+    png, width: info.width, height: info.height, sourceChannels: metadata.channels ?? info.channels, warnings, bandStats, ...(png ? {} : { rgb }),
+  };
 }
 
 /** The RGB samples, how many pixels are not fully transparent, and their colour if they share one. */

@@ -77,14 +77,6 @@ export async function normaliseProduct(
     writeStretched(bandArray(options.nirBand), mask, rangeOf(options.nirBand), nir, 0, 1);
   }
 
-  // libvips encodes on its own threads: the three PNGs compress in parallel.
-  const [rgbPng, nirPng, maskPng] = await Promise.all([
-    encodeRawPng(rgb, width, height, 3),
-    nir ? encodeRawPng(nir, width, height, 1) : null,
-    nodataPixels > 0 ? encodeRawPng(mask, width, height, 1) : null,
-  ]);
-  const images: NormalisedImage[] = [{ role: "rgb", png: rgbPng }];
-  if (nirPng) images.push({ role: "nir", png: nirPng });
   // What the model will see, over valid pixels: the input drift features.
   const statsMask = nodataPixels > 0 ? mask : null;
   const bandStats = {
@@ -96,6 +88,25 @@ export async function normaliseProduct(
     },
     nodataFraction: nodataPixels / pixels,
   };
+  if (options.output === "raw") {
+    const raw = {
+      rgb: { width, height, channels: 3, data: rgb },
+      ...(nir ? { nir: { width, height, channels: 1, data: nir } } : {}),
+      nodata: nodataPixels > 0 ? { width, height, channels: 1, data: mask } : null,
+    };
+    return {
+      kind: "product", productName, width, height, images: [], nodataMask: null, nodataPixels, bandCount, bandStats, raw, ...(warnings.length ? { warnings } : {}),
+    };
+  }
+
+  // libvips encodes on its own threads: the three PNGs compress in parallel.
+  const [rgbPng, nirPng, maskPng] = await Promise.all([
+    encodeRawPng(rgb, width, height, 3),
+    nir ? encodeRawPng(nir, width, height, 1) : null,
+    nodataPixels > 0 ? encodeRawPng(mask, width, height, 1) : null,
+  ]);
+  const images: NormalisedImage[] = [{ role: "rgb", png: rgbPng }];
+  if (nirPng) images.push({ role: "nir", png: nirPng });
   return {
     kind: "product", productName, width, height, images, nodataMask: maskPng, nodataPixels, bandCount, bandStats, ...(warnings.length ? { warnings } : {}),
   };

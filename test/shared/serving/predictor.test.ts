@@ -87,6 +87,20 @@ describe("Predictor", () => {
     await plain.close();
   });
 
+  it("predicts the same from the normaliser's raw planes as from the PNGs ingest writes", async () => {
+    const product = makeDemoProduct({ seed: 21, width: 50, height: 37, name: "P4", nodataValue: -9999 });
+    const viaPng = new Predictor(deps());
+    const viaRaw = new Predictor(deps({ normaliseOptions: { ...NORMALISE, output: "raw" } }));
+    const a = await viaPng.predict("staging", product.zip);
+    const b = await viaRaw.predict("staging", product.zip);
+    expect(b.normalised.images).toEqual([]);
+    expect(b.answer).toEqual(a.answer);
+    expect(b.normalised.bandStats).toEqual(a.normalised.bandStats);
+    expect(a.prediction.mask.includes(MASK_NODATA)).toBe(a.normalised.nodataPixels > 0);
+    await viaPng.close();
+    await viaRaw.close();
+  });
+
   it("refuses an unknown alias (404), bad bytes with the normaliser's reason (400) and too much (413)", async () => {
     const predictor = new Predictor(deps({ maxRequestBytes: 4096 }));
     await expect(predictor.predict("prod", new Uint8Array([1, 2, 3]))).rejects.toMatchObject({ status: 404, code: "unknown_alias" });

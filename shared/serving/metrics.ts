@@ -62,7 +62,7 @@ export class ServingMetrics {
     this.driftPsi = new Gauge({ name: "mlops_drift_psi", help: "Population stability index of each feature, recent window vs reference", labelNames: ["feature"], registers });
     this.driftKs = new Gauge({ name: "mlops_drift_ks_statistic", help: "Two-sample Kolmogorov-Smirnov statistic of each feature", labelNames: ["feature"], registers });
     this.driftFeature = new Gauge({ name: "mlops_drift_feature_drifted", help: "1 when the feature drifted at the last check", labelNames: ["feature"], registers });
-    this.drifted = new Gauge({ name: "mlops_drift_drifted", help: "1 when the last drift check found drift, 0 otherwise (absent before the first check)", registers });
+    this.drifted = new Gauge({ name: "mlops_drift_drifted", help: "1 when the last drift check found drift, 0 otherwise (also before the first check)", registers });
     this.scrapeErrors = new Counter({ name: "mlops_metrics_scrape_errors_total", help: "Scrapes whose database read failed (gauges kept their last values)", registers });
   }
 

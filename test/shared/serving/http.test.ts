@@ -10,6 +10,7 @@ import { LocalObjectStore } from "../../../shared/adapters/store/local.ts";
 import { loadConfig } from "../../../shared/config/load.ts";
 import { createDashboardHandler } from "../../../shared/dashboard/http.ts";
 import { recordDeadLetter } from "../../../shared/db/queries/dead-letters.ts";
+import { insertDriftCheck } from "../../../shared/db/queries/drift.ts";
 import { createServingStack, type ServingStack } from "../../../shared/serving/create.ts";
 import type { Db, Logger } from "../../../shared/ports.ts";
 import { createTestDb } from "../../helpers/db.ts";
@@ -104,5 +105,18 @@ describe("serving routes on the dashboard server", () => {
     expect(sample(metrics, "mlops_item_oldest_age_seconds", { state: "seen" })).toBeGreaterThanOrEqual(89);
     expect(sample(metrics, "mlops_item_oldest_age_seconds", { state: "failed" })).toBeUndefined();
     expect(sample(metrics, "mlops_dead_letters", { consumer: "register" })).toBe(1);
+    expect(sample(metrics, "mlops_drift_drifted")).toBe(0);
+  });
+
+  it("/metrics shows the latest drift check's scores", async () => {
+    await insertDriftCheck(db, {
+      alias: "staging", modelId: "m_http", referenceDatasetVersion: "v1", referenceImages: 20, windowImages: 15, drifted: true, skippedReason: null,
+      features: [{ name: "red.std", psi: 2.5, ks: 0.9, ksPValue: 1e-9, drifted: true }, { name: "nir.mean", psi: 0.02, ks: 0.1, ksPValue: 0.8, drifted: false }],
+    });
+    const metrics = parsePrometheus(await (await fetch(`${base}/metrics`)).text());
+    expect(sample(metrics, "mlops_drift_drifted")).toBe(1);
+    expect(sample(metrics, "mlops_drift_psi", { feature: "red.std" })).toBe(2.5);
+    expect(sample(metrics, "mlops_drift_ks_statistic", { feature: "nir.mean" })).toBe(0.1);
+    expect(sample(metrics, "mlops_drift_feature_drifted", { feature: "nir.mean" })).toBe(0);
   });
 });

@@ -109,3 +109,9 @@ variable "serve_invokers" {
   type        = list(string)
   default     = []
 }
+
+variable "alert_notification_channels" {
+  description = "Cloud Monitoring notification channel ids (e.g. the team's Slack channel, created once in the console) that the alert policies in monitoring.tf notify."
+  type        = list(string)
+  default     = []
+}

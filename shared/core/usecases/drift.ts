@@ -72,6 +72,10 @@ export async function checkDrift(deps: Pick<Deps, "db" | "config" | "log" | "not
     features: result.features, drifted: result.drifted, skippedReason: null,
   });
   const wasDrifted = previous?.drifted === true;
+  if (result.drifted) {
+    // Every drifted verdict, for the log-based metric behind the drift alert policy (infra/monitoring.tf).
+    deps.log.warn("input drift detected", { alert: "input_drift", alias, modelId: holder.model_id, referenceDatasetVersion: version, windowImages: window.length });
+  }
   if (result.drifted && !wasDrifted) {
     const moved = result.features.filter((f) => f.drifted).sort((a, b) => (b.psi ?? 0) - (a.psi ?? 0));
     const top = moved.slice(0, 5).map((f) => `${f.name} (PSI ${f.psi?.toFixed(2)}, KS ${f.ks?.toFixed(2)}, p ${f.ksPValue?.toExponential(1)})`).join("; ");

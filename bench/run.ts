@@ -3,7 +3,8 @@ import type { BenchResult, BenchSuite } from "./types.ts";
 /**
  * `npm run bench`: every benchmark suite, one table. Targets are printed next to the numbers;
  * a miss is reported, never turned into a failing test. `npm run bench -- metrics` runs one suite;
- * `npm run bench -- scale` (not run by default: it fills a Postgres) the scale benchmark.
+ * `npm run bench -- scale` (not run by default: it fills a Postgres) the scale benchmark;
+ * `npm run bench -- serve` the model server (a few minutes on 2 cores).
  */
 const SUITES: Record<string, () => Promise<BenchSuite>> = {
   normalise: async () => (await import("./normalise.bench.ts")).normaliseBench,
@@ -13,10 +14,11 @@ const SUITES: Record<string, () => Promise<BenchSuite>> = {
   segmentation: async () => (await import("./segmentation.bench.ts")).segmentationBench,
   imports: async () => (await import("./imports.bench.ts")).importsBench,
   safety: async () => (await import("./safety.bench.ts")).safetyBench,
+  serve: async () => (await import("./serve.bench.ts")).serveBench,
   scale: async () => (await import("./scale.bench.ts")).scaleBench,
 };
 /** Suites that take several minutes (scale also needs a Postgres): run only when named (`npm run bench -- scale`). */
-const ON_REQUEST = new Set(["scale", "safety"]);
+const ON_REQUEST = new Set(["scale", "safety", "serve"]);
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const names = wanted.length ? wanted : Object.keys(SUITES).filter((name) => !ON_REQUEST.has(name));

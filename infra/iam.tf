@@ -18,6 +18,13 @@ resource "google_service_account" "job" {
   display_name = "mlops job ${each.key}"
 }
 
+resource "google_service_account" "service" {
+  for_each = local.services
+
+  account_id   = "svc-${each.key}"
+  display_name = "mlops service ${each.key}"
+}
+
 resource "google_service_account" "pubsub_push" {
   account_id   = "mlops-pubsub-push"
   display_name = "Pub/Sub push subscriptions → consumer functions"
@@ -37,6 +44,7 @@ locals {
   principal_email = merge(
     { for name, fn in local.functions : "fn:${name}" => google_service_account.function[name].email },
     { for name, job in local.jobs : "job:${name}" => google_service_account.job[name].email },
+    { for name, svc in local.services : "svc:${name}" => google_service_account.service[name].email },
   )
 
   secret_grants = merge([
@@ -93,6 +101,31 @@ resource "google_project_iam_member" "cloudsql_client" {
     title      = "only-mlops-instance"
     expression = "resource.name == \"projects/${var.project}/instances/${google_sql_database_instance.main.name}\" && resource.type == \"sqladmin.googleapis.com/Instance\""
   }
+}
+
+# The services' Cloud SQL connection, on the same condition as the functions'.
+resource "google_project_iam_member" "service_cloudsql_client" {
+  for_each = local.services
+
+  project = var.project
+  role    = "roles/cloudsql.client"
+  member  = "serviceAccount:${google_service_account.service[each.key].email}"
+  condition {
+    title      = "only-mlops-instance"
+    expression = "resource.name == \"projects/${var.project}/instances/${google_sql_database_instance.main.name}\" && resource.type == \"sqladmin.googleapis.com/Instance\""
+  }
+}
+
+resource "google_secret_manager_secret_iam_member" "service_secret_access" {
+  for_each = merge([
+    for svc, secrets in local.service_secrets : {
+      for key, secret in secrets : "${svc}:${key}" => { service = svc, secret = secret }
+    }
+  ]...)
+
+  secret_id = each.value.secret
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.service[each.value.service].email}"
 }
 
 resource "google_secret_manager_secret_iam_member" "function_secret_access" {
@@ -155,6 +188,15 @@ resource "google_cloud_run_service_iam_member" "slack_actions_public" {
   member   = "allUsers"
 }
 
+resource "google_cloud_run_v2_service_iam_member" "serve_invoker" {
+  for_each = toset(var.serve_invokers)
+
+  name     = google_cloud_run_v2_service.service["serve"].name
+  location = var.region
+  role     = "roles/run.invoker"
+  member   = each.value
+}
+
 # Eventarc's receiver role exists only at project level.
 resource "google_project_iam_member" "eventarc_receiver" {
   project = var.project
@@ -206,6 +248,15 @@ resource "google_project_iam_member" "builder_gcf_sources" {
     title      = "only-gcf-v2-sources"
     expression = "resource.name.startsWith(\"projects/_/buckets/gcf-v2-sources-${data.google_project.this.number}-${var.region}\")"
   }
+}
+
+resource "google_artifact_registry_repository_iam_member" "service_pull" {
+  for_each = local.services
+
+  location   = var.region
+  repository = google_artifact_registry_repository.jobs.name
+  role       = "roles/artifactregistry.reader"
+  member     = "serviceAccount:${google_service_account.service[each.key].email}"
 }
 
 # Jobs pull their images from our repository.

@@ -8,6 +8,11 @@ output "dashboard_url" {
   value       = local.function_uris["dashboard"]
 }
 
+output "serve_url" {
+  description = "The model server: POST <url>/v1/models/<alias>:predict with an identity token of a serve_invokers principal."
+  value       = local.service_uris["serve"]
+}
+
 output "buckets" {
   value = { for k, b in google_storage_bucket.data : k => b.name }
 }

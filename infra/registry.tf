@@ -11,11 +11,15 @@
 #   local.function_env_keys,
 #   local.function_secret_keys -> the variables and secrets of its config sections (main.tf)
 #   local.jobs               -> one Cloud Run job each (jobs.tf)
+#   local.services,
+#   local.service_env_keys,
+#   local.service_secret_keys -> one Cloud Run service each (services.tf), its own identity (iam.tf)
 locals {
   deployables = jsondecode(file("${path.module}/deployables.json"))
   topics      = local.deployables.topics
   functions   = local.deployables.functions
   jobs        = local.deployables.jobs
+  services    = local.deployables.services
 
   # Consumer function => the topics pushed to it.
   consumers = { for name, fn in local.functions : name => fn.subscriptions if length(fn.subscriptions) > 0 }
@@ -29,10 +33,12 @@ locals {
 
   storage_triggers = { for name, fn in local.functions : name => fn.storage_trigger if fn.storage_trigger != null }
 
-  # Principal => its registry entry ("fn:<function>", "job:<job>").
+  # Principal => its registry entry ("fn:<function>", "job:<job>", "svc:<service>"). Services
+  # publish nothing.
   principals = merge(
     { for name, fn in local.functions : "fn:${name}" => fn },
     { for name, job in local.jobs : "job:${name}" => job },
+    { for name, svc in local.services : "svc:${name}" => merge(svc, { publishes = [] }) },
   )
 
   bucket_grants = merge([
@@ -58,11 +64,14 @@ locals {
   function_env_keys    = { for name, fn in local.functions : name => fn.env[var.annotation_backend] }
   function_secret_keys = { for name, fn in local.functions : name => fn.secrets[var.annotation_backend] }
   job_env_keys         = { for name, job in local.jobs : name => job.env }
+  service_env_keys     = { for name, svc in local.services : name => svc.env }
+  service_secret_keys  = { for name, svc in local.services : name => svc.secrets }
 
   # Every variable some deployable reads: loop_settings may name only these.
   known_env = toset(flatten(concat(
     [for fn in local.functions : concat(fn.env["local"], fn.env["encord"], fn.env["labelstudio"])],
     [for job in local.jobs : job.env],
+    [for svc in local.services : svc.env],
   )))
 }
 
@@ -73,7 +82,7 @@ resource "terraform_data" "loop_settings_check" {
   lifecycle {
     precondition {
       condition     = length(setsubtract(keys(var.loop_settings), local.known_env)) == 0
-      error_message = "loop_settings names variables no function or job reads: ${join(", ", setsubtract(keys(var.loop_settings), local.known_env))} (see shared/config/sections.ts)."
+      error_message = "loop_settings names variables no function, job or service reads: ${join(", ", setsubtract(keys(var.loop_settings), local.known_env))} (see shared/config/sections.ts)."
     }
   }
 }

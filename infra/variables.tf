@@ -107,3 +107,21 @@ variable "max_delivery_attempts" {
   type        = number
   default     = 10
 }
+
+variable "serve_gpu" {
+  description = "Run the serve service on an NVIDIA L4 (4 vCPU, 16 GiB, ONNX_EXECUTION_PROVIDERS=cuda,cpu) instead of the CPU size in the registry."
+  type        = bool
+  default     = false
+}
+
+variable "serve_invokers" {
+  description = "Principals allowed to call the serve service (e.g. serviceAccount:app@…); it is never public."
+  type        = list(string)
+  default     = []
+}
+
+variable "alert_notification_channels" {
+  description = "Cloud Monitoring notification channel ids (e.g. the team's Slack channel, created once in the console) that the alert policies in monitoring.tf notify."
+  type        = list(string)
+  default     = []
+}

@@ -3,6 +3,7 @@
  *
  *   functions/<name>.ts      → dist/functions/<name>/index.js (+ chunks, migrations/, package.json)
  *   functions/jobs/<name>.ts → dist/jobs/<name>/index.js      (+ chunks, package.json)
+ *   functions/services/<name>.ts → dist/services/<name>/index.js (+ chunks, package.json)
  *
  * ESM for Node 22 (the functions runtime is nodejs22). Dynamic `import()`s become separate chunks,
  * so a function loads the Google SDKs on its first request and the image stack only when a use
@@ -16,7 +17,7 @@ import { cp, mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build, type Metafile } from "esbuild";
-import { FUNCTIONS, FUNCTION_NAMES, HEAVY_LOADERS, JOB_NAMES } from "../shared/deployables.ts";
+import { FUNCTIONS, FUNCTION_NAMES, HEAVY_LOADERS, JOB_NAMES, SERVICE_NAMES } from "../shared/deployables.ts";
 import { writeManifest } from "./deployables.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -49,7 +50,7 @@ const BANNER = [
 ].join("\n");
 
 export interface BuiltBundle {
-  kind: "function" | "job";
+  kind: "function" | "job" | "service";
   name: string;
   outdir: string;
   externals: string[];
@@ -64,18 +65,20 @@ export async function buildAll(options: { only?: string[]; log?: (line: string) 
   const outRoot = options.outRoot ?? join(ROOT, "dist");
   const log = options.log ?? ((line: string) => console.log(line));
   const pkg = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> };
-  const [functionFiles, jobFiles] = await Promise.all([tsFiles("functions"), tsFiles("functions/jobs")]);
+  const [functionFiles, jobFiles, serviceFiles] = await Promise.all([tsFiles("functions"), tsFiles("functions/jobs"), tsFiles("functions/services")]);
   // Every deployable is in the registry (shared/deployables.ts), which Terraform deploys from.
   assertSameNames("functions/*.ts", functionFiles, FUNCTION_NAMES);
   assertSameNames("functions/jobs/*.ts", jobFiles, JOB_NAMES);
+  assertSameNames("functions/services/*.ts", serviceFiles, SERVICE_NAMES);
   const entries = [
     ...functionFiles.map((name) => ({ kind: "function" as const, name, entry: join(ROOT, "functions", `${name}.ts`) })),
     ...jobFiles.map((name) => ({ kind: "job" as const, name, entry: join(ROOT, "functions", "jobs", `${name}.ts`) })),
+    ...serviceFiles.map((name) => ({ kind: "service" as const, name, entry: join(ROOT, "functions", "services", `${name}.ts`) })),
   ].filter((e) => !options.only || options.only.includes(e.name));
 
   const built: BuiltBundle[] = [];
   for (const e of entries) {
-    const outdir = join(outRoot, e.kind === "function" ? "functions" : "jobs", e.name);
+    const outdir = join(outRoot, e.kind === "function" ? "functions" : e.kind === "job" ? "jobs" : "services", e.name);
     await rm(outdir, { recursive: true, force: true });
     // The train job also carries the baseline trainer, so the image trains without TRAINER_COMMAND.
     const entryPoints: Record<string, string> = { index: e.entry };
@@ -98,7 +101,7 @@ export async function buildAll(options: { only?: string[]; log?: (line: string) 
       keepNames: true,
     });
     const externals = externalPackages(result.metafile);
-    const heavyOffenders = externals.filter((p) => HEAVY.includes(p) && !(e.kind === "job" || HEAVY_ALLOWED[e.name]?.includes(p)));
+    const heavyOffenders = externals.filter((p) => HEAVY.includes(p) && !(e.kind !== "function" || HEAVY_ALLOWED[e.name]?.includes(p)));
     if (heavyOffenders.length > 0) {
       throw new Error(`${e.kind} ${e.name} references ${heavyOffenders.join(", ")}, which the loaders in its registry entry (shared/deployables.ts \`heavy\`) do not bring`);
     }

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ALL_SECTIONS, type ConfigSection } from "./config/sections.ts";
-import { BACKENDS, BUCKETS, FUNCTIONS, JOBS, type JobName } from "./deployables.ts";
+import { BACKENDS, BUCKETS, FUNCTIONS, JOBS, SERVICES, type JobName } from "./deployables.ts";
 import { MESSAGE_TYPES, SUBSCRIPTIONS, type MessageType } from "./messages/topics.ts";
 
 /**
@@ -50,8 +50,23 @@ const JobSpecSchema = z.strictObject({
   parallelism: z.number().int().min(1),
 });
 
+const ServiceSpecSchema = z.strictObject({
+  sections: z.array(Section).refine((s) => new Set(s).size === s.length, "no duplicates"),
+  extraEnv: z.array(z.string().regex(/^[A-Z][A-Z0-9_]*$/)),
+  buckets: Buckets,
+  cpu: z.string().regex(/^\d+$/),
+  memory: Memory,
+  // Cloud Run request timeout is at most 3600 s.
+  timeoutSeconds: z.number().int().min(1).max(3600),
+  minInstances: z.number().int().min(0),
+  maxInstances: z.number().int().min(1),
+  concurrency: z.number().int().min(1).max(1000),
+});
+
+const Name = z.string().regex(/^[a-z][a-z0-9-]{0,61}[a-z0-9]$/);
+
 export const RegistrySchema = z
-  .strictObject({ functions: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,61}[a-z0-9]$/), FunctionSpecSchema), jobs: z.record(z.string(), JobSpecSchema) })
+  .strictObject({ functions: z.record(Name, FunctionSpecSchema), jobs: z.record(z.string(), JobSpecSchema), services: z.record(Name, ServiceSpecSchema) })
   .superRefine((r, ctx) => {
     for (const [name, fn] of Object.entries(r.functions)) {
       const consumes = (SUBSCRIPTIONS as Record<string, readonly string[]>)[name] ?? [];
@@ -59,12 +74,15 @@ export const RegistrySchema = z
       if (fn.trigger.kind !== "http" && consumes.length === 0) ctx.addIssue({ code: "custom", message: `${name}: a consumer function without SUBSCRIPTIONS` });
       if (fn.trigger.kind !== "http" && fn.timeoutSeconds > 540) ctx.addIssue({ code: "custom", message: `${name}: event-driven functions time out at 540 s at most` });
     }
+    for (const name of Object.keys(r.services)) {
+      if (name in r.functions || name in r.jobs) ctx.addIssue({ code: "custom", message: `${name}: a service shares its name with a function or job` });
+    }
     for (const consumer of Object.keys(SUBSCRIPTIONS)) {
       if (!(consumer in r.functions)) ctx.addIssue({ code: "custom", message: `SUBSCRIPTIONS names ${consumer}, which is not a function` });
     }
   });
 
 export function validateRegistry(): void {
-  RegistrySchema.parse({ functions: FUNCTIONS, jobs: JOBS });
+  RegistrySchema.parse({ functions: FUNCTIONS, jobs: JOBS, services: SERVICES });
 }
 

@@ -72,6 +72,24 @@ export interface JobSpec {
   parallelism: number;
 }
 
+/**
+ * A Cloud Run service (HTTP, scaled on requests): the model server. CPU by default; Terraform's
+ * `serve_gpu` variable puts it on an L4 (then at least 4 vCPU and 16 GiB, as jobs).
+ */
+export interface ServiceSpec {
+  sections: readonly ConfigSection[];
+  /** Variables it reads outside loadConfig (set per environment through loop_settings). */
+  extraEnv: readonly string[];
+  buckets: Partial<Record<BucketName, BucketAccess>>;
+  cpu: string;
+  memory: string;
+  timeoutSeconds: number;
+  minInstances: number;
+  maxInstances: number;
+  /** Requests one instance serves at once (onnxruntime runs them on its own threads). */
+  concurrency: number;
+}
+
 /** Every consumer reads the delivery settings, the database, its project and may notify. */
 const CONSUMER = ["gcp", "db", "delivery", "slack"] as const;
 
@@ -217,7 +235,8 @@ export const FUNCTIONS = {
     trigger: { kind: "push" },
     // Republishes whatever the outbox holds unsent, whoever emitted it.
     publishes: MESSAGE_TYPES,
-    sections: [...CONSUMER, "buckets", "training", "policy", "retention"],
+    // serving: the input drift check (thresholds, window, reference alias).
+    sections: [...CONSUMER, "buckets", "training", "policy", "retention", "serving"],
     heavy: [],
     buckets: { models: "viewer" },
     launches: ["train", "evaluate"],
@@ -284,6 +303,24 @@ export const SCHEDULES = {
   "reconcile.tick": { schedule: "reconcile" },
 } as const satisfies Partial<Record<MessageType, { schedule: string }>>;
 
+export const SERVICES = {
+  serve: {
+    // Reads aliases and models from the database, the ONNX files from the models bucket; nothing else.
+    sections: ["gcp", "db", "buckets", "normalise", "serving"],
+    extraEnv: ["ONNX_EXECUTION_PROVIDERS"],
+    buckets: { models: "viewer" },
+    cpu: "2",
+    memory: "4Gi",
+    timeoutSeconds: 300,
+    minInstances: 0,
+    maxInstances: 5,
+    concurrency: 8,
+  },
+} as const satisfies Record<string, ServiceSpec>;
+
+export type ServiceName = keyof typeof SERVICES;
+export const SERVICE_NAMES = Object.keys(SERVICES) as ServiceName[];
+
 export type FunctionName = keyof typeof FUNCTIONS;
 export const FUNCTION_NAMES = Object.keys(FUNCTIONS) as FunctionName[];
 export const JOB_NAMES = Object.keys(JOBS) as JobName[];
@@ -299,7 +336,12 @@ export function isJobName(name: string): name is JobName {
   return Object.hasOwn(JOBS, name);
 }
 
-function spec(name: FunctionName | JobName): FunctionSpec | JobSpec {
+export function isServiceName(name: string): name is ServiceName {
+  return Object.hasOwn(SERVICES, name);
+}
+
+function spec(name: FunctionName | JobName | ServiceName): FunctionSpec | JobSpec | ServiceSpec {
+  if (isServiceName(name)) return SERVICES[name];
   return isFunctionName(name) ? FUNCTIONS[name] : JOBS[name];
 }
 
@@ -313,7 +355,7 @@ export function isConsumer(name: FunctionName): name is FunctionName & ConsumerN
 }
 
 /** The config sections a deployable loads with this annotation backend (resolved: `core` and requirements included). */
-export function sectionsOf(name: FunctionName | JobName, backend: Backend): ConfigSection[] {
+export function sectionsOf(name: FunctionName | JobName | ServiceName, backend: Backend): ConfigSection[] {
   const s = spec(name);
   const extra = "backendSections" in s ? (s.backendSections?.[backend] ?? []) : [];
   return [...resolveSections([...s.sections, ...extra])];
@@ -325,13 +367,13 @@ export function backendOf(env: Record<string, string | undefined>): Backend {
 }
 
 /** Environment variables (plain and secret) a deployable may read with this backend. */
-export function envOf(name: FunctionName | JobName, backend: Backend): string[] {
+export function envOf(name: FunctionName | JobName | ServiceName, backend: Backend): string[] {
   const s = spec(name);
   return [...sectionEnv(sectionsOf(name, backend)), ...("extraEnv" in s ? s.extraEnv : [])];
 }
 
 /** The variables among `envOf` that are secrets. */
-export function secretsOf(name: FunctionName | JobName, backend: Backend): string[] {
+export function secretsOf(name: FunctionName | JobName | ServiceName, backend: Backend): string[] {
   return sectionSecrets(sectionsOf(name, backend));
 }
 

@@ -311,6 +311,11 @@ export interface NormaliseOptions {
   nodataValue: number | null;
   /** An image whose valid pixels all hold one value: a warning (default) or a PermanentError. */
   singleValueImages?: "warn" | "fail";
+  /**
+   * `raw` skips the PNG encoding and returns the same 8-bit planes in `raw` instead (`images` is
+   * then empty): the model server's path, which would otherwise encode PNGs only to decode them.
+   */
+  output?: "png" | "raw";
   /** What one upload may cost; the normaliser's defaults (the config's) where left out. */
   limits?: Partial<NormaliseLimits>;
 }
@@ -354,7 +359,17 @@ export interface NormalisedOutput {
   bandCount: number;
   /** What the normaliser accepted but flagged (e.g. `single_value: …`); stored on the item. */
   warnings?: string[];
+  /**
+   * Statistics of the 8-bit outputs per band (red, green, blue, nir) over valid pixels, and the
+   * nodata share: the input drift features (shared/core/drift/stats.ts).
+   */
+  bandStats?: { bands: Partial<Record<"red" | "green" | "blue" | "nir", BandStats>>; nodataFraction: number };
+  /** With `output: "raw"`: the planes the PNGs would hold (mask: 255 where nodata, null when none). */
+  raw?: { rgb?: DecodedRaster; nir?: DecodedRaster; image?: DecodedRaster; nodata: DecodedRaster | null };
 }
+
+export type { BandStats } from "./core/drift/stats.ts";
+import type { BandStats } from "./core/drift/stats.ts";
 
 export interface Normaliser {
   /**

@@ -29,6 +29,14 @@ export function printStatus(s: StatusSnapshot, write: (line: string) => void): v
     write(`warnings: ${s.itemWarnings.length}`);
     for (const w of s.itemWarnings.slice(0, 10)) write(`  ${w.id}${w.title ? ` (${w.title})` : ""}: ${w.warnings.join("; ")}`);
   }
+  if (s.drift) {
+    const d = s.drift;
+    if (d.skippedReason) write(`drift: not judged (${d.skippedReason})`);
+    else {
+      const moved = d.features.filter((f) => f.drifted).map((f) => f.name);
+      write(`drift: ${d.drifted ? "DRIFTED" : "none"} — ${d.window.images} recent images vs ${d.window.referenceImages} of dataset ${short(d.referenceDatasetVersion)} (${d.alias}); ${moved.length}/${d.features.length} features drifted${moved.length ? `: ${moved.slice(0, 6).join(", ")}` : ""}`);
+    }
+  }
   if (s.duplicates.length) {
     write(`duplicates: ${s.duplicates.length}`);
     for (const d of s.duplicates.slice(0, 10)) write(`  ${d.id} ${d.sourceName}: same bytes as ${d.duplicateOf}${d.originalTitle ? ` (${d.originalTitle})` : ""}`);

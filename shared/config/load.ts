@@ -85,6 +85,7 @@ export interface Config {
     notificationsSeconds: number;
     slackThreadsSeconds: number;
     transitionsSeconds: number;
+    driftSeconds: number;
     batchSize: number;
     maxBatches: number;
   };
@@ -92,6 +93,12 @@ export interface Config {
   dashboardUrl: string | undefined;
   /** Slack interactivity: the app's signing secret (`slack-actions` refuses every request without it). */
   slackActions: { signingSecret: string | undefined };
+  /** The `serve` routes and the input drift check. */
+  serving: {
+    maxRequestBytes: number;
+    tileSize: number;
+    drift: { windowImages: number; minImages: number; psiThreshold: number; ksPValue: number; driftShare: number; checkSeconds: number; alias: string };
+  };
   local: { port: number; pollIntervalSeconds: number; reconcileIntervalSeconds: number; concurrency: number };
   /** `MLOPS_FAILPOINTS`, for crash tests; unset in normal operation. */
   failpoints: string | undefined;
@@ -199,6 +206,7 @@ function buildConfig(e: Env): Config {
       notificationsSeconds: e.RETENTION_NOTIFICATIONS_DAYS * 86_400,
       slackThreadsSeconds: e.RETENTION_SLACK_THREADS_DAYS * 86_400,
       transitionsSeconds: e.RETENTION_TRANSITIONS_DAYS * 86_400,
+      driftSeconds: e.RETENTION_DRIFT_DAYS * 86_400,
       batchSize: e.RETENTION_BATCH_SIZE,
       maxBatches: e.RETENTION_MAX_BATCHES,
     },
@@ -206,6 +214,11 @@ function buildConfig(e: Env): Config {
     dashboardUrl: e.DASHBOARD_URL,
     slackActions: { signingSecret: e.SLACK_SIGNING_SECRET },
     failpoints: e.MLOPS_FAILPOINTS,
+    serving: {
+      maxRequestBytes: e.PREDICT_MAX_BYTES,
+      tileSize: e.PREDICT_TILE_SIZE,
+      drift: { windowImages: e.DRIFT_WINDOW_IMAGES, minImages: e.DRIFT_MIN_IMAGES, psiThreshold: e.DRIFT_PSI_THRESHOLD, ksPValue: e.DRIFT_KS_PVALUE, driftShare: e.DRIFT_SHARE, checkSeconds: e.DRIFT_CHECK_SECONDS, alias: e.DRIFT_ALIAS },
+    },
     local: { port: e.PORT, pollIntervalSeconds: e.POLL_INTERVAL_SECONDS, reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS, concurrency: e.LOCAL_CONCURRENCY },
     gcp: { project: e.GOOGLE_CLOUD_PROJECT, region: e.REGION, trainJob: e.TRAIN_JOB, evaluateJob: e.EVALUATE_JOB, topicPrefix: e.TOPIC_PREFIX },
   };

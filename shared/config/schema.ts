@@ -192,6 +192,8 @@ export const EnvSchema = z
     RETENTION_NOTIFICATIONS_DAYS: num(0, 3650).default(30),
     RETENTION_SLACK_THREADS_DAYS: num(0, 3650).default(30),
     RETENTION_TRANSITIONS_DAYS: num(0, 3650).default(30),
+    /** Drift check results and the statistics of predicted images (the drift window needs only recent ones). */
+    RETENTION_DRIFT_DAYS: num(0, 3650).default(7),
     RETENTION_BATCH_SIZE: int(1, 100_000).default(1000),
     RETENTION_MAX_BATCHES: int(1, 10_000).default(20),
 
@@ -201,6 +203,26 @@ export const EnvSchema = z
     DASHBOARD_URL: z.string().url().optional(),
     /** Verifies requests from Slack's interactivity (Approve/Reject buttons) to `slack-actions`. */
     SLACK_SIGNING_SECRET: z.string().min(1).optional(),
+
+    // Serving (`POST /v1/models/{alias}:predict`) and input drift
+    /** Largest request body or `uri` object a prediction accepts (413 above it). */
+    PREDICT_MAX_BYTES: int(1024, 2 ** 34).default(256 * 1024 ** 2),
+    /** Edge of the square tiles a fully convolutional model sees while serving. */
+    PREDICT_TILE_SIZE: int(32, 8192).default(1024),
+    /** Most recent images (ingested or predicted, outside the reference) compared with the reference. */
+    DRIFT_WINDOW_IMAGES: int(5, 100_000).default(30),
+    /** Fewest recent images before drift is judged at all. */
+    DRIFT_MIN_IMAGES: int(2, 100_000).default(10),
+    /** A feature drifts when PSI ≥ this (Evidently's `psi` stat test default, 0.1)... */
+    DRIFT_PSI_THRESHOLD: num(0, 100).default(0.1),
+    /** ...and its two-sample KS p-value < this (Evidently's `ks` stat test default, 0.05). */
+    DRIFT_KS_PVALUE: num(0, 1).default(0.05),
+    /** Share of drifted features at which the input counts as drifted (Evidently's dataset drift default, 0.5). */
+    DRIFT_SHARE: num(0, 1).default(0.5),
+    /** Least seconds between two drift checks (each reconcile run asks). */
+    DRIFT_CHECK_SECONDS: int(0, 86_400).default(60),
+    /** The alias whose model is the drift reference (staging when it holds no model). */
+    DRIFT_ALIAS: z.string().min(1).default("prod"),
 
     // Local runtime
     PORT: int(0, 65535).default(8080),

@@ -13,6 +13,7 @@
  *   GET /evaluations/<id>        one evaluation, GET /api/runs/<id> one run as JSON,
  *   GET /runs/compare?a=&b=      two runs side by side (all with `pages`)
  *   GET /healthz                 `ok`
+ *   anything `routes` answers    (the model server's `POST /v1/models/{alias}:predict` and `GET /metrics`)
  *
  * HEAD is answered like GET without a body; other methods get 405. Errors become a short 500
  * (the details go to the logger, never to the client).
@@ -55,6 +56,8 @@ export interface DashboardHandlerOptions {
   logger?: Logger;
   /** The detail pages' reads (shared/db/queries/pages.ts); without them those routes are 404. */
   pages?: DashboardPages;
+  /** Routes tried first, with the base path stripped; they return false to leave a request to the dashboard. */
+  routes?: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<boolean>;
 }
 
 export interface DashboardPages {
@@ -213,6 +216,7 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
     let path = requestPath(req);
     if (path === null) return sendText(res, 400, "bad request");
     if (basePath && (path === basePath || path.startsWith(`${basePath}/`))) path = path.slice(basePath.length) || "/";
+    if (options.routes && (await options.routes(req, res, path))) return;
     const method = req.method ?? "GET";
     if (method !== "GET" && method !== "HEAD") return sendText(res, 405, "method not allowed", { Allow: "GET, HEAD" });
 

@@ -11,6 +11,7 @@ import { buildContext } from "./sections/common.ts";
 import { renderAliasHistory, renderFailures, renderNotifications } from "./sections/history.ts";
 import { renderDatasets, renderEvaluations, renderLeaderboard, renderTrainingRuns } from "./sections/models.ts";
 import { renderFunnel, renderHeader, renderThroughput } from "./sections/overview.ts";
+import { renderDrift } from "./sections/drift.ts";
 
 export const DEFAULT_DASHBOARD_TITLE = "MLOps loop";
 export const DEFAULT_REFRESH_SECONDS = 30;
@@ -33,6 +34,7 @@ export const SECTION_IDS = [
   "overview",
   "funnel",
   "throughput",
+  "drift",
   "datasets",
   "runs",
   "leaderboard",
@@ -68,6 +70,7 @@ ${options.detailPages ? html`<nav class="top" aria-label="Dashboard"><a href="${
 ${renderHeader(context, title)}
 ${renderFunnel(context)}
 ${renderThroughput(context)}
+${renderDrift(context)}
 ${renderDatasets(context)}
 ${renderTrainingRuns(context)}
 ${renderLeaderboard(context)}

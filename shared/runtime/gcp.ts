@@ -40,7 +40,9 @@ export async function createGcpDeps(env: Record<string, string | undefined>, hea
   const resolved = await resolveSecretReferences(env);
   // A registered function validates only the config sections it declares (shared/deployables.ts):
   // Terraform gives it exactly those variables and secrets, nothing more.
-  const sections = registry.isFunctionName(service) ? registry.sectionsOf(service, registry.backendOf(resolved)) : undefined;
+  const sections = registry.isFunctionName(service) || registry.isServiceName(service)
+    ? registry.sectionsOf(service, registry.backendOf(resolved))
+    : undefined;
   const config = loadConfig(resolved, sections ? { sections } : {});
   const { project, region } = requireGcp(config);
 

@@ -22,6 +22,7 @@ import { LocalJobRunner } from "./local/job-runner.ts";
 import { ConsoleFileNotifier, FanoutNotifier } from "./local/notifier.ts";
 import { SpoolIngestor } from "./local/spool.ts";
 import { armFailpoints } from "./failpoints.ts";
+import type { ServingStack } from "../serving/create.ts";
 
 /** Opens the local database: Postgres when DATABASE_URL is set, else PGlite in the workspace. */
 export async function openLocalDb(config: Config): Promise<Db> {
@@ -54,6 +55,8 @@ export interface LocalRuntime {
   watcher: ArchiveWatcher;
   spool: SpoolIngestor;
   url: string | null;
+  /** The model server mounted on the dashboard port (`/v1/models/{alias}:predict`, `/metrics`). */
+  serving: ServingStack;
   /** Publishes a message as a producer outside any use case would (ticks, tests). */
   publish<T extends MessageType>(type: T, data: unknown, id?: string): Promise<void>;
   stop(): Promise<void>;
@@ -103,7 +106,23 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     codec: async () => (await import("../adapters/imaging/codec.ts")).sharpCodec,
   };
 
-  const dispatcher = new LocalDispatcher(deps, publisher, { concurrency: config.local.concurrency, maxAttempts: config.delivery.maxAttempts });
+  // The model server shares the dashboard port; its metrics also count this dispatcher's deliveries.
+  const { createServingStack } = await import("../serving/create.ts");
+  const serving = await createServingStack({ config, db, store, log, normaliser: deps.normaliser, codec: deps.codec, executionProviders: env.ONNX_EXECUTION_PROVIDERS });
+  const dispatcher = new LocalDispatcher(deps, publisher, {
+    concurrency: config.local.concurrency,
+    maxAttempts: config.delivery.maxAttempts,
+    onOutcome: (consumer, outcome) => {
+      serving.metrics.countDelivery(consumer, outcome);
+      // A promotion or a manual alias command may have moved an alias: load its new model now,
+      // so the first request after the move does not wait for it (requests look the alias up anyway).
+      if (outcome === "delivered" && (consumer === "promote" || consumer === "command")) {
+        for (const { alias } of serving.predictor.loadedModels()) {
+          void serving.predictor.refresh(alias).catch((err: unknown) => log.warn("could not preload the promoted model", { alias, error: String(err) }));
+        }
+      }
+    },
+  });
   const watcher = new ArchiveWatcher({
     dir: join(config.workspace, "buckets", config.buckets.archive), bucket: config.buckets.archive, publisher, log,
     unknownOnly: (files) => unknownArchiveObjects(db, config.buckets.archive, files),
@@ -136,6 +155,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const handler = createDashboardHandler({
       title: "mlops-loop (local)",
       logger: log,
+      routes: serving.routes,
       getSnapshot: () => readStatusSnapshot(db),
       listFailures: (o) => listFailures(db, o),
       pages: dashboardPages(db, await import("../db/queries/pages.ts")),
@@ -153,7 +173,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   }
 
   return {
-    config, deps, store, publisher, dispatcher, jobs, watcher, spool, url,
+    config, deps, store, publisher, dispatcher, jobs, watcher, spool, url, serving,
     publish,
     async stop() {
       for (const t of timers) clearInterval(t);
@@ -163,6 +183,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       await jobs.stopAll();
       await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
       server?.closeAllConnections?.();
+      await serving.predictor.close();
       await db.close();
     },
   };

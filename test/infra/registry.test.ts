@@ -26,6 +26,8 @@ interface Evaluated {
   function_env_keys: Record<string, string[]>;
   function_secret_keys: Record<string, string[]>;
   job_env_keys: Record<string, string[]>;
+  service_env_keys: Record<string, string[]>;
+  service_secret_keys: Record<string, string[]>;
 }
 
 function terraform(args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -54,7 +56,7 @@ beforeAll(() => {
     [
       `variable "annotation_backend" { type = string }`,
       `variable "loop_settings" { type = map(string) }`,
-      ...["topics", "push_subscriptions", "topic_grants", "bucket_grants", "launcher_grants", "storage_triggers", "function_env_keys", "function_secret_keys", "job_env_keys"].map(
+      ...["topics", "push_subscriptions", "topic_grants", "bucket_grants", "launcher_grants", "storage_triggers", "function_env_keys", "function_secret_keys", "job_env_keys", "service_env_keys", "service_secret_keys"].map(
         (name) => `output "${name}" { value = local.${name} }`,
       ),
     ].join("\n"),
@@ -116,6 +118,11 @@ describe("infra/registry.tf, evaluated", () => {
       const expected = Object.entries(FUNCTIONS[name].buckets).map(([b, a]) => `${b}=${a === "admin" ? "roles/storage.objectAdmin" : "roles/storage.objectViewer"}`).sort();
       expect(grants.filter((g) => g.principal === `fn:${name}`).map((g) => `${g.bucket}=${g.role}`).sort(), name).toEqual(expected);
     }
+    // The model server reads the models bucket and nothing else, and publishes nothing.
+    expect(grants.filter((g) => g.principal === "svc:serve").map((g) => `${g.bucket}=${g.role}`)).toEqual(["models=roles/storage.objectViewer"]);
+    expect(Object.values(evaluated.local!.topic_grants).filter((g) => g.principal.startsWith("svc:"))).toEqual([]);
+    expect(evaluated.local!.service_secret_keys.serve).toEqual(["DB_PASSWORD"]);
+    expect(evaluated.local!.service_env_keys.serve!.sort()).toEqual(envOf("serve", "local").filter((k) => k !== "DB_PASSWORD").sort());
   });
 
   it.each(BACKENDS)("gives each function the variables and secrets of exactly its sections (%s backend)", (backend) => {
@@ -134,7 +141,7 @@ describe("infra/registry.tf, evaluated", () => {
   it("refuses loop_settings that no deployable reads", () => {
     const bad = evaluate("local", { THRESHOLD_N: "5", THRESHOLD_NN: "5" });
     expect(bad.status).not.toBe(0);
-    expect(bad.stderr).toMatch(/loop_settings names variables no function or job reads: THRESHOLD_NN/);
+    expect(bad.stderr).toMatch(/loop_settings names variables no function, job or service reads: THRESHOLD_NN/);
     expect(evaluate("local", { THRESHOLD_N: "5", EVAL_TILE_SIZE: "512" }).status).toBe(0);
     // The example environment's settings all reach some deployable.
     const tfvars = readFileSync(join(INFRA, "envs", "dev.tfvars"), "utf8");

@@ -18,7 +18,7 @@ import { NORMALISE_LIMIT_DEFAULTS } from "../../config/schema.ts";
 import { PermanentError } from "../../errors.ts";
 import type { ByteSource, NormalisedOutput, Normaliser } from "../../ports.ts";
 import { blockCachedSource, memorySource, readExactly } from "./byte-source.ts";
-import { reencodeAsRgbPng } from "./png.ts";
+import { reencodeAsRgbPng, type PlainImagePng } from "./png.ts";
 import { normaliseProduct, type ResolvedOptions } from "./product.ts";
 import { openTiff, type TiffRaster } from "./tiff-raster.ts";
 import { openZipEntry } from "./zip-entry.ts";
@@ -47,6 +47,7 @@ const OptionsSchema = z.object({
     .nullable(),
   nodataValue: z.union([z.number(), z.nan()]).nullable(),
   singleValueImages: z.enum(["warn", "fail"]).default("warn"),
+  output: z.enum(["png", "raw"]).default("png"),
   limits: z
     .object({
       maxInflatedBytes: z.number().int().positive(),
@@ -90,7 +91,7 @@ async function normaliseSource(source: ByteSource, fileName: string, options: Re
     case "jpeg": {
       const bytes = await holdWhole(source, `${displayName}`, options);
       const image = await reencodeAsRgbPng(bytes, "image", options);
-      return plainOutput(stem(displayName) || "image", image.png, image.width, image.height, image.sourceChannels, image.warnings);
+      return plainOutput(stem(displayName) || "image", image);
     }
     case null:
       throw unrecognised(head, displayName);
@@ -168,7 +169,7 @@ async function normaliseTiff(source: ByteSource, productName: string, options: R
     await verify?.();
     const bytes = await holdWhole(source, "the TIFF", options);
     const image = await reencodeAsRgbPng(bytes, "tiff", options);
-    return plainOutput(productName, image.png, image.width, image.height, raster.bandCount, image.warnings);
+    return plainOutput(productName, { ...image, sourceChannels: raster.bandCount });
   }
   return normaliseProduct(raster, productName, options, verify);
 }
@@ -184,9 +185,12 @@ function isPlainImage(raster: TiffRaster): boolean {
   return (raster.bandCount === 3 || raster.bandCount === 4) && (raster.photometric === 2 || raster.photometric === 6);
 }
 
-function plainOutput(name: string, png: Buffer, width: number, height: number, bandCount: number, warnings: string[]): NormalisedOutput {
+function plainOutput(name: string, image: PlainImagePng): NormalisedOutput {
+  const { png, width, height, sourceChannels, warnings, bandStats, rgb } = image;
   return {
-    kind: "image", productName: name, width, height, images: [{ role: "image", png }], nodataMask: null, nodataPixels: 0, bandCount,
+    kind: "image", productName: name, width, height, images: png ? [{ role: "image", png }] : [], nodataMask: null, nodataPixels: 0, bandCount: sourceChannels,
+    bandStats: { bands: bandStats, nodataFraction: 0 },
+    ...(rgb ? { raw: { image: { width, height, channels: 3, data: rgb }, nodata: null } } : {}),
     ...(warnings.length ? { warnings } : {}),
   };
 }

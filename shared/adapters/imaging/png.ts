@@ -8,6 +8,7 @@
  */
 import sharp from "sharp";
 import { PermanentError } from "../../errors.ts";
+import { bandStatistics, type BandStats } from "../../core/drift/stats.ts";
 import type { NormaliseLimits } from "../../ports.ts";
 
 const PNG_OPTIONS = { compressionLevel: 1, adaptiveFiltering: false } as const;
@@ -22,17 +23,22 @@ export function encodeRawPng(data: Uint8Array, width: number, height: number, ch
 }
 
 export interface PlainImagePng {
-  png: Buffer;
+  /** Null with `output: "raw"`: `rgb` holds the samples instead. */
+  png: Buffer | null;
+  rgb?: Uint8Array;
   width: number;
   height: number;
   /** Channels of the source image (1 grey, 2 grey + alpha, 3 RGB, 4 RGBA/CMYK …). */
   sourceChannels: number;
   warnings: string[];
+  /** Per-channel statistics of the RGB output (the input drift features). */
+  bandStats: { red: BandStats; green: BandStats; blue: BandStats };
 }
 
 export interface PlainImageOptions {
   limits: Pick<NormaliseLimits, "maxRasterPixels" | "maxDecodeBytes">;
   singleValueImages: "warn" | "fail";
+  output?: "png" | "raw";
 }
 
 /**
@@ -83,8 +89,12 @@ export async function reencodeAsRgbPng(input: Uint8Array, what: "image" | "tiff"
     if (options.singleValueImages === "fail") throw new PermanentError("single_value", message);
     warnings.push(`single_value: ${message}`);
   }
-  const png = await encodeRawPng(rgb, info.width, info.height, 3);
-  return { png, width: info.width, height: info.height, sourceChannels: metadata.channels ?? info.channels, warnings };
+  const png = options.output === "raw" ? null : await encodeRawPng(rgb, info.width, info.height, 3);
+  const n = info.width * info.height;
+  const bandStats = { red: bandStatistics(rgb, 3, 0, n, null), green: bandStatistics(rgb, 3, 1, n, null), blue: bandStatistics(rgb, 3, 2, n, null) };
+  return {
+    png, width: info.width, height: info.height, sourceChannels: metadata.channels ?? info.channels, warnings, bandStats, ...(png ? {} : { rgb }),
+  };
 }
 
 /** The RGB samples, how many pixels are not fully transparent, and their colour if they share one. */

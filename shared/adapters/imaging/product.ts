@@ -7,6 +7,7 @@
  */
 import { PermanentError } from "../../errors.ts";
 import type { NormaliseLimits, NormaliseOptions, NormalisedImage, NormalisedOutput } from "../../ports.ts";
+import { bandStatistics } from "../../core/drift/stats.ts";
 import { encodeRawPng } from "./png.ts";
 import { buildNodataMask, stretchRange, writeStretched, type StretchRange } from "./stretch.ts";
 import type { SampleArray, TiffRaster } from "./tiff-raster.ts";
@@ -76,6 +77,28 @@ export async function normaliseProduct(
     writeStretched(bandArray(options.nirBand), mask, rangeOf(options.nirBand), nir, 0, 1);
   }
 
+  // What the model will see, over valid pixels: the input drift features.
+  const statsMask = nodataPixels > 0 ? mask : null;
+  const bandStats = {
+    bands: {
+      red: bandStatistics(rgb, 3, 0, pixels, statsMask),
+      green: bandStatistics(rgb, 3, 1, pixels, statsMask),
+      blue: bandStatistics(rgb, 3, 2, pixels, statsMask),
+      ...(nir ? { nir: bandStatistics(nir, 1, 0, pixels, statsMask) } : {}),
+    },
+    nodataFraction: nodataPixels / pixels,
+  };
+  if (options.output === "raw") {
+    const raw = {
+      rgb: { width, height, channels: 3, data: rgb },
+      ...(nir ? { nir: { width, height, channels: 1, data: nir } } : {}),
+      nodata: nodataPixels > 0 ? { width, height, channels: 1, data: mask } : null,
+    };
+    return {
+      kind: "product", productName, width, height, images: [], nodataMask: null, nodataPixels, bandCount, bandStats, raw, ...(warnings.length ? { warnings } : {}),
+    };
+  }
+
   // libvips encodes on its own threads: the three PNGs compress in parallel.
   const [rgbPng, nirPng, maskPng] = await Promise.all([
     encodeRawPng(rgb, width, height, 3),
@@ -84,5 +107,7 @@ export async function normaliseProduct(
   ]);
   const images: NormalisedImage[] = [{ role: "rgb", png: rgbPng }];
   if (nirPng) images.push({ role: "nir", png: nirPng });
-  return { kind: "product", productName, width, height, images, nodataMask: maskPng, nodataPixels, bandCount, ...(warnings.length ? { warnings } : {}) };
+  return {
+    kind: "product", productName, width, height, images, nodataMask: maskPng, nodataPixels, bandCount, bandStats, ...(warnings.length ? { warnings } : {}),
+  };
 }

@@ -1,3 +1,4 @@
+import type { DriftStatus } from "../usecases/drift.ts";
 /**
  * Everything the dashboard and `mlops status` show, read from Postgres in one go
  * (`readStatusSnapshot` in shared/db/queries/status.ts). Plain data, JSON-serialisable.
@@ -92,4 +93,6 @@ export interface StatusSnapshot {
   duplicates: { id: string; sourceName: string; productName: string | null; duplicateOf: string; originalTitle: string | null; at: string }[];
   /** Items the normaliser accepted but flagged (e.g. an image whose valid pixels all share one value). */
   itemWarnings: { id: string; title: string | null; state: ItemState; warnings: string[]; at: string }[];
+  /** The latest input drift check (absent before the first; see shared/core/usecases/drift.ts). */
+  drift?: DriftStatus | null;
 }

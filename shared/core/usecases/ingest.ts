@@ -3,6 +3,8 @@ import type { Envelope } from "../../messages/envelope.ts";
 import type { ObjectFinalized } from "../../messages/events.ts";
 import type { Deps, NormalisedOutput } from "../../ports.ts";
 import { claimInbox } from "../../db/queries/messaging.ts";
+import { recordImageStats } from "../../db/queries/drift.ts";
+import { imageFeatures } from "../drift/stats.ts";
 import {
   bumpAttempts, claimContent, claimTitle, insertItemIfAbsent, lockItemState, transitionItem, type ItemAssets, type ItemRow,
 } from "../../db/queries/items.ts";
@@ -107,6 +109,9 @@ export async function ingest(message: Envelope<ObjectFinalized>, deps: Deps): Pr
         product_name: row.product_name ?? productNameOf(obj.name),
       }, "normalised");
       if (!moved) return false;
+      // The input drift features of this image, with the state change (one row per item).
+      const stats = normalised.out.bandStats;
+      if (stats) await recordImageStats(tx, { source: "ingest", itemId, features: imageFeatures(stats.bands, stats.nodataFraction) });
       await emit("item.normalised", { itemId });
       return true;
     });

@@ -11,6 +11,7 @@ import { joinUri } from "../uri.ts";
 import type { ConsumerOutcome } from "../consumers.ts";
 import { launchEvaluation, launchTrainingRun } from "./training.ts";
 import { applyRetention } from "./retention.ts";
+import { checkDriftQuietly } from "./drift.ts";
 import { retryStuckItems } from "./stuck-items.ts";
 
 /**
@@ -45,6 +46,8 @@ export async function reconcile(message: Envelope | null, deps: Deps): Promise<C
     const note = await reconcileEvaluation(evaluation, deps, message).catch((err: unknown) => `evaluation ${evaluation.id}: ${describeError(err)}`);
     if (note) notes.push(note);
   }
+  const drift = await checkDriftQuietly(deps);
+  if (drift) notes.push(drift);
   const deleted = await applyRetention(deps).catch((err: unknown) => {
     deps.log.warn("retention failed; the next run retries", { error: describeError(err) });
     return {};

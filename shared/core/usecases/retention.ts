@@ -19,6 +19,8 @@ export async function applyRetention(deps: Pick<Deps, "db" | "config">): Promise
     dead_letters: r.deadLettersSeconds,
     notifications: r.notificationsSeconds,
     slack_threads: r.slackThreadsSeconds,
+    drift_checks: r.driftSeconds,
+    predicted_image_stats: r.driftSeconds,
   };
   const deleted: Record<string, number> = {};
   for (const [table, age] of Object.entries(ages) as [RetentionTable, number][]) {

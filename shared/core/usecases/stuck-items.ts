@@ -45,6 +45,8 @@ async function retryState(state: "seen" | "normalised", baseSeconds: number, mes
     });
     if (!moved) continue;
     failed++;
+    // `alert` marks the line for the log-based metric behind the stuck-items alert policy (infra/monitoring.tf).
+    deps.log.warn("item failed after stuck retries", { alert: "stuck_item", itemId: item.id, state });
     await notify(deps, { severity: "warning", title: `Item ${item.id} failed: stuck in ${state}`, text: reason, threadKey: `item:${item.id}` });
   }
   const scheduled = new Set(await deps.db.transaction((tx) => scheduleRetries(tx, retry.map((i) => i.id), state, baseSeconds, MAX_DELAY_SECONDS)));

@@ -5,7 +5,8 @@ import type { Queryable } from "../../ports.ts";
  * long"). Each statement deletes at most `limit` rows, oldest first, through an index on the age
  * column, so it holds its locks briefly and never scans a whole table. Returns the rows deleted.
  */
-export type RetentionTable = "inbox" | "sent_outbox" | "finished_deliveries" | "dead_letters" | "notifications" | "slack_threads";
+export type RetentionTable =
+  | "inbox" | "sent_outbox" | "finished_deliveries" | "dead_letters" | "notifications" | "slack_threads" | "drift_checks" | "predicted_image_stats";
 
 const DELETES: Record<RetentionTable, string> = {
   inbox: `DELETE FROM inbox WHERE (consumer, message_id) IN (
@@ -21,6 +22,11 @@ const DELETES: Record<RetentionTable, string> = {
       SELECT id FROM notifications WHERE created_at < now() - make_interval(secs => $1) ORDER BY created_at LIMIT $2)`,
   slack_threads: `DELETE FROM slack_threads WHERE thread_key IN (
       SELECT thread_key FROM slack_threads WHERE created_at < now() - make_interval(secs => $1) ORDER BY created_at LIMIT $2)`,
+  drift_checks: `DELETE FROM drift_checks WHERE id IN (
+      SELECT id FROM drift_checks WHERE checked_at < now() - make_interval(secs => $1) ORDER BY checked_at LIMIT $2)`,
+  // Ingest rows stay as long as their item: they are the reference of every dataset version.
+  predicted_image_stats: `DELETE FROM image_stats WHERE id IN (
+      SELECT id FROM image_stats WHERE source = 'predict' AND recorded_at < now() - make_interval(secs => $1) ORDER BY recorded_at LIMIT $2)`,
 };
 
 export async function deleteExpired(db: Queryable, table: RetentionTable, olderThanSeconds: number, limit: number): Promise<number> {

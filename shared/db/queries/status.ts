@@ -1,5 +1,7 @@
 import { ITEM_STATES, type ItemState, type StatusSnapshot } from "../../core/status/snapshot.ts";
 import type { Queryable } from "../../ports.ts";
+import { driftStatusOf } from "../../core/usecases/drift.ts";
+import { latestDriftCheck } from "./drift.ts";
 
 const iso = (d: Date | string | null | undefined): string => (d ? new Date(d).toISOString() : "");
 const isoOrNull = (d: Date | string | null | undefined): string | null => (d ? new Date(d).toISOString() : null);
@@ -108,7 +110,10 @@ export async function readStatusSnapshot(
     [limit],
   );
 
+  const drift = await latestDriftCheck(db);
+
   return {
+    drift: drift ? driftStatusOf(drift) : null,
     generatedAt: now.toISOString(),
     itemsByState,
     funnel,

@@ -94,7 +94,13 @@ export class LocalDispatcher {
   constructor(
     private readonly deps: Deps,
     private readonly publisher: LocalDeliveriesPublisher,
-    private readonly options: { concurrency: number; maxAttempts: number; idleMs?: number },
+    private readonly options: {
+      concurrency: number;
+      maxAttempts: number;
+      idleMs?: number;
+      /** Told about every delivery's outcome (the `/metrics` counters). */
+      onOutcome?: (consumer: string, outcome: "delivered" | "retried" | "dead") => void;
+    },
   ) {}
 
   async start(): Promise<void> {
@@ -205,10 +211,12 @@ export class LocalDispatcher {
       failpoint("delivery.handled_unacked");
       this.markDone(row);
       this.stats.delivered++;
+      this.options.onOutcome?.(row.consumer, "delivered");
     } catch (err) {
       const error = describeError(err);
       if (row.attempts >= this.options.maxAttempts) {
         this.stats.dead++;
+        this.options.onOutcome?.(row.consumer, "dead");
         await this.deps.db.query(
           `UPDATE local_deliveries SET state = 'dead', last_error = $3, lease_until = NULL, updated_at = now() WHERE message_id = $1 AND consumer = $2`,
           [row.message_id, row.consumer, error],
@@ -218,6 +226,7 @@ export class LocalDispatcher {
         return;
       }
       this.stats.retried++;
+      this.options.onOutcome?.(row.consumer, "retried");
       const retryAfter = err instanceof TransientError && err.retryAfterMs ? err.retryAfterMs : 0;
       const backoff = Math.max(retryAfter, Math.min(60_000, 500 * 2 ** (row.attempts - 1)) * (0.75 + Math.random() / 2));
       await this.deps.db.query(

@@ -29,8 +29,19 @@ describe(`retention (${testDbKind})`, () => {
     await t.db.query(`INSERT INTO models (id, name, task, uri, card) VALUES ('m1', 'm', 'segmentation', 'gs://m/1', '{}')`);
     await t.db.query(`INSERT INTO alias_moves (alias, model_id, actor, reason, cause_id, moved_at) VALUES ('staging', 'm1', 'policy', 'first', 'c1', $1)`, [ago(5000)]);
 
+    // Drift (7 days): old checks and old prediction statistics go; ingest statistics stay with their item.
+    for (let i = 0; i < 4; i++) {
+      await t.db.query(`INSERT INTO drift_checks (alias, reference_images, window_images, features, drifted, checked_at) VALUES ('prod', 0, 0, '[]', false, $1), ('prod', 0, 0, '[]', false, $2)`, [ago(8 * 24), ago(24)]);
+      await t.db.query(`INSERT INTO image_stats (source, features, recorded_at) VALUES ('predict', '{}', $1), ('predict', '{}', $2)`, [ago(8 * 24), ago(24)]);
+    }
+    await t.db.query(`INSERT INTO image_stats (source, item_id, features, recorded_at) VALUES ('ingest', 'it_1', '{}', $1)`, [ago(50 * 24)]);
+
     const deleted = await applyRetention(t.deps);
-    expect(deleted).toEqual({ inbox: 7, sent_outbox: 7, finished_deliveries: 14, dead_letters: 7, notifications: 7, slack_threads: 7, transitions: 2 });
+    expect(deleted).toEqual({
+      inbox: 7, sent_outbox: 7, finished_deliveries: 14, dead_letters: 7, notifications: 7, slack_threads: 7, drift_checks: 4, predicted_image_stats: 4, transitions: 2,
+    });
+    expect(await count(`drift_checks`)).toBe(4);
+    expect(await count(`image_stats WHERE source = 'ingest'`)).toBe(1);
     expect(await count(`inbox WHERE message_id LIKE 'new%'`)).toBe(7);
     expect(await count(`outbox`)).toBe(14); // recent sent rows and every unsent row stay
     expect(await count(`local_deliveries`)).toBe(14);

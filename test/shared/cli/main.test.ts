@@ -21,7 +21,7 @@ describe("mlops declarations", () => {
 
   it("declares every command without loading its work", () => {
     const names = buildProgram().commands.map((c) => c.name());
-    expect(names).toEqual(["start", "demo", "status", "upload", "command", "db", "normalise", "metrics", "evaluate", "backend"]);
+    expect(names).toEqual(["start", "demo", "status", "upload", "command", "db", "normalise", "metrics", "evaluate", "backend", "dataset", "runs"]);
   });
 });
 

@@ -6,6 +6,7 @@ import { Storage, type File, type FileMetadata } from "@google-cloud/storage";
 import { PermanentError, TransientError } from "../../errors.ts";
 import { objectUri, parseObjectUri } from "../../core/uri.ts";
 import type { ObjectInfo, ObjectStore, PutOptions } from "../../ports.ts";
+import { hashingStage } from "../store/hashing.ts";
 
 /** Network failures worth a retry by the platform (the client already retried them itself). */
 const TRANSIENT_CODES = new Set([
@@ -182,12 +183,7 @@ export class GcsObjectStore implements ObjectStore {
     try {
       await pipeline(
         source,
-        async function* (chunks: AsyncIterable<Uint8Array>) {
-          for await (const chunk of chunks) {
-            hash.update(chunk);
-            yield chunk;
-          }
-        },
+        hashingStage(hash),
         staging.createWriteStream({ resumable: true, ...(options.contentType ? { contentType: options.contentType } : {}) }),
       );
       const sha256 = hash.digest("hex");

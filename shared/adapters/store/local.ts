@@ -7,6 +7,7 @@ import { pathToFileURL } from "node:url";
 import { PermanentError } from "../../errors.ts";
 import { objectUri, parseObjectUri } from "../../core/uri.ts";
 import type { ObjectInfo, ObjectStore, PutOptions } from "../../ports.ts";
+import { hashingStage } from "./hashing.ts";
 
 /**
  * Object store on disk: `<root>/<bucket>/<name>`. Writes go to a temporary file and are renamed
@@ -179,12 +180,7 @@ export class LocalObjectStore implements ObjectStore {
     try {
       await pipeline(
         source,
-        async function* (chunks: AsyncIterable<Uint8Array>) {
-          for await (const chunk of chunks) {
-            hash.update(chunk);
-            yield chunk;
-          }
-        },
+        hashingStage(hash),
         createWriteStream(tmp),
       );
       const sha256 = hash.digest("hex");

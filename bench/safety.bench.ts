@@ -92,8 +92,8 @@ async function generatedCases(dir: string, only: RegExp | null): Promise<Case[]>
   }, { state: "normalised" }, true);
 
   // An uncompressed 4-band float32 TIFF sized so that its decode just fits MAX_DECODE_BYTES, in a
-  // deflated entry: the inflated entry and the full decode budget held at once.
-  const perPixel = 4 * 4 + (1 + 4) * 2; // band arrays + mask, 8-bit outputs and their PNGs
+  // deflated entry: the inflated entry and the band arrays held at once, the most the decode holds.
+  const perPixel = 4 * 4 + 4 * 4; // the inflated entry's samples + the band arrays
   const pixels = Math.min(Math.floor((limits.maxDecodeBytes - 8 * MiB) / perPixel), Math.floor((limits.maxInflatedBytes - MiB) / 16));
   const height = Math.floor(pixels / size);
   await add("limits-decode-at-the-budget", () => {

@@ -339,6 +339,11 @@ export interface NormaliseLimits {
 export interface ByteSource {
   size: number;
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Lets go of bytes the source holds in memory (an inflated zip entry) once the caller has decoded
+   * what it needs; reads after it fail. Sources that hold nothing leave it out.
+   */
+  release?(): void;
 }
 
 export interface NormalisedImage {

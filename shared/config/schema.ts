@@ -74,7 +74,7 @@ export const NORMALISE_LIMIT_DEFAULTS = {
   maxInflatedBytes: 320 * 1024 ** 2,
   maxRasterPixels: 2 ** 27,
   maxRasterBands: 64,
-  maxDecodeBytes: 448 * 1024 ** 2,
+  maxDecodeBytes: 480 * 1024 ** 2,
 } as const;
 
 export const EnvSchema = z

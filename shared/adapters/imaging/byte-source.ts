@@ -18,8 +18,30 @@ export function memorySource(bytes: Uint8Array): MemorySource {
   };
 }
 
+/**
+ * A source over bytes this process made for one use (an inflated zip entry): `release()` drops
+ * them, so the raster decoded from them and the bytes are not both held while the PNGs are made.
+ */
+export function releasableSource(initial: Uint8Array): MemorySource & { release(): void } {
+  let bytes: Uint8Array | null = initial;
+  const held = (): Uint8Array => {
+    if (!bytes) throw new Error("read from a released byte source");
+    return bytes;
+  };
+  return {
+    get bytes() {
+      return held();
+    },
+    size: initial.length,
+    read: async (offset, length) => held().subarray(offset, Math.min(held().length, offset + Math.max(0, length))),
+    release: () => {
+      bytes = null;
+    },
+  };
+}
+
 export function isMemorySource(source: ByteSource): source is MemorySource {
-  return (source as Partial<MemorySource>).bytes instanceof Uint8Array;
+  return "bytes" in source && (source as Partial<MemorySource>).bytes instanceof Uint8Array;
 }
 
 /** `length` bytes of `source` from `start` on, as a source of its own (a stored zip entry). */

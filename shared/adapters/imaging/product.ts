@@ -39,11 +39,18 @@ export async function normaliseProduct(
   const distinct = [...new Set(requested.map((band) => band - 1))];
   const pixels = width * height;
   const outputChannels = 3 + (options.nirBand === null ? 0 : 1);
-  // Besides the band arrays: the mask, the 8-bit outputs, and PNGs at worst as large as them.
-  const reserve = pixels * (1 + outputChannels) * 2;
+  // What is held besides the band arrays, phase by phase (the largest is the reserve): while
+  // decoding, an inflated entry (released once decoded); while stretching, the mask and the 8-bit
+  // outputs; while encoding, those and PNGs at worst as large as them, the band arrays gone. So
+  // MAX_DECODE_BYTES bounds everything an upload makes ingest hold at once, inflated entry included.
+  const outputs = pixels * (1 + outputChannels);
+  const bandBytes = distinct.reduce((sum, band) => sum + pixels * raster.sampleBytes[band]!, 0);
+  const reserve = Math.max(raster.heldBytes, outputs, 2 * outputs - bandBytes);
   const read = await raster.planRead(distinct, reserve);
   await verify();
   const arrays = await read();
+  // The band arrays are copies: an inflated entry (up to MAX_INFLATED_BYTES) can go now.
+  raster.release();
   const bandArray = (oneBased: number): SampleArray => arrays[distinct.indexOf(oneBased - 1)]!;
 
   const nodata = options.nodataValue ?? raster.nodata;
@@ -76,6 +83,9 @@ export async function normaliseProduct(
     nir = new Uint8Array(pixels);
     writeStretched(bandArray(options.nirBand), mask, rangeOf(options.nirBand), nir, 0, 1);
   }
+  // Everything below works on the 8-bit outputs: the band arrays (the largest allocation) go
+  // before the PNGs are encoded.
+  arrays.length = 0;
 
   // What the model will see, over valid pixels: the input drift features.
   const statsMask = nodataPixels > 0 ? mask : null;

@@ -59,6 +59,10 @@ export interface TiffRaster {
   planRead(bands: readonly number[], reserveBytes: number): Promise<() => Promise<SampleArray[]>>;
   /** Reads the given 0-based bands, each into its own array of the file's sample type. */
   readBands(bands: readonly number[], reserveBytes?: number): Promise<SampleArray[]>;
+  /** Bytes of the file this process holds in memory for the decode (an inflated zip entry), else 0. */
+  heldBytes: number;
+  /** Lets go of the file's bytes when they are held in memory (an inflated entry); reads after it fail. */
+  release(): void;
 }
 
 /** The array element size geotiff.js (or the fast path) decodes a sample of this type into. */
@@ -105,6 +109,8 @@ export async function openTiff(input: ByteSource | Uint8Array, limits: Pick<Norm
     async readBands(bands, reserveBytes = 0) {
       return (await planRead(bands, reserveBytes))();
     },
+    heldBytes: source.release ? source.size : 0,
+    release: () => source.release?.(),
   };
 }
 
@@ -183,7 +189,7 @@ async function plan(
     new PermanentError(
       "decode_too_large",
       `decoding ${bands.length} band${bands.length === 1 ? "" : "s"} of this ${width}×${height} raster needs about ${mb(total)} ` +
-        `(band arrays ${mb(arrays)}, strips/tiles ${mb(blocks)}, outputs ${mb(reserveBytes)}), above MAX_DECODE_BYTES=${maxDecodeBytes}`,
+        `(band arrays ${mb(arrays)}, strips/tiles ${mb(blocks)}, besides them at most ${mb(reserveBytes)} of inflated entry or outputs), above MAX_DECODE_BYTES=${maxDecodeBytes}`,
     );
   // The arrays and outputs alone decide most refusals, before the block table is even loaded.
   if (arrays + reserveBytes > maxDecodeBytes) throw tooLarge(arrays + reserveBytes, 0);

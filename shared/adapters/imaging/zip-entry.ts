@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 import { constants, crc32, createInflateRaw, inflateRaw, inflateRawSync } from "node:zlib";
 import { PermanentError } from "../../errors.ts";
 import type { ByteSource } from "../../ports.ts";
-import { forEachChunk, isMemorySource, memorySource, readExactly, sliceSource } from "./byte-source.ts";
+import { forEachChunk, isMemorySource, memorySource, readExactly, releasableSource, sliceSource } from "./byte-source.ts";
 import { corruptZip, printable, view, type ZipEntry } from "./zip-reader.ts";
 
 const LOCAL = 0x04034b50;
@@ -75,7 +75,7 @@ export async function openZipEntry(input: ByteSource | Uint8Array, entry: ZipEnt
     throw corruptZip(`${name} claims ${entry.size} bytes from ${entry.compressedSize} compressed bytes, more than deflate can produce`);
   }
   const content = await inflateEntry(source, start, entry, options.checkHead);
-  return { source: memorySource(content), verify: async () => undefined };
+  return { source: releasableSource(content), verify: async () => undefined };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { blockCachedSource } from "../../../../shared/adapters/imaging/byte-source.ts";
+import { blockCachedSource, releasableSource } from "../../../../shared/adapters/imaging/byte-source.ts";
 import { createNormaliser } from "../../../../shared/adapters/imaging/normaliser.ts";
 import type { ByteSource } from "../../../../shared/ports.ts";
 import { expectPermanent, options } from "./fixtures.ts";
@@ -84,5 +84,16 @@ describe("the normaliser reads hostile uploads by ranges", () => {
     const fromBytes = await normaliser.normalise(zip, "P.zip", options());
     expect(fromSource.images.map((i) => i.png.toString("base64"))).toEqual(fromBytes.images.map((i) => i.png.toString("base64")));
     expect(fromSource.nodataPixels).toBe(fromBytes.nodataPixels);
+  });
+});
+
+describe("releasableSource", () => {
+  it("reads in place until released, then refuses to read", async () => {
+    const source = releasableSource(Uint8Array.from([1, 2, 3, 4, 5]));
+    expect(Array.from(await source.read(1, 3))).toEqual([2, 3, 4]);
+    expect(Array.from(await source.read(3, 10))).toEqual([4, 5]);
+    source.release();
+    expect(source.size).toBe(5);
+    await expect(source.read(0, 1)).rejects.toThrow(/released/);
   });
 });

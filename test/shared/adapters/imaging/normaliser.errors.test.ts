@@ -116,6 +116,20 @@ describe("normaliser: bad input is a PermanentError with a reason", () => {
     await expectPermanent(normaliser.normalise(makeProductZip("Z", patchTag(tiff, 257, 0)), "Z.zip", options()), "empty_raster");
   });
 
+  it("decode_too_large counts an inflated entry with the band arrays it is decoded into", async () => {
+    // The same 256² 4-band float32 raster (1 MiB of samples, uncompressed), stored in one zip and
+    // deflated in the other: only the deflated one makes the normaliser hold the entry's bytes too.
+    const tiff = writeGeoTiff({ width: 256, height: 256, bands: fourBands(256 * 256), compression: "none" });
+    const limits = { maxDecodeBytes: Math.round(3.6 * 1024 * 1024) };
+    const stored = await normaliser.normalise(makeProductZip("S", tiff, {}, { level: 0 }), "S.zip", options({ limits }));
+    expect(stored.width).toBe(256);
+    const err = await expectPermanent(normaliser.normalise(makeProductZip("D", tiff, {}, { level: 6 }), "D.zip", options({ limits })), "decode_too_large");
+    expect(err.message).toMatch(/inflated entry/);
+    // With the budget for both, the deflated one normalises to the same images.
+    const deflated = await normaliser.normalise(makeProductZip("D", tiff, {}, { level: 6 }), "D.zip", options({ limits: { maxDecodeBytes: Math.round(4.5 * 1024 * 1024) } }));
+    expect(deflated.images.map((i) => i.png)).toEqual(stored.images.map((i) => i.png));
+  });
+
   it("bad_band_mapping names the band count", async () => {
     const zip = productZip("B", { width: 2, height: 2, bands: fourBands(4) });
     const rgb = await expectPermanent(normaliser.normalise(zip, "B.zip", options({ rgbBands: [5, 2, 1] })), "bad_band_mapping");

@@ -136,9 +136,9 @@ export const FUNCTIONS = {
     launches: [],
     // Sized by `npm run bench -- safety` (peak RSS of one upload through ingest in a fresh Node
     // process, Postgres): hostile uploads 165-180 MiB, a legitimate 4096² 4-band float32 product
-    // zip 640 MiB, the worst upload the default limits accept 857 MiB. 1 GiB would leave ~15 %
-    // headroom, too little for GC timing; 2 GiB leaves 2x. Raise MAX_INFLATED_BYTES /
-    // MAX_DECODE_BYTES only together with this value.
+    // zip 600 MiB, the worst upload the default limits accept 750 MiB (the runtime + at most
+    // MAX_DECODE_BYTES). 1 GiB would leave ~25 % headroom for GC timing; 2 GiB leaves 2.7x. Raise
+    // MAX_INFLATED_BYTES / MAX_DECODE_BYTES only together with this value.
     memory: "2Gi",
     cpu: "1",
     timeoutSeconds: 540,

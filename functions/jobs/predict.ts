@@ -5,9 +5,10 @@ import type { Config } from "../../shared/config/load.ts";
 import { parseJsonDocument } from "../../shared/core/evaluation/samples.ts";
 import { joinUri } from "../../shared/core/uri.ts";
 import type { JobDeps } from "../../shared/runtime/job-deps.ts";
+import { JOB_EXIT } from "../../shared/messages/jobs.ts";
 import {
-  JOB_EXIT, PREDICTION_SUMMARY_FILE, PredictionSummarySchema, parsePredictJobEnv, type PredictJobEnv, type PredictionSummary,
-} from "../../shared/messages/jobs.ts";
+  PREDICTION_SUMMARY_FILE, PredictionSummarySchema, parsePredictJobEnv, type PredictJobEnv, type PredictionSummary,
+} from "../../shared/messages/predict-job.ts";
 import { Predictor, ServingError, type ModelLoader } from "../../shared/serving/predictor.ts";
 import { servingNormaliseOptions } from "../../shared/serving/create.ts";
 import type { Normaliser } from "../../shared/ports.ts";

@@ -4,7 +4,7 @@ import type { Command } from "../../messages/commands.ts";
 import type { PredictionCompleted, PredictionFailed } from "../../messages/events.ts";
 import {
   MAX_PREDICTION_ATTEMPTS, PREDICTIONS_PREFIX, PREDICTION_SUMMARY_FILE, PREDICT_TIMEOUT_SECONDS, PredictionSummarySchema, predictJobEnv,
-} from "../../messages/jobs.ts";
+} from "../../messages/predict-job.ts";
 import type { Deps } from "../../ports.ts";
 import { claimInbox } from "../../db/queries/messaging.ts";
 import { aliasHolder, getModel } from "../../db/queries/models.ts";

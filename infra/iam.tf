@@ -62,6 +62,21 @@ resource "google_storage_bucket_iam_member" "data" {
   member = "serviceAccount:${local.principal_email[each.value.principal]}"
 }
 
+# Create and overwrite under one prefix only (the predict job's predictions/ in the models bucket):
+# the condition on the object name holds for object reads and writes (uniform bucket-level access);
+# listing is a bucket permission, which the job's viewer grant on that bucket gives.
+resource "google_storage_bucket_iam_member" "prefix_writer" {
+  for_each = local.prefix_grants
+
+  bucket = google_storage_bucket.data[each.value.bucket].name
+  role   = "roles/storage.objectAdmin"
+  member = "serviceAccount:${local.principal_email[each.value.principal]}"
+  condition {
+    title      = "only-under-${trimsuffix(each.value.prefix, "/")}"
+    expression = "resource.name.startsWith(\"projects/_/buckets/${google_storage_bucket.data[each.value.bucket].name}/objects/${each.value.prefix}\")"
+  }
+}
+
 resource "google_pubsub_topic_iam_member" "publisher" {
   for_each = local.topic_grants
 

@@ -8,7 +8,9 @@
 # `reconcile` reads the last attempt's exit code and starts a new execution (up to
 # TRAIN_MAX_ATTEMPTS) unless the failure is permanent (exit 2).
 #
-# Jobs never touch the database: they read GCS, write GCS and publish one result message.
+# Jobs never touch the database: they read GCS, write GCS and publish one result message. The
+# predict job (batch prediction, `mlops command predict`) runs on the CPU (gpu = null): no node
+# selector, no GPU limit.
 resource "google_cloud_run_v2_job" "job" {
   for_each = local.jobs
 

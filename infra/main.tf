@@ -34,6 +34,7 @@ locals {
     BUCKET_MODELS      = google_storage_bucket.data["models"].name
     TRAIN_JOB          = "train"
     EVALUATE_JOB       = "evaluate"
+    PREDICT_JOB        = "predict"
     ANNOTATION_BACKEND = var.annotation_backend
     LOG_LEVEL          = "info"
     }, local.slack_enabled ? { SLACK_CHANNEL = var.slack_channel } : {},

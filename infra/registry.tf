@@ -6,6 +6,7 @@
 #   local.consumers          -> one push subscription per (function, topic it consumes) (pubsub.tf)
 #   local.topic_grants       -> publisher on every topic of every message it may publish (iam.tf)
 #   local.bucket_grants      -> its object role on each bucket it touches (iam.tf)
+#   local.prefix_grants      -> object admin under one prefix of a bucket, nowhere else (iam.tf)
 #   local.launcher_grants    -> run-with-overrides + viewer on each job it launches (iam.tf)
 #   local.storage_triggers   -> an Eventarc Cloud Storage trigger (eventarc.tf)
 #   local.function_env_keys,
@@ -44,6 +45,13 @@ locals {
   bucket_grants = merge([
     for principal, entry in local.principals : {
       for bucket, role in entry.buckets : "${principal}:${bucket}" => { principal = principal, bucket = bucket, role = role }
+    }
+  ]...)
+
+  # A job that writes only under one prefix of a bucket (the predict job: models/predictions/).
+  prefix_grants = merge([
+    for name, job in local.jobs : {
+      for bucket, prefix in job.writes_under : "job:${name}:${bucket}" => { principal = "job:${name}", bucket = bucket, prefix = prefix }
     }
   ]...)
 

@@ -65,6 +65,8 @@ export function buildManifest(): Record<string, unknown> {
           publishes: topicsOf(job.publishes),
           launched_by: launchersOf(name).sort(),
           buckets: roles(job.buckets),
+          // Object admin under one prefix only (iam.tf conditions the grant on the object name).
+          writes_under: "writesUnder" in job ? job.writesUnder : {},
           cpu: job.cpu,
           memory: job.memory,
           gpu: job.gpu ? { accelerator: job.gpu.accelerator, count: job.gpu.count, zonal_redundancy_disabled: job.gpu.zonalRedundancyDisabled } : null,

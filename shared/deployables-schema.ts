@@ -48,6 +48,7 @@ const JobSpecSchema = z.strictObject({
   maxRetries: z.number().int().min(0).max(10),
   taskCount: z.number().int().min(1),
   parallelism: z.number().int().min(1),
+  writesUnder: z.partialRecord(Bucket, z.string().regex(/^[a-z0-9][a-z0-9_-]*\/$/, "a folder such as predictions/")).optional(),
 });
 
 const ServiceSpecSchema = z.strictObject({

@@ -70,6 +70,11 @@ export interface JobSpec {
   maxRetries: number;
   taskCount: number;
   parallelism: number;
+  /**
+   * Object create/overwrite under one prefix of a bucket and nowhere else in it (an IAM condition
+   * on the object name; the buckets have uniform access). Reads of that bucket come from `buckets`.
+   */
+  writesUnder?: Partial<Record<BucketName, string>>;
 }
 
 /**
@@ -117,6 +122,26 @@ export const JOBS = {
     cpu: "4",
     memory: "16Gi",
     gpu: { accelerator: "nvidia-l4", count: 1, zonalRedundancyDisabled: true },
+    timeoutSeconds: 3600,
+    maxRetries: 2,
+    taskCount: 1,
+    parallelism: 1,
+  },
+  /**
+   * Batch prediction over a prefix (`mlops command predict <alias> <prefix>`): reads the inputs
+   * (the archive bucket; another bucket needs its own grant) and the model, writes masks and
+   * summary.json under `predictions/` of the models bucket and nothing else. No database: the
+   * launcher resolves the alias. CPU, like `serve` by default: one image at a time on onnxruntime.
+   */
+  predict: {
+    publishes: ["prediction.completed", "prediction.failed"],
+    sections: ["gcp", "buckets", "normalise", "serving"],
+    extraEnv: ["ONNX_EXECUTION_PROVIDERS", "PREDICT_CONCURRENCY"],
+    buckets: { archive: "viewer", models: "viewer" },
+    writesUnder: { models: "predictions/" },
+    cpu: "2",
+    memory: "4Gi",
+    gpu: null,
     timeoutSeconds: 3600,
     maxRetries: 2,
     taskCount: 1,
@@ -224,7 +249,8 @@ export const FUNCTIONS = {
     heavy: [],
     // backfill lists the archive.
     buckets: { archive: "viewer" },
-    launches: [],
+    // predict: batch prediction over a prefix.
+    launches: ["predict"],
     memory: "512Mi",
     cpu: "1",
     timeoutSeconds: 540,
@@ -239,7 +265,7 @@ export const FUNCTIONS = {
     sections: [...CONSUMER, "buckets", "training", "policy", "retention", "serving"],
     heavy: [],
     buckets: { models: "viewer" },
-    launches: ["train", "evaluate"],
+    launches: ["train", "evaluate", "predict"],
     memory: "512Mi",
     cpu: "1",
     timeoutSeconds: 540,

@@ -218,7 +218,7 @@ export interface PrelabelMask {
 // ---------------------------------------------------------------------------------------------
 // Jobs (Cloud Run jobs, local child processes)
 
-export type JobName = "train" | "evaluate";
+export type JobName = "train" | "evaluate" | "predict";
 
 export interface JobLaunchRequest {
   job: JobName;

@@ -17,6 +17,13 @@ export function printStatus(s: StatusSnapshot, write: (line: string) => void): v
   for (const r of s.trainingRuns.slice(0, 5)) write(`  ${r.id}  ${r.state}  attempt ${r.attempt}  dataset v${r.datasetSeq ?? "?"}  model ${short(r.modelId)}${r.error ? `  error: ${r.error}` : ""}`);
   write(`evaluations: ${s.evaluations.length}`);
   for (const e of s.evaluations.slice(0, 5)) write(`  ${e.id}  ${e.state}  ${e.primaryMetric ?? ""} ${value(e.candidateValue)} vs champion ${value(e.championValue)}  ${e.decision ?? ""}`);
+  if (s.predictionRuns?.length) {
+    write(`batch predictions: ${s.predictionRuns.length}`);
+    for (const p of s.predictionRuns.slice(0, 5)) {
+      const counts = p.ok === null ? "" : `  ${p.ok} ok, ${p.failed ?? 0} failed`;
+      write(`  ${p.id}  ${p.state}  ${p.alias} (${short(p.modelId)})  ${p.sourcePrefix} → ${p.outputPrefix}${counts}${p.error ? `  error: ${p.error}` : ""}`);
+    }
+  }
   if (s.leaderboard.length) {
     write("leaderboard:");
     for (const [i, m] of s.leaderboard.slice(0, 5).entries()) write(`  ${i + 1}. ${m.modelId}  ${m.metric ?? ""} ${value(m.value)}  ${m.aliases.join(",")}`);

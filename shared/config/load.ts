@@ -102,7 +102,7 @@ export interface Config {
   local: { port: number; pollIntervalSeconds: number; reconcileIntervalSeconds: number; concurrency: number };
   /** `MLOPS_FAILPOINTS`, for crash tests; unset in normal operation. */
   failpoints: string | undefined;
-  gcp: { project: string | undefined; region: string | undefined; trainJob: string; evaluateJob: string; topicPrefix: string };
+  gcp: { project: string | undefined; region: string | undefined; trainJob: string; evaluateJob: string; predictJob: string; topicPrefix: string };
 }
 
 export interface LoadConfigOptions {
@@ -220,7 +220,7 @@ function buildConfig(e: Env): Config {
       drift: { windowImages: e.DRIFT_WINDOW_IMAGES, minImages: e.DRIFT_MIN_IMAGES, psiThreshold: e.DRIFT_PSI_THRESHOLD, ksPValue: e.DRIFT_KS_PVALUE, driftShare: e.DRIFT_SHARE, checkSeconds: e.DRIFT_CHECK_SECONDS, alias: e.DRIFT_ALIAS },
     },
     local: { port: e.PORT, pollIntervalSeconds: e.POLL_INTERVAL_SECONDS, reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS, concurrency: e.LOCAL_CONCURRENCY },
-    gcp: { project: e.GOOGLE_CLOUD_PROJECT, region: e.REGION, trainJob: e.TRAIN_JOB, evaluateJob: e.EVALUATE_JOB, topicPrefix: e.TOPIC_PREFIX },
+    gcp: { project: e.GOOGLE_CLOUD_PROJECT, region: e.REGION, trainJob: e.TRAIN_JOB, evaluateJob: e.EVALUATE_JOB, predictJob: e.PREDICT_JOB, topicPrefix: e.TOPIC_PREFIX },
   };
 }
 

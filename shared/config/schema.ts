@@ -237,6 +237,7 @@ export const EnvSchema = z
     REGION: z.string().optional(),
     TRAIN_JOB: z.string().default("train"),
     EVALUATE_JOB: z.string().default("evaluate"),
+    PREDICT_JOB: z.string().default("predict"),
     TOPIC_PREFIX: z.string().default(""),
   });
 

@@ -16,7 +16,7 @@ import type { Env } from "./schema.ts";
 export const CONFIG_SECTIONS = {
   core: { env: ["MLOPS_RUNTIME", "MLOPS_WORKSPACE", "LOG_LEVEL", "MLOPS_FAILPOINTS"], config: ["runtime", "workspace", "logLevel", "failpoints"] },
   gcp: {
-    env: ["GOOGLE_CLOUD_PROJECT", "REGION", "TRAIN_JOB", "EVALUATE_JOB", "TOPIC_PREFIX"],
+    env: ["GOOGLE_CLOUD_PROJECT", "REGION", "TRAIN_JOB", "EVALUATE_JOB", "PREDICT_JOB", "TOPIC_PREFIX"],
     config: ["gcp"],
   },
   db: {

@@ -2,6 +2,7 @@ import type { ParsedMessage } from "../messages/build.ts";
 import type { ConsumerName } from "../messages/topics.ts";
 import type { Deps } from "../ports.ts";
 import { runCommand } from "./usecases/commands.ts";
+import { onPredictionCompleted, onPredictionFailed } from "./usecases/predictions.ts";
 import { ingest } from "./usecases/ingest.ts";
 import { pollLabels } from "./usecases/poll.ts";
 import { onEvaluationCompleted, onEvaluationFailed } from "./usecases/promote.ts";
@@ -46,6 +47,8 @@ export async function runConsumer(consumer: ConsumerName, message: ParsedMessage
       break;
     case "command":
       if (message.type === "command") return runCommand(message, deps);
+      if (message.type === "prediction.completed") return onPredictionCompleted(message, deps);
+      if (message.type === "prediction.failed") return onPredictionFailed(message, deps);
       break;
     case "reconcile":
       if (message.type === "reconcile.tick") return reconcile(message, deps);

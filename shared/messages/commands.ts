@@ -17,6 +17,16 @@ export const CommandSchema = z.discriminatedUnion("name", [
   z.object({ name: z.literal("reject"), actor, evaluationId: z.string().min(1), reason: z.string().default("rejected by reviewer") }),
   /** Re-drives a dead-lettered message (by dead-letter row id or message id) once its cause is fixed. */
   z.object({ name: z.literal("replay"), actor, deadLetter: z.string().min(1).max(300) }),
+  /**
+   * Batch prediction (the `predict` job) over the objects under `prefix`: a path in the archive
+   * bucket (`uploads/2024/`), or a full `gs://bucket/prefix` URI.
+   */
+  z.object({
+    name: z.literal("predict"),
+    actor,
+    alias: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, "an alias name"),
+    prefix: z.string().max(1000).default(""),
+  }),
 ]);
 
 export type Command = z.infer<typeof CommandSchema>;

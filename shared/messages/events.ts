@@ -113,6 +113,21 @@ export const PromotionReviewRequestedSchema = z.object({
   reasons: z.array(z.string()),
 });
 
+/** The predict job finished: masks and summary.json are under the run's output prefix. */
+export const PredictionCompletedSchema = z.object({
+  runId: z.string(),
+  summaryUri: z.string(),
+  ok: z.number().int().nonnegative(),
+  failed: z.number().int().nonnegative(),
+});
+
+/** The predict job could not run at all (no model file, unusable model, bad environment). */
+export const PredictionFailedSchema = z.object({
+  runId: z.string(),
+  reason: z.string(),
+  attempt: z.number().int().positive().optional(),
+});
+
 export type ObjectFinalized = z.infer<typeof ObjectFinalizedSchema>;
 export type ItemNormalised = z.infer<typeof ItemNormalisedSchema>;
 export type ItemsRegistered = z.infer<typeof ItemsRegisteredSchema>;
@@ -127,4 +142,6 @@ export type TrainingFailed = z.infer<typeof TrainingFailedSchema>;
 export type EvaluationCompleted = z.infer<typeof EvaluationCompletedSchema>;
 export type EvaluationFailed = z.infer<typeof EvaluationFailedSchema>;
 export type ModelPromoted = z.infer<typeof ModelPromotedSchema>;
+export type PredictionCompleted = z.infer<typeof PredictionCompletedSchema>;
+export type PredictionFailed = z.infer<typeof PredictionFailedSchema>;
 export type PromotionReviewRequested = z.infer<typeof PromotionReviewRequestedSchema>;

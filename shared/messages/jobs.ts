@@ -26,7 +26,7 @@ export const GPU_TASK_TIMEOUT_MAX_SECONDS = 3600;
  * (exit 1) is retried by Cloud Run and resumes from the checkpoints; when the retries run out,
  * reconcile starts a new execution, up to TRAIN_MAX_ATTEMPTS executions per run.
  */
-export const JOB_MAX_RETRIES = { train: JOBS.train.maxRetries, evaluate: JOBS.evaluate.maxRetries } as const;
+export const JOB_MAX_RETRIES = { train: JOBS.train.maxRetries, evaluate: JOBS.evaluate.maxRetries, predict: JOBS.predict.maxRetries } as const;
 
 /** Task timeout of an evaluation (GPU: at most an hour). */
 export const EVALUATE_TIMEOUT_SECONDS = GPU_TASK_TIMEOUT_MAX_SECONDS;
@@ -80,8 +80,8 @@ export type TrainingFailureRecord = z.infer<typeof TrainingFailureRecordSchema>;
 // Environment schemas
 
 const gsUri = z.string().regex(/^gs:\/\/[a-z0-9][a-z0-9._-]*\/.+/, "a gs://bucket/name URI");
-const gsPrefix = z.string().regex(/^gs:\/\/[a-z0-9][a-z0-9._-]*\/.*$/, "a gs://bucket/prefix/ URI");
-const positiveInt = z.coerce.number().int().positive();
+export const gsPrefix = z.string().regex(/^gs:\/\/[a-z0-9][a-z0-9._-]*\/.*$/, "a gs://bucket/prefix/ URI");
+export const positiveInt = z.coerce.number().int().positive();
 
 const jsonObjectText = z.string().transform((s, ctx) => {
   try {
@@ -160,7 +160,7 @@ export const EvaluateJobEnvSchema = z.object({
 export type EvaluateJobEnv = z.infer<typeof EvaluateJobEnvSchema>;
 
 /** Empty strings count as unset, as in `loadConfig`. */
-function cleaned(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+export function cleaned(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
   return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ""));
 }
 

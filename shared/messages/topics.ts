@@ -2,7 +2,7 @@ import type { z } from "zod";
 import { CommandSchema } from "./commands.ts";
 import {
   AnnotationsAcceptedSchema, DatasetVersionCreatedSchema, EvaluationCompletedSchema, EvaluationFailedSchema,
-  ItemDuplicateSchema, ItemFailedSchema, ItemNormalisedSchema, ItemsRegisteredSchema, ModelPromotedSchema, ObjectFinalizedSchema,
+  ItemDuplicateSchema, ItemFailedSchema, PredictionCompletedSchema, PredictionFailedSchema, ItemNormalisedSchema, ItemsRegisteredSchema, ModelPromotedSchema, ObjectFinalizedSchema,
   PromotionReviewRequestedSchema, TickSchema, TrainingCompletedSchema, TrainingFailedSchema, TrainingStartedSchema,
 } from "./events.ts";
 
@@ -30,6 +30,9 @@ export const MESSAGES = {
   "model.promoted": { topic: "model-promoted", schema: ModelPromotedSchema },
   "promotion.review_requested": { topic: "model-promoted", schema: PromotionReviewRequestedSchema },
   command: { topic: "commands", schema: CommandSchema },
+  // Published by the predict job (a batch started by the `predict` command).
+  "prediction.completed": { topic: "prediction-completed", schema: PredictionCompletedSchema },
+  "prediction.failed": { topic: "prediction-completed", schema: PredictionFailedSchema },
 } as const satisfies Record<string, { topic: string; schema: z.ZodType }>;
 
 export type MessageType = keyof typeof MESSAGES;
@@ -59,7 +62,8 @@ export const SUBSCRIPTIONS = {
   threshold: ["annotations.accepted", "threshold.tick"],
   "on-training-completed": ["training.completed", "training.failed"],
   promote: ["evaluation.completed", "evaluation.failed"],
-  command: ["command"],
+  // The function that starts a batch prediction also records how it ended.
+  command: ["command", "prediction.completed", "prediction.failed"],
   reconcile: ["reconcile.tick"],
 } as const satisfies Record<string, readonly MessageType[]>;
 

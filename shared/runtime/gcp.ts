@@ -70,7 +70,7 @@ export async function createGcpDeps(env: Record<string, string | undefined>, hea
   const store = new gcs.GcsObjectStore();
   const publisher = new pubsub.PubSubPublisher({ projectId: project, topicPrefix: config.gcp.topicPrefix });
   const jobs = new run.CloudRunJobRunner({
-    project, region, jobNames: { train: config.gcp.trainJob, evaluate: config.gcp.evaluateJob },
+    project, region, jobNames: { train: config.gcp.trainJob, evaluate: config.gcp.evaluateJob, predict: config.gcp.predictJob },
     // Named in the fix of a refused launch; infra/iam.tf gives each function the account fn-<name>.
     principal: `serviceAccount:fn-${service}@${project}.iam.gserviceaccount.com`,
   });

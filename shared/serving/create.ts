@@ -1,7 +1,7 @@
 import type { Config } from "../config/load.ts";
 import { imageFeatures } from "../core/drift/stats.ts";
 import { latestDriftCheck, recordImageStats } from "../db/queries/drift.ts";
-import type { ImageCodec, Logger, Normaliser, ObjectStore, Queryable } from "../ports.ts";
+import type { ImageCodec, Logger, NormaliseOptions, Normaliser, ObjectStore, Queryable } from "../ports.ts";
 import { createServingRoutes, type ServingRoutes } from "./http.ts";
 import { ServingMetrics, type DriftGaugeSource } from "./metrics.ts";
 import { Predictor, type PredictOutcome } from "./predictor.ts";
@@ -30,6 +30,23 @@ export interface ServingStackDeps {
   onPredicted?: (outcome: PredictOutcome, alias: string) => Promise<void>;
 }
 
+/**
+ * Exactly what ingest passes (shared/core/usecases/ingest.ts), so the model sees what annotators
+ * saw; the server and the batch job both predict with these.
+ */
+export function servingNormaliseOptions(config: Pick<Config, "normalise">): NormaliseOptions {
+  return {
+    rgbBands: config.normalise.rgbBands,
+    nirBand: config.normalise.nirBand,
+    stretchPercentiles: config.normalise.stretchPercentiles,
+    nodataValue: config.normalise.nodataValue,
+    singleValueImages: config.normalise.singleValueImages,
+    limits: config.normalise.limits,
+    // The same 8-bit planes ingest writes as PNGs, without encoding and decoding them.
+    output: "raw",
+  };
+}
+
 export async function createServingStack(deps: ServingStackDeps): Promise<ServingStack> {
   const { config } = deps;
   const providers = deps.executionProviders
@@ -42,17 +59,7 @@ export async function createServingStack(deps: ServingStackDeps): Promise<Servin
     normaliser: deps.normaliser,
     codec: deps.codec,
     loadModel: async (options) => (await import("../adapters/onnx/runtime.ts")).loadModel(options),
-    // Exactly what ingest passes (shared/core/usecases/ingest.ts): the model sees what annotators saw.
-    normaliseOptions: {
-      rgbBands: config.normalise.rgbBands,
-      nirBand: config.normalise.nirBand,
-      stretchPercentiles: config.normalise.stretchPercentiles,
-      nodataValue: config.normalise.nodataValue,
-      singleValueImages: config.normalise.singleValueImages,
-      limits: config.normalise.limits,
-      // The same 8-bit planes ingest writes as PNGs, without encoding and decoding them.
-      output: "raw",
-    },
+    normaliseOptions: servingNormaliseOptions(config),
     maxRequestBytes: config.serving.maxRequestBytes,
     tileSize: config.serving.tileSize,
     ...(providers ? { executionProviders: providers } : {}),

@@ -49,7 +49,7 @@ export class ServingMetrics {
       labelNames: ["state"], registers,
     });
     this.deadLetters = new Gauge({ name: "mlops_dead_letters", help: "Dead letters retained, per consumer", labelNames: ["consumer"], registers });
-    this.jobRuns = new Gauge({ name: "mlops_job_runs", help: "Training runs and evaluations per state", labelNames: ["job", "state"], registers });
+    this.jobRuns = new Gauge({ name: "mlops_job_runs", help: "Training runs, evaluations and batch predictions per state", labelNames: ["job", "state"], registers });
     this.deliveries = new Counter({
       name: "mlops_deliveries_total", help: "Message deliveries by this process, per consumer and outcome (delivered, retried, dead)",
       labelNames: ["consumer", "outcome"], registers,

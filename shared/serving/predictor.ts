@@ -34,8 +34,24 @@ const TOO_LARGE_CODES = new Set(["image_too_large", "decode_too_large", "raster_
 
 export type ModelLoader = (options: LoadModelOptions) => Promise<LoadedModel>;
 
+/**
+ * Where the predictor looks aliases and models up: the database (the server), or a fixed model
+ * (the batch job, whose launcher resolved the alias: jobs never touch the database).
+ */
+export interface ModelCatalog {
+  /** The latest move of the alias (`id` orders moves: a higher one is newer), or null when none. */
+  aliasHolder(alias: string): Promise<{ id: number; model_id: string } | null>;
+  getModel(id: string): Promise<{ uri: string; card: unknown } | null>;
+}
+
+export function databaseCatalog(db: Queryable): ModelCatalog {
+  return { aliasHolder: (alias) => aliasHolder(db, alias), getModel: (id) => getModel(db, id) };
+}
+
 export interface PredictorDeps {
-  db: Queryable;
+  /** Aliases and models are read from here unless `catalog` is given. */
+  db?: Queryable;
+  catalog?: ModelCatalog;
   store: ObjectStore;
   log: Logger;
   normaliser: () => Promise<Normaliser>;
@@ -86,7 +102,13 @@ export class Predictor {
   /** Models loaded, for tests and the swap bench. */
   loads = 0;
 
-  constructor(private readonly deps: PredictorDeps) {}
+  private readonly catalog: ModelCatalog;
+
+  constructor(private readonly deps: PredictorDeps) {
+    if (deps.catalog) this.catalog = deps.catalog;
+    else if (deps.db) this.catalog = databaseCatalog(deps.db);
+    else throw new Error("Predictor needs a database or a model catalog");
+  }
 
   /** Normalises `bytes` and predicts with the model behind `alias`. */
   async predict(alias: string, bytes: Uint8Array, fileName = "upload"): Promise<PredictOutcome> {
@@ -169,7 +191,7 @@ export class Predictor {
 
   private async acquire(alias: string): Promise<Loaded> {
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(alias)) throw new ServingError(400, "bad_alias", `"${alias}" is not an alias name`);
-    const holder = await aliasHolder(this.deps.db, alias);
+    const holder = await this.catalog.aliasHolder(alias);
     if (!holder) throw new ServingError(404, "unknown_alias", `no model holds alias "${alias}" (no promotion has moved it yet)`);
     const held = this.current.get(alias);
     if (held && held.loaded.modelId === holder.model_id) {
@@ -223,7 +245,7 @@ export class Predictor {
   }
 
   private async open(modelId: string): Promise<Loaded> {
-    const row = await getModel(this.deps.db, modelId);
+    const row = await this.catalog.getModel(modelId);
     if (!row) throw new ServingError(404, "model_not_found", `model ${modelId} is not registered`);
     const modelUri = joinUri(row.uri, "model.onnx");
     let runner: LoadedModel;

@@ -96,7 +96,7 @@ describe.skipIf(!hasGcloud)("pipeline on the Pub/Sub emulator", () => {
       codec: async () => (await import("../../shared/adapters/imaging/codec.ts")).sharpCodec,
     }, { service: "pipeline-test" });
     cloudRun = new FakeCloudRun();
-    deps = { ...real, jobs: new CloudRunJobRunner({ project: PROJECT, region: "europe-west4", jobNames: { train: "train", evaluate: "evaluate" }, api: cloudRun }) };
+    deps = { ...real, jobs: new CloudRunJobRunner({ project: PROJECT, region: "europe-west4", jobNames: { train: "train", evaluate: "evaluate", predict: "predict" }, api: cloudRun }) };
     overrideDeps(deps);
 
     // Topics, and a push subscription per consumer and topic, to one framework server per function.

@@ -79,7 +79,7 @@ export async function startFunction(name: FunctionName, env: Record<string, stri
       },
     },
     backend: async () => createInboxBackend({ store, config, log }),
-    jobs: new CloudRunJobRunner({ project: PROJECT, region: "europe-west4", jobNames: { train: "train", evaluate: "evaluate" }, api: cloudRun }),
+    jobs: new CloudRunJobRunner({ project: PROJECT, region: "europe-west4", jobNames: { train: "train", evaluate: "evaluate", predict: "predict" }, api: cloudRun }),
     notifier: {
       async post(n) {
         notifications.push(n);

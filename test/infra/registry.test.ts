@@ -21,6 +21,7 @@ interface Evaluated {
   push_subscriptions: Record<string, { consumer: string; topic: string }>;
   topic_grants: Record<string, { principal: string; topic: string }>;
   bucket_grants: Record<string, { principal: string; bucket: string; role: string }>;
+  prefix_grants: Record<string, { principal: string; bucket: string; prefix: string }>;
   launcher_grants: Record<string, { function: string; job: string }>;
   storage_triggers: Record<string, { bucket: string; event_type: string }>;
   function_env_keys: Record<string, string[]>;
@@ -56,7 +57,7 @@ beforeAll(() => {
     [
       `variable "annotation_backend" { type = string }`,
       `variable "loop_settings" { type = map(string) }`,
-      ...["topics", "push_subscriptions", "topic_grants", "bucket_grants", "launcher_grants", "storage_triggers", "function_env_keys", "function_secret_keys", "job_env_keys", "service_env_keys", "service_secret_keys"].map(
+      ...["topics", "push_subscriptions", "topic_grants", "bucket_grants", "prefix_grants", "launcher_grants", "storage_triggers", "function_env_keys", "function_secret_keys", "job_env_keys", "service_env_keys", "service_secret_keys"].map(
         (name) => `output "${name}" { value = local.${name} }`,
       ),
     ].join("\n"),
@@ -118,6 +119,13 @@ describe("infra/registry.tf, evaluated", () => {
       const expected = Object.entries(FUNCTIONS[name].buckets).map(([b, a]) => `${b}=${a === "admin" ? "roles/storage.objectAdmin" : "roles/storage.objectViewer"}`).sort();
       expect(grants.filter((g) => g.principal === `fn:${name}`).map((g) => `${g.bucket}=${g.role}`).sort(), name).toEqual(expected);
     }
+    for (const name of JOB_NAMES) {
+      const expected = Object.entries(JOBS[name].buckets).map(([b, a]) => `${b}=${a === "admin" ? "roles/storage.objectAdmin" : "roles/storage.objectViewer"}`).sort();
+      expect(grants.filter((g) => g.principal === `job:${name}`).map((g) => `${g.bucket}=${g.role}`).sort(), name).toEqual(expected);
+    }
+    // The predict job reads the archive and the models, and writes only under models/predictions/.
+    expect(grants.filter((g) => g.principal === "job:predict").map((g) => `${g.bucket}=${g.role}`).sort()).toEqual(["archive=roles/storage.objectViewer", "models=roles/storage.objectViewer"]);
+    expect(Object.values(evaluated.local!.prefix_grants)).toEqual([{ principal: "job:predict", bucket: "models", prefix: "predictions/" }]);
     // The model server reads the models bucket and nothing else, and publishes nothing.
     expect(grants.filter((g) => g.principal === "svc:serve").map((g) => `${g.bucket}=${g.role}`)).toEqual(["models=roles/storage.objectViewer"]);
     expect(Object.values(evaluated.local!.topic_grants).filter((g) => g.principal.startsWith("svc:"))).toEqual([]);

@@ -60,7 +60,7 @@ describe("terraform", () => {
     }
   });
 
-  it("deploys one GPU Cloud Run job per job entrypoint in functions/jobs/*.ts, sized by the registry", () => {
+  it("deploys one Cloud Run job per job entrypoint in functions/jobs/*.ts, sized by the registry (train and evaluate on an L4)", () => {
     const jobs = tsNames("functions/jobs");
     expect(jobs).toEqual([...JOB_NAMES].sort());
     const resource = block("google_cloud_run_v2_job", "job")!;
@@ -70,8 +70,13 @@ describe("terraform", () => {
     expect(resource).toContain("gpu_zonal_redundancy_disabled = each.value.gpu == null ? null : each.value.gpu.zonal_redundancy_disabled");
     expect(resource).toContain("accelerator = node_selector.value.accelerator");
     expect(resource).toMatch(/"nvidia\.com\/gpu" = tostring\(each\.value\.gpu\.count\)/);
+    expect(JOBS.train.gpu).not.toBeNull();
+    expect(JOBS.evaluate.gpu).not.toBeNull();
+    // Batch prediction runs on the CPU, like `serve` by default: no node selector, no GPU limit.
+    expect(JOBS.predict.gpu).toBeNull();
     for (const name of jobs) {
       const job = JOBS[name as JobName];
+      if (job.gpu === null) continue;
       expect(job.gpu).toEqual({ accelerator: "nvidia-l4", count: 1, zonalRedundancyDisabled: true });
       // GPU tasks are capped at one hour; an L4 needs at least 4 vCPU and 16 GiB.
       expect(job.timeoutSeconds).toBeLessThanOrEqual(3600);
@@ -111,6 +116,10 @@ describe("terraform", () => {
     expect(publisher).toContain(`role   = "roles/pubsub.publisher"`);
     expect(publisher).toContain("member = \"serviceAccount:${local.principal_email[each.value.principal]}\"");
     expect(block("google_storage_bucket_iam_member", "data")).toContain("for_each = local.bucket_grants");
+    // The predict job's writes are held to its prefix by an IAM condition on the object name.
+    const prefix = block("google_storage_bucket_iam_member", "prefix_writer")!;
+    expect(prefix).toContain("for_each = local.prefix_grants");
+    expect(prefix).toMatch(/condition \{[\s\S]*resource\.name\.startsWith\(\\"projects\/_\/buckets\/\$\{google_storage_bucket\.data\[each\.value\.bucket\]\.name\}\/objects\/\$\{each\.value\.prefix\}\\"\)/);
     expect(block("google_cloud_run_v2_job_iam_member", "launcher")).toContain("for_each = local.launcher_grants");
     expect(block("google_secret_manager_secret_iam_member", "function_secret_access")).toContain("for_each = local.secret_grants");
   });

@@ -85,7 +85,7 @@ export class CloudRunJobRunner implements JobRunner {
       const [operation] = await (await this.api()).runJob(runRequest);
       executionName = operation.metadata?.name;
     } catch (err) {
-      throw mapLaunchError(err, { job: this.options.jobNames[request.job], setting: request.job === "train" ? "TRAIN_JOB" : "EVALUATE_JOB", project: this.options.project, region: this.options.region, principal: this.options.principal ?? null });
+      throw mapLaunchError(err, { job: this.options.jobNames[request.job], setting: `${request.job.toUpperCase()}_JOB`, project: this.options.project, region: this.options.region, principal: this.options.principal ?? null });
     }
     if (!executionName) {
       // The execution may exist; the caller's claim row and reconcile find it by RUN_ID later.

@@ -79,6 +79,7 @@ export function parseCommand(name: string, args: string[], actor: string): Mlops
     case "approve": raw.evaluationId = a; break;
     case "reject": raw.evaluationId = a; if (args.length > 1) raw.reason = args.slice(1).join(" "); break;
     case "replay": raw.deadLetter = a; break;
+    case "predict": raw.alias = a; if (b !== undefined) raw.prefix = b; break;
   }
   const parsed = CommandSchema.safeParse(raw);
   if (!parsed.success) {

@@ -15,6 +15,7 @@ export const CLI_COMMAND_NAMES = [
   "approve",
   "reject",
   "replay",
+  "predict",
 ] as const satisfies readonly CommandName[];
 
 /** `mlops status`, `mlops upload`, `mlops command`, `mlops db migrate` (work in ops-action.ts). */
@@ -37,7 +38,7 @@ export function registerOpsCommands(program: Command): void {
     .command("command")
     .description(`publish a manual command: ${CLI_COMMAND_NAMES.join(", ")}`)
     .argument("<name>", CLI_COMMAND_NAMES.join(" | "))
-    .argument("[args...]", "poll | retrain [line] | promote <model> <alias> | rollback <alias> | reprocess <item> | backfill [prefix] | approve <evaluation> | reject <evaluation> [reason] | replay <dead-letter id or message id>")
+    .argument("[args...]", "poll | retrain [line] | promote <model> <alias> | rollback <alias> | reprocess <item> | backfill [prefix] | approve <evaluation> | reject <evaluation> [reason] | replay <dead-letter id or message id> | predict <alias> [archive prefix or gs://bucket/prefix]")
     .option("--actor <name>", "who asks (recorded with the decision)", process.env.USER ?? "operator")
     .action(async (name: string, args: string[], opts: { actor: string }) => (await actions()).commandAction(name, args, opts));
 

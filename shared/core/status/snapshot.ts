@@ -55,6 +55,22 @@ export interface StatusSnapshot {
     error: string | null;
     createdAt: string;
   }[];
+  /** Batch predictions (`mlops command predict`), newest first (absent in snapshots from before them). */
+  predictionRuns?: {
+    id: string;
+    alias: string;
+    modelId: string;
+    sourcePrefix: string;
+    outputPrefix: string;
+    state: "launching" | "running" | "succeeded" | "failed";
+    attempt: number;
+    ok: number | null;
+    failed: number | null;
+    summaryUri: string | null;
+    error: string | null;
+    createdAt: string;
+    finishedAt: string | null;
+  }[];
   /** Models ranked by their primary metric on their own evaluation (best first). */
   leaderboard: {
     modelId: string;
@@ -82,7 +98,7 @@ export interface StatusSnapshot {
   /** Promotion decisions waiting for `approve` / `reject`. */
   pendingReviews: { decisionId: string; evaluationId: string; modelId: string; alias: string; reasons: string[]; createdAt: string }[];
   failures: {
-    kind: "item" | "training" | "evaluation" | "dead_letter";
+    kind: "item" | "training" | "evaluation" | "prediction" | "dead_letter";
     id: string;
     reason: string;
     at: string;

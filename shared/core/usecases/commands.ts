@@ -14,6 +14,7 @@ import { transact } from "../effects.ts";
 import { objectUri } from "../uri.ts";
 import type { ConsumerOutcome } from "../consumers.ts";
 import { move, resolveReview } from "./promote.ts";
+import { startPrediction } from "./predictions.ts";
 
 /**
  * command: manual operations published on the commands topic (by the CLI or by hand). Each
@@ -73,6 +74,8 @@ export async function runCommand(message: Envelope<Command>, deps: Deps): Promis
       });
       return { ...outcome, detail: `${missing.length} of ${objects.length} objects queued` };
     }
+    case "predict":
+      return startPrediction(cmd, message, deps);
     case "replay":
       return replayDeadLetter(cmd.deadLetter, cmd.actor, message, deps);
     case "approve":

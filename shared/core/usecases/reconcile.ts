@@ -10,6 +10,8 @@ import { flushOutbox, notify, transact } from "../effects.ts";
 import { joinUri } from "../uri.ts";
 import type { ConsumerOutcome } from "../consumers.ts";
 import { launchEvaluation, launchTrainingRun } from "./training.ts";
+import { launchPrediction, reconcilePrediction } from "./predictions.ts";
+import { launchablePredictionRuns, predictionRunsInStates } from "../../db/queries/predictions.ts";
 import { applyRetention } from "./retention.ts";
 import { checkDriftQuietly } from "./drift.ts";
 import { retryStuckItems } from "./stuck-items.ts";
@@ -44,6 +46,13 @@ export async function reconcile(message: Envelope | null, deps: Deps): Promise<C
   }
   for (const evaluation of await evaluationsInStates(deps.db, ["running"], 15)) {
     const note = await reconcileEvaluation(evaluation, deps, message).catch((err: unknown) => `evaluation ${evaluation.id}: ${describeError(err)}`);
+    if (note) notes.push(note);
+  }
+  for (const run of await launchablePredictionRuns(deps.db, 30)) {
+    if (await launchPrediction(run.id, deps, message)) notes.push(`prediction ${run.id} launched`);
+  }
+  for (const run of await predictionRunsInStates(deps.db, ["running"], 15)) {
+    const note = await reconcilePrediction(run, deps, message).catch((err: unknown) => `prediction ${run.id}: ${describeError(err)}`);
     if (note) notes.push(note);
   }
   const drift = await checkDriftQuietly(deps);

@@ -12,8 +12,8 @@ export interface LoopGauges {
   oldestAgeSeconds: Record<ItemState, number | null>;
   /** Dead letters still retained, per consumer. */
   deadLetters: Record<string, number>;
-  /** Training runs and evaluations per state. */
-  jobRuns: { job: "train" | "evaluate"; state: string; count: number }[];
+  /** Training runs, evaluations and batch predictions per state. */
+  jobRuns: { job: "train" | "evaluate" | "predict"; state: string; count: number }[];
 }
 
 export async function readLoopGauges(db: Queryable, now: Date = new Date()): Promise<LoopGauges> {
@@ -37,9 +37,10 @@ export async function readLoopGauges(db: Queryable, now: Date = new Date()): Pro
   const dead = await db.query<{ consumer: string; n: number }>(`SELECT consumer, count(*)::int AS n FROM dead_letters GROUP BY consumer`);
   const deadLetters = Object.fromEntries(dead.rows.map((r) => [r.consumer, r.n]));
 
-  const runs = await db.query<{ job: "train" | "evaluate"; state: string; n: number }>(
+  const runs = await db.query<{ job: "train" | "evaluate" | "predict"; state: string; n: number }>(
     `SELECT 'train' AS job, state, count(*)::int AS n FROM training_runs GROUP BY state
-     UNION ALL SELECT 'evaluate', state, count(*)::int FROM evaluations GROUP BY state`,
+     UNION ALL SELECT 'evaluate', state, count(*)::int FROM evaluations GROUP BY state
+     UNION ALL SELECT 'predict', state, count(*)::int FROM prediction_runs GROUP BY state`,
   );
   return { items, oldestAgeSeconds, deadLetters, jobRuns: runs.rows.map((r) => ({ job: r.job, state: r.state, count: r.n })) };
 }

@@ -2,6 +2,7 @@ import { ITEM_STATES, type ItemState, type StatusSnapshot } from "../../core/sta
 import type { Queryable } from "../../ports.ts";
 import { driftStatusOf } from "../../core/usecases/drift.ts";
 import { latestDriftCheck } from "./drift.ts";
+import { recentPredictionRuns } from "./predictions.ts";
 
 const iso = (d: Date | string | null | undefined): string => (d ? new Date(d).toISOString() : "");
 const isoOrNull = (d: Date | string | null | undefined): string | null => (d ? new Date(d).toISOString() : null);
@@ -58,6 +59,7 @@ export async function readStatusSnapshot(
      FROM evaluations e ORDER BY e.created_at DESC LIMIT $1`,
     [limit],
   );
+  const predictions = await recentPredictionRuns(db, limit);
   const current = await db.query<{ alias: string; model_id: string; moved_at: Date }>(
     `SELECT DISTINCT ON (alias) alias, model_id, moved_at FROM alias_moves ORDER BY alias, id DESC`,
   );
@@ -141,6 +143,11 @@ export async function readStatusSnapshot(
         decision: (e.decision as string | null) ?? null, error: (e.error as string | null) ?? null, createdAt: iso(e.created_at as Date),
       };
     }),
+    predictionRuns: predictions.map((p) => ({
+      id: p.id, alias: p.alias, modelId: p.model_id, sourcePrefix: p.source_prefix, outputPrefix: p.output_prefix, state: p.state,
+      attempt: p.attempt, ok: p.ok_count, failed: p.failed_count, summaryUri: p.summary_uri, error: p.error,
+      createdAt: iso(p.created_at), finishedAt: isoOrNull(p.finished_at),
+    })),
     leaderboard,
     aliases: current.rows.map((a) => ({ alias: a.alias, modelId: a.model_id, movedAt: iso(a.moved_at) })),
     aliasHistory: history.rows.map((h) => ({
@@ -181,6 +188,8 @@ export async function listFailures(db: Queryable, options: { limit: number; befo
        UNION ALL (SELECT 'training', id, coalesce(error, 'failed'), updated_at, attempt FROM training_runs
         WHERE state = 'failed' AND (updated_at, id) < ($2, $3) ORDER BY updated_at DESC, id DESC LIMIT $1)
        UNION ALL (SELECT 'evaluation', id, coalesce(error, 'failed'), updated_at, attempt FROM evaluations
+        WHERE state = 'failed' AND (updated_at, id) < ($2, $3) ORDER BY updated_at DESC, id DESC LIMIT $1)
+       UNION ALL (SELECT 'prediction', id, coalesce(error, 'failed'), updated_at, attempt FROM prediction_runs
         WHERE state = 'failed' AND (updated_at, id) < ($2, $3) ORDER BY updated_at DESC, id DESC LIMIT $1)
        UNION ALL (SELECT 'dead_letter', coalesce(message_id, id::text), consumer || ': ' || reason, created_at, NULL FROM dead_letters
         WHERE (created_at, coalesce(message_id, id::text)) < ($2, $3) ORDER BY created_at DESC, id DESC LIMIT $1)

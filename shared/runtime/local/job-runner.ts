@@ -9,6 +9,7 @@ const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const ENTRYPOINTS: Record<JobName, string> = {
   train: join(ROOT, "functions/jobs/train.ts"),
   evaluate: join(ROOT, "functions/jobs/evaluate.ts"),
+  predict: join(ROOT, "functions/jobs/predict.ts"),
 };
 
 interface Tracked {

@@ -32,7 +32,7 @@ let tmpRoot: string;
 beforeAll(async () => {
   t = await createTestDeps({ env: { TRAIN_MAX_ATTEMPTS: "3" } });
   cloudRun = new FakeCloudRun();
-  t.deps.jobs = new CloudRunJobRunner({ project: "test-proj", region: "europe-west4", jobNames: { train: "train", evaluate: "evaluate" }, api: cloudRun });
+  t.deps.jobs = new CloudRunJobRunner({ project: "test-proj", region: "europe-west4", jobNames: { train: "train", evaluate: "evaluate", predict: "predict" }, api: cloudRun });
   tmpRoot = await mkdtemp(join(tmpdir(), "train-resume-"));
 
   const items = [];

@@ -6,7 +6,7 @@ import { FakeCloudRun } from "../../../fakes/cloud-run.ts";
 function runner(api = new FakeCloudRun()) {
   return {
     api,
-    jobs: new CloudRunJobRunner({ project: "test-proj", region: "europe-west4", jobNames: { train: "train-dev", evaluate: "evaluate-dev" }, api }),
+    jobs: new CloudRunJobRunner({ project: "test-proj", region: "europe-west4", jobNames: { train: "train-dev", evaluate: "evaluate-dev", predict: "predict-dev" }, api }),
   };
 }
 

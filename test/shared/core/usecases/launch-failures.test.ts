@@ -23,7 +23,7 @@ describe(`job launch failures (${testDbKind})`, () => {
     t = await createTestDeps();
     cloudRun = new FakeCloudRun();
     t.deps.jobs = new CloudRunJobRunner({
-      project: "test-proj", region: "europe-west4", jobNames: { train: "train", evaluate: "evaluate" }, api: cloudRun,
+      project: "test-proj", region: "europe-west4", jobNames: { train: "train", evaluate: "evaluate", predict: "predict" }, api: cloudRun,
       principal: "serviceAccount:fn-threshold@test-proj.iam.gserviceaccount.com",
     });
     await t.db.query(`INSERT INTO dataset_versions (id, line, seq, manifest_uri, item_count, train_count, eval_count, fresh_count, classes, trigger)

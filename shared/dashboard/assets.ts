@@ -75,6 +75,8 @@ nav.top a:first-child{font-weight:600}
 svg.overlay{width:100%;max-width:640px;height:auto;display:block;background:#000}
 .swatch{vertical-align:middle}
 .heatmaps{display:flex;flex-wrap:wrap;gap:16px}
+.triplets{grid-template-columns:repeat(auto-fill,minmax(440px,1fr))}
+h3{font-size:15px;margin:14px 0 6px}h4{font-size:13px;margin:8px 0 6px;color:var(--muted)}
 svg.heatmap{max-width:100%;height:auto}
 .heatmap text.cell{fill:#1d232a;font-size:11px}.heatmap text.cell-dark{fill:#fff;font-size:11px}
 .badge.state-failed,.badge.state-rejected{color:var(--bad)}.badge.state-in_dataset,.badge.state-accepted{color:var(--ok)}

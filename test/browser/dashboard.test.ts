@@ -197,4 +197,16 @@ describe(`the dashboard in headless Chromium (${testDbKind})`, () => {
     expect(errors).toEqual([]);
     await page.close();
   });
+
+  it("shows a run's per-epoch curves, reached from the overview", async () => {
+    const { page, errors } = await open("/");
+    await page.locator("#runs a[href^='/runs/run_']").first().click();
+    await page.waitForURL(/\/runs\/run_[^/?]+$/);
+    // The baseline trainer ran 4 epochs: loss, held-out mIoU and pixel accuracy each have a point per epoch.
+    expect(await page.locator("svg.curves [data-series='loss'] circle.dot").count()).toBe(4);
+    expect(await page.locator("svg.curves [data-series='mIoU'] circle.dot").count()).toBe(4);
+    await screenshot(page, "run");
+    expect(errors).toEqual([]);
+    await page.close();
+  });
 });

@@ -158,6 +158,21 @@ describe(`dashboard detail pages (${testDbKind})`, () => {
     expect(page).toMatch(/<tr><td>lr<\/td><td>0\.01<\/td><td>0\.01<\/td><\/tr>/);
     expect((await fetch(`${base}/runs/compare?a=run_a&b=nope`)).status).toBe(404);
     expect(await (await fetch(`${base}/`)).text()).toContain(`href="/runs/compare?a=run_a&amp;b=run_b"`);
+    // Per-epoch curves: on each run's page (linked from the overview) and overlaid in the comparison.
+    const history = (losses: number[]) => losses.map((loss, i) => ({ epoch: i + 1, loss, mIoU: 0.1 * (i + 1) }));
+    await t.db.query(`UPDATE training_runs SET self_reported = $1 WHERE id = 'run_a'`, [JSON.stringify({ history: history([0.9, 0.5, 0.4]) })]);
+    await t.db.query(`UPDATE training_runs SET self_reported = $1 WHERE id = 'run_b'`, [JSON.stringify({ history: history([0.8, 0.3]) })]);
+    const runPage = await (await fetch(`${base}/runs/run_a`)).text();
+    expect(runPage.match(/<circle class="dot" data-epoch="\d"/g)).toHaveLength(6);
+    expect(runPage).toContain(`data-epoch="3" data-value="0.4"`);
+    expect(runPage).toContain(`<a href="/evaluations/eval_run_a">`);
+    expect(runPage).toMatch(/<td>epochs<\/td><td>4<\/td>/);
+    expect(runPage).toMatch(/<td>history<\/td><td>3 epochs/);
+    expect((await fetch(`${base}/runs/nope`)).status).toBe(404);
+    expect(await (await fetch(`${base}/`)).text()).toContain(`href="/runs/run_a"`);
+    const comparePage = await (await fetch(`${base}/runs/compare?a=run_a&b=run_b`)).text();
+    expect(comparePage).toContain(`data-series="A loss"`);
+    expect(comparePage).toMatch(/class="series s0 dashed" data-series="B loss"[^]*data-epoch="2" data-value="0.3"/);
     const text = formatRunComparison(comparison);
     expect(text).toMatch(/^\* epochs\s+4\s+8$/m);
     expect(text).toMatch(/^ {2}lr\s+0\.01\s+0\.01$/m);

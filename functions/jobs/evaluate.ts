@@ -15,7 +15,8 @@ import { fetchModel, type FetchedModel, type ModelLoader } from "./evaluate/mode
 /**
  * The evaluation job (Cloud Run job; a child process locally). Scores the candidate and the
  * champion with the same code on the same pinned eval split, writes the report and its renderings
- * under REPORT_PREFIX and announces `evaluation.completed`.
+ * under REPORT_PREFIX (with `examples/<sha256>.png`: input, label and prediction of each model's
+ * worst and best items) and announces `evaluation.completed`.
  *
  * Exit codes (JOB_EXIT in shared/messages/jobs.ts): 0 when done, or when the problem is permanent
  * (`evaluation.failed` is published with the reason: a model that does not match its card, a
@@ -106,6 +107,8 @@ async function evaluate(env: EvaluateEnv, deps: EvaluateJobDeps): Promise<Evalua
         champion: champion ? asUnderTest(champion, "champion", env.CHAMPION_MODEL_URI!, env.CHAMPION_MODEL_ID) : null,
         benchmark,
         options: { now: deps.now ?? (() => performance.now()), batchSize: env.EVAL_BATCH_SIZE, tileSize: env.EVAL_TILE_SIZE },
+        // Pictures of the worst and best items, content-addressed beside the report.
+        examplesPrefix: env.REPORT_PREFIX,
       },
       { store: deps.store, codec, log: deps.log },
     );

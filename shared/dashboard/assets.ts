@@ -75,6 +75,13 @@ nav.top a:first-child{font-weight:600}
 svg.overlay{width:100%;max-width:640px;height:auto;display:block;background:#000}
 .swatch{vertical-align:middle}
 .heatmaps{display:flex;flex-wrap:wrap;gap:16px}
+.curve-charts{display:flex;flex-wrap:wrap;gap:16px}svg.curves{max-width:560px}
+.curves .curve{fill:none;stroke-width:2}.curves .dashed .curve{stroke-dasharray:6 4}.curves .dashed .dot{fill:var(--panel);stroke-width:1.5}
+.series.s0 .curve,.series.s0 .dot{stroke:var(--candidate)}.series.s0 .dot{fill:var(--candidate)}
+.series.s1 .curve,.series.s1 .dot{stroke:var(--warn)}.series.s1 .dot{fill:var(--warn)}
+.curves .dashed .dot{fill:var(--panel)}
+.triplets{grid-template-columns:repeat(auto-fill,minmax(440px,1fr))}
+h3{font-size:15px;margin:14px 0 6px}h4{font-size:13px;margin:8px 0 6px;color:var(--muted)}
 svg.heatmap{max-width:100%;height:auto}
 .heatmap text.cell{fill:#1d232a;font-size:11px}.heatmap text.cell-dark{fill:#fff;font-size:11px}
 .badge.state-failed,.badge.state-rejected{color:var(--bad)}.badge.state-in_dataset,.badge.state-accepted{color:var(--ok)}

@@ -11,6 +11,7 @@
  *   GET /objects/<bucket>/<name> object bytes through `readObject` (only when one is given)
  *   GET /items?state=<state>     item gallery (thumbnails), GET /items/<id> one item,
  *   GET /evaluations/<id>        one evaluation, GET /api/runs/<id> one run as JSON,
+ *   GET /runs/<id>               one run (facts, per-epoch curves, parameters, trainer numbers),
  *   GET /runs/compare?a=&b=      two runs side by side (all with `pages`)
  *   GET /healthz                 `ok`
  *   anything `routes` answers    (the model server's `POST /v1/models/{alias}:predict` and `GET /metrics`)
@@ -27,6 +28,7 @@ import { GALLERY_LIMIT, renderGalleryPage } from "./pages/gallery.ts";
 import { renderItemPage } from "./pages/item.ts";
 import { renderEvaluationPage } from "./pages/evaluation.ts";
 import { renderRunComparisonPage } from "./pages/runs.ts";
+import { renderRunPage } from "./pages/run.ts";
 import { compareRuns } from "../core/runs/compare.ts";
 import { describeError, PermanentError } from "../errors.ts";
 import type { Logger, Queryable } from "../ports.ts";
@@ -205,7 +207,12 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
         if (!object) throw new Error(`no ${uri}`);
         return JSON.parse(Buffer.from(object.body).toString("utf8")) as unknown;
       });
-      return htmlPage(renderRunComparisonPage(pageOptions, comparison));
+      return htmlPage(renderRunComparisonPage(pageOptions, comparison, a, b));
+    }
+    if (path.startsWith("/runs/")) {
+      const runId = idAfter(path, "/runs/");
+      const run = runId ? await pages.readRun(runId) : null;
+      return run ? htmlPage(renderRunPage(pageOptions, run)) : sendText(res, 404, "no such run");
     }
     const id = idAfter(path, "/api/runs/");
     const run = id ? await pages.readRun(id) : null;
@@ -244,7 +251,7 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
       return send(res, 200, "application/json; charset=utf-8", JSON.stringify({ failures, next: last ? { before: last.at, beforeId: last.id } : null }));
     }
     if (path === "/healthz") return sendText(res, 200, "ok");
-    if (options.pages && (path === "/items" || path === "/runs/compare" || path.startsWith("/items/") || path.startsWith("/evaluations/") || path.startsWith("/api/runs/"))) {
+    if (options.pages && (path === "/items" || path.startsWith("/runs/") || path.startsWith("/items/") || path.startsWith("/evaluations/") || path.startsWith("/api/runs/"))) {
       return servePage(req, res, path, options.pages);
     }
     if (path.startsWith("/objects/")) return serveObject(res, path.slice("/objects/".length));

@@ -182,8 +182,30 @@ describe(`the dashboard in headless Chromium (${testDbKind})`, () => {
     await page.waitForURL(/\/evaluations\//);
     expect(await page.locator("svg.heatmap rect").count()).toBeGreaterThanOrEqual(4);
     expect(await page.locator(".reviews li").count()).toBeGreaterThan(0);
-    expect((await brokenImages(page)).broken).toEqual([]);
+    const images = await brokenImages(page);
+    expect(images.broken).toEqual([]);
+    // The candidate's worst and best items: input, label and prediction pictures that decoded.
+    const predictions = page.locator(".examples-model[data-role=candidate] img[alt$='candidate prediction']");
+    expect(await predictions.count()).toBeGreaterThanOrEqual(1);
+    const widths = (await page.locator("#examples-title ~ .examples-model img").evaluateAll(
+      (els) => els.map((e) => [e.getAttribute("alt") ?? "", (e as unknown as { naturalWidth: number }).naturalWidth] as const),
+    ));
+    expect(widths.length).toBeGreaterThanOrEqual(3);
+    expect(widths.filter(([, w]) => !(w > 0))).toEqual([]);
+    expect(widths.every(([alt]) => /^\S+ (input \(RGB\)|label|(candidate|champion) prediction)$/.test(alt))).toBe(true);
     await screenshot(page, "evaluation");
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it("shows a run's per-epoch curves, reached from the overview", async () => {
+    const { page, errors } = await open("/");
+    await page.locator("#runs a[href^='/runs/run_']").first().click();
+    await page.waitForURL(/\/runs\/run_[^/?]+$/);
+    // The baseline trainer ran 4 epochs: loss, held-out mIoU and pixel accuracy each have a point per epoch.
+    expect(await page.locator("svg.curves [data-series='loss'] circle.dot").count()).toBe(4);
+    expect(await page.locator("svg.curves [data-series='mIoU'] circle.dot").count()).toBe(4);
+    await screenshot(page, "run");
     expect(errors).toEqual([]);
     await page.close();
   });

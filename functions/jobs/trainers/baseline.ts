@@ -24,7 +24,7 @@ import { TRAINER_EXIT_BAD_INPUT } from "../../../shared/messages/jobs.ts";
 import { sharpCodec } from "../../../shared/adapters/imaging/codec.ts";
 import { sha256Hex } from "../../../shared/core/json.ts";
 import { ModelCardSchema, type ModelCard } from "../../../shared/core/models/model-card.ts";
-import { checkpointFingerprint, parseCheckpoint, serialiseCheckpoint, type Checkpoint } from "../../../shared/core/training/checkpoint.ts";
+import { checkpointFingerprint, parseCheckpoint, serialiseCheckpoint, type Checkpoint, type EpochRecord } from "../../../shared/core/training/checkpoint.ts";
 import { createTrainingState, fit, learningRateAt, type TrainingSet, type TrainingState } from "../../../shared/core/training/fit.ts";
 import { predict, type MlpShape } from "../../../shared/core/training/mlp.ts";
 import { parseBaselineParams, type BaselineParams } from "../../../shared/core/training/params.ts";
@@ -121,13 +121,18 @@ export async function runBaselineTrainer(env: Record<string, string | undefined>
   const resumedFromEpoch = checkpoint ? checkpoint.state.epoch : null;
 
   const fitOptions = { epochs: params.epochs, batchSize: params.batchSize, learningRate: params.learningRate };
+  const history: EpochRecord[] = [...(checkpoint?.history ?? [])];
   await mkdir(checkpointDir, { recursive: true });
   await fit(state, train, fitOptions, async (s, loss) => {
-    await writeAtomically(join(checkpointDir, CHECKPOINT_FILE), serialiseCheckpoint({ fingerprint, state: s, normalisation }));
-    io.print(`epoch ${s.epoch}/${params.epochs} loss ${loss.toFixed(4)} lr ${learningRateAt(s.epoch - 1, fitOptions).toExponential(2)}`);
+    // The held-out pixels after every epoch: the per-epoch curve the dashboard draws (cheap: a pixel sample).
+    const heldOut = sampleMetrics(holdout.y, predict(s.shape, s.weights, holdout.x, holdout.count), classes);
+    const learningRate = learningRateAt(s.epoch - 1, fitOptions);
+    history.push({ epoch: s.epoch, loss, learningRate, pixelAccuracy: finiteOrNull(heldOut.pixelAccuracy), mIoU: finiteOrNull(heldOut.mIoU) });
+    await writeAtomically(join(checkpointDir, CHECKPOINT_FILE), serialiseCheckpoint({ fingerprint, state: s, normalisation, history }));
+    io.print(`epoch ${s.epoch}/${params.epochs} loss ${loss.toFixed(4)} lr ${learningRate.toExponential(2)}`);
   });
 
-  const metrics = selfReportedMetrics(state, holdout, classes, params, train.count, items.length);
+  const metrics: Record<string, unknown> = { ...selfReportedMetrics(state, holdout, classes, params, train.count, items.length), history };
   io.print(`held-out training pixels: accuracy ${(metrics.pixelAccuracy as number).toFixed(4)}, mIoU ${String(metrics.mIoU === null ? "n/a" : (metrics.mIoU as number).toFixed(4))}`);
 
   await mkdir(outputDir, { recursive: true });
@@ -137,6 +142,10 @@ export async function runBaselineTrainer(env: Record<string, string | undefined>
   await writeAtomically(join(outputDir, "metrics.json"), `${JSON.stringify(metrics, null, 2)}\n`);
   io.print(`wrote ${outputDir}/model.onnx, model.json, metrics.json`);
   return { epochs: state.epoch, resumedFromEpoch, metrics };
+}
+
+function finiteOrNull(value: number | null): number | null {
+  return value !== null && Number.isFinite(value) ? value : null;
 }
 
 function selfReportedMetrics(state: TrainingState, holdout: TrainingSet, classes: string[], params: BaselineParams, trainPixels: number, images: number): Record<string, unknown> {

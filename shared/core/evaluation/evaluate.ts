@@ -2,6 +2,7 @@ import { PermanentError, describeError } from "../../errors.ts";
 import { classificationTruth, createClassificationEvaluator, type ClassificationTruth } from "./classification.ts";
 import { createDetectionEvaluator, detectionTruth, type DetectionTruth } from "./detection.ts";
 import { createSegmentationEvaluator, segmentationTruth, type SegmentationTruth } from "./segmentation.ts";
+import { EXAMPLES_PER_SIDE } from "./examples.ts";
 import type { EvaluationSample, EvaluatorOptions, ModelScores, ModelUnderTest, TaskEvaluator } from "./types.ts";
 
 export type Task = "segmentation" | "detection" | "classification";
@@ -74,6 +75,7 @@ export function resolveOptions(options: EvaluatorOptions = {}): Required<Evaluat
     tileMultiple: options.tileMultiple ?? 32,
     batchSize: options.batchSize ?? 8,
     now: options.now ?? (() => 0),
+    examplesPerSide: options.examplesPerSide ?? EXAMPLES_PER_SIDE,
   };
 }
 

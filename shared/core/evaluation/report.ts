@@ -37,6 +37,35 @@ export const TimingsSchema = z.object({
   pixelsPerSecond: z.number().nullable(),
 });
 
+/** One worst or best item: its score and three small PNGs, each named by its SHA-256 (`examples/<sha256>.png`). */
+export const ExampleItemSchema = z.object({
+  itemId: z.string(),
+  /** The item's own score (`ExamplesSchema.metric`), the order of the lists. */
+  score: z.number(),
+  pixelAccuracy: MetricValue,
+  /** Size of the pictures (the item scaled down to at most 128 px a side) and of the item itself. */
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  sourceWidth: z.number().int().positive(),
+  sourceHeight: z.number().int().positive(),
+  /** The RGB rendering the annotators saw. */
+  input: z.string(),
+  /** The accepted label, coloured by class (`palette`). */
+  label: z.string(),
+  /** The model's prediction, coloured the same way; nodata pixels stay nodata. */
+  prediction: z.string(),
+});
+
+export const ExamplesSchema = z.object({
+  metric: z.string(),
+  /** Worst first. */
+  worst: z.array(ExampleItemSchema),
+  /** Best first. */
+  best: z.array(ExampleItemSchema),
+  /** What the mask colours mean: `classes[id]` is the colour of dataset class `id`. */
+  palette: z.object({ classes: z.array(z.string()), nodata: z.string(), outOfRange: z.string() }),
+});
+
 export const ModelResultSchema = z.object({
   role: z.enum(["candidate", "champion"]),
   modelId: z.string(),
@@ -57,6 +86,8 @@ export const ModelResultSchema = z.object({
   executionProvider: z.string().optional(),
   /** The trainer's own metrics.json, as written. */
   selfReported: z.record(z.string(), z.unknown()).nullable(),
+  /** Worst and best items as pictures (segmentation, eval split); absent for other tasks and older reports. */
+  examples: ExamplesSchema.optional(),
 });
 
 export const SkippedItemSchema = z.object({ itemId: z.string(), reason: z.string() });
@@ -98,6 +129,8 @@ export const EvaluationReportSchema = z.object({
 
 export type PerClassResult = z.infer<typeof PerClassResultSchema>;
 export type ModelResult = z.infer<typeof ModelResultSchema>;
+export type ExampleItemResult = z.infer<typeof ExampleItemSchema>;
+export type Examples = z.infer<typeof ExamplesSchema>;
 export type SetResult = z.infer<typeof SetResultSchema>;
 export type EvaluationReport = z.infer<typeof EvaluationReportSchema>;
 

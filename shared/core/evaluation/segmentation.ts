@@ -4,6 +4,8 @@ import {
   accumulateLogitsRegion, accumulateRegion, createSegmentationConfusion, segmentationMetrics, type Region,
 } from "../metrics/segmentation.ts";
 import { FixedSizeBatcher, timedRun, timingsOf, type InferenceClock } from "./batcher.ts";
+import { ExtremesSelector, type ExampleItem } from "./examples.ts";
+import { argmaxAt, completeItem, createItemTracker, samplePrediction, type ItemTracker } from "./segmentation-items.ts";
 import { classMapByName, knownDatasetIds, matrixRows } from "./classes.ts";
 import { allocateInput, inputDims, inputEncoding, selectBands, writeTile } from "./tensor.ts";
 import { planTiles } from "./tiling.ts";
@@ -55,6 +57,7 @@ function firstChannel(data: Uint8Array, channels: number, pixels: number): Uint8
 
 interface TileJob {
   truth: SegmentationTruth;
+  item: ItemTracker;
   region: Region;
   inputWidth: number;
   inputHeight: number;
@@ -63,12 +66,13 @@ interface TileJob {
 /**
  * Scores one segmentation model: tiles each image (see tiling.ts), runs the model (batched when it
  * has a fixed size), takes the argmax of logits or reads labels, maps model classes to dataset
- * classes by name and accumulates one confusion matrix over the whole split.
+ * classes by name and accumulates one confusion matrix over the whole split. Along the way it keeps
+ * the worst and best `examplesPerSide` items by their own mIoU, as thumbnails (segmentation-items.ts).
  */
 export function createSegmentationEvaluator(
   model: ModelUnderTest,
   datasetClasses: readonly string[],
-  options: { tileSize: number; tileMultiple: number; batchSize: number; now: Stopwatch },
+  options: { tileSize: number; tileMultiple: number; batchSize: number; now: Stopwatch; examplesPerSide: number },
 ): TaskEvaluator<SegmentationTruth> {
   const card = model.runner.card;
   const encoding = inputEncoding(card);
@@ -78,6 +82,8 @@ export function createSegmentationEvaluator(
   const clock: InferenceClock = { inferenceMs: 0, calls: 0 };
   const { now } = options;
   const accumulateOptions = { ignoreIndex: GROUND_TRUTH_IGNORE, classMap };
+  const meanOver = knownDatasetIds(classMap);
+  const examples = new ExtremesSelector<ExampleItem>(options.examplesPerSide);
   let totalMs = 0;
   let items = 0;
   let pixels = 0;
@@ -89,12 +95,19 @@ export function createSegmentationEvaluator(
       const c = card.classes.length;
       expectDims(output, [null, c, h, w], "[N,C,H,W]", card.output.name);
       if (!(output.data instanceof Float32Array)) throw new PermanentError("bad_model_output", `logits output "${card.output.name}" is not float`);
-      accumulateLogitsRegion(confusion, job.truth.raster, job.truth.width, job.region, output.data, slot * c * plane, c, w, h, accumulateOptions);
+      const logits = output.data;
+      const offset = slot * c * plane;
+      accumulateLogitsRegion(job.item.confusion, job.truth.raster, job.truth.width, job.region, logits, offset, c, w, h, accumulateOptions);
+      samplePrediction(job.item, job.region, classMap, (x, y) => argmaxAt(logits, offset + y * w + x, c, plane));
     } else {
       expectDims(output, [null, h, w], "[N,H,W]", card.output.name);
       if (!(output.data instanceof Int32Array)) throw new PermanentError("bad_model_output", `labels output "${card.output.name}" is not integer`);
-      accumulateRegion(confusion, job.truth.raster, job.truth.width, job.region, output.data, slot * plane, w, accumulateOptions);
+      const labels = output.data;
+      accumulateRegion(job.item.confusion, job.truth.raster, job.truth.width, job.region, labels, slot * plane, w, accumulateOptions);
+      samplePrediction(job.item, job.region, classMap, (x, y) => labels[slot * plane + y * w + x]!);
     }
+    job.item.remaining -= 1;
+    if (job.item.remaining === 0) completeItem(job.item, confusion, meanOver, examples);
   };
 
   // Fully convolutional tiles come in a few sizes (full tiles, edge tiles): reuse their buffers.
@@ -127,8 +140,10 @@ export function createSegmentationEvaluator(
           `item ${sample.itemId}: image is ${bands.width}×${bands.height} but its label is ${truth.width}×${truth.height}`,
         );
       }
-      for (const tile of planTiles(truth.width, truth.height, card.input, options)) {
-        const job: TileJob = { truth, ...tile };
+      const tiles = planTiles(truth.width, truth.height, card.input, options);
+      const item = createItemTracker(sample, truth, k, tiles.length);
+      for (const tile of tiles) {
+        const job: TileJob = { truth, item, ...tile };
         if (batcher) {
           await batcher.add(job, (tensor, slot) => writeTile(tensor, slot, encoding, tile.inputHeight, tile.inputWidth, bands, tile.region));
         } else {
@@ -148,7 +163,7 @@ export function createSegmentationEvaluator(
       const start = now();
       await batcher?.flush();
       totalMs += now() - start;
-      const metrics = segmentationMetrics(confusion, knownDatasetIds(classMap));
+      const metrics = segmentationMetrics(confusion, meanOver);
       return {
         primaryMetric: { name: "mIoU", value: metrics.mIoU },
         metrics: {
@@ -170,6 +185,7 @@ export function createSegmentationEvaluator(
         }),
         confusion: { labels: [...datasetClasses], matrix: matrixRows(confusion.matrix, k), outOfRange: Array.from(confusion.outOfRange) },
         timings: timingsOf(clock, totalMs, items, pixels),
+        examples: examples.result(),
       } satisfies ModelScores;
     },
   };

@@ -1,6 +1,7 @@
 import type { CanonicalAnnotation } from "../annotation/canonical.ts";
 import type { ModelCard } from "../models/model-card.ts";
 import type { DecodedRaster } from "../../ports.ts";
+import type { ExampleItem, ExampleSelection } from "./examples.ts";
 
 /**
  * What the pure evaluator needs from an inference engine. The onnxruntime-node adapter
@@ -70,6 +71,8 @@ export interface EvaluatorOptions {
   /** Largest batch used for fixed-size models (default 8; capped by the model's own limit). */
   batchSize?: number;
   now?: Stopwatch;
+  /** Worst and best items kept as pictures per model (segmentation; default 3, 0 keeps none). */
+  examplesPerSide?: number;
 }
 
 /** One class's result for one model. `value` is the task's per-class metric (IoU, AP or F1). */
@@ -104,6 +107,8 @@ export interface ModelScores {
   /** Rows ground truth, columns prediction, in the dataset's class order (null for detection). */
   confusion: { labels: string[]; matrix: number[][]; outOfRange: number[] } | null;
   timings: ModelTimings;
+  /** The worst and best items as thumbnails (segmentation only), rendered to PNGs by `examples-write.ts`. */
+  examples?: ExampleSelection<ExampleItem>;
 }
 
 /** Scores one model sample by sample; `truth` is prepared once per sample and shared by models. */

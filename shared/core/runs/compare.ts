@@ -12,9 +12,14 @@ export interface RunComparison {
   rows: { section: "run" | "params" | "trainer" | "evaluation"; key: string; a: string | number | null; b: string | number | null; differs: boolean }[];
 }
 
-type Cell = string | number | null;
+export type Cell = string | number | null;
 
-function flatten(value: unknown, prefix: string, out: Map<string, Cell>): void {
+/** Nested values as dotted keys (the run page's tables use it too). A per-epoch `history` is drawn, not tabled: it shows as its length. */
+export function flatten(value: unknown, prefix: string, out: Map<string, Cell>): void {
+  if (prefix === "history" && Array.isArray(value)) {
+    out.set(prefix, `${value.length} epochs (curves on the run pages)`);
+    return;
+  }
   if (value === null || value === undefined) {
     if (prefix) out.set(prefix, null);
     return;

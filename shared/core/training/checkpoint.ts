@@ -16,6 +16,20 @@ export const CHECKPOINT_SCHEMA = "baseline-mlp-checkpoint/v1";
 
 const finite = z.number().refine(Number.isFinite, "must be finite");
 
+/**
+ * One epoch's numbers, in the per-epoch history both trainers write to metrics.json (the PyTorch
+ * trainer's `history` uses the same keys): the training loss, the learning rate, and pixel accuracy
+ * and mIoU on the trainer's held-out pixels (null when a class mean is undefined).
+ */
+export const EpochRecordSchema = z.object({
+  epoch: z.number().int().positive(),
+  loss: finite,
+  learningRate: finite,
+  pixelAccuracy: finite.nullable(),
+  mIoU: finite.nullable(),
+});
+export type EpochRecord = z.infer<typeof EpochRecordSchema>;
+
 export const CheckpointSchema = z
   .object({
     schema: z.literal(CHECKPOINT_SCHEMA),
@@ -26,6 +40,8 @@ export const CheckpointSchema = z
     adam: z.object({ step: z.number().int().nonnegative(), m: z.array(finite), v: z.array(finite) }),
     rngState: z.number().int().min(0).max(2 ** 32 - 1),
     losses: z.array(finite),
+    /** Absent in checkpoints written before the history was kept: a resumed run then has a shorter one. */
+    history: z.array(EpochRecordSchema).default([]),
     normalisation: z.object({ mean: z.array(finite), std: z.array(z.number().positive()) }),
   })
   .superRefine((cp, ctx) => {
@@ -42,6 +58,8 @@ export interface Checkpoint {
   fingerprint: string;
   state: TrainingState;
   normalisation: ChannelStats;
+  /** Per-epoch records so far, carried across resumes so the curve covers the whole run. */
+  history?: EpochRecord[];
 }
 
 /** A stable id of the inputs a checkpoint belongs to: a checkpoint from other inputs must not be resumed. */
@@ -60,6 +78,7 @@ export function serialiseCheckpoint(checkpoint: Checkpoint): string {
     adam: { step: state.adam.step, m: Array.from(state.adam.m), v: Array.from(state.adam.v) },
     rngState: state.rngState,
     losses: state.losses,
+    history: checkpoint.history ?? [],
     normalisation: checkpoint.normalisation,
   });
 }
@@ -78,6 +97,7 @@ export function parseCheckpoint(text: string): Checkpoint {
   return {
     fingerprint: cp.fingerprint,
     normalisation: cp.normalisation,
+    history: cp.history,
     state: {
       shape: cp.shape,
       epoch: cp.epoch,

@@ -1,7 +1,8 @@
-/** `/evaluations/<id>`: the decision, candidate vs champion metrics, per-class values, confusion heatmaps. */
+/** `/evaluations/<id>`: the decision, candidate vs champion metrics, per-class values, confusion heatmaps, worst and best items. */
 import type { EvaluationReport } from "../../core/evaluation/report.ts";
 import type { EvaluationDetail } from "../../db/queries/pages.ts";
 import { html, link, type SafeHtml } from "../html.ts";
+import { examplesSection } from "./examples.ts";
 import { confusionHeatmap } from "./heatmap.ts";
 import { imageSrc, pageShell, type PageOptions } from "./shell.ts";
 
@@ -35,6 +36,7 @@ ${heatmaps.length ? html`<div class="heatmaps">${heatmaps}</div>` : html`<p clas
 ${summaryHref ? html` · ${link(summaryHref, "full report")}` : ""}</p>
 ${decisions}
 </section>
-<section aria-labelledby="results-title"><h2 id="results-title">Results</h2>${results}</section>`;
+<section aria-labelledby="results-title"><h2 id="results-title">Results</h2>${results}</section>
+${report ? examplesSection(options, report) : ""}`;
   return pageShell(options, `Evaluation ${detail.id}`, body);
 }

@@ -1,12 +1,13 @@
 /** `/items/<id>`: one item's pictures, its label drawn over the RGB rendering, its history and datasets. */
+import { CLASS_PALETTE } from "../../core/evaluation/examples.ts";
 import type { ItemPage } from "../../db/queries/pages.ts";
 import { html, type SafeHtml } from "../html.ts";
 import { coord } from "../svg.ts";
 import { thumbnails } from "./gallery.ts";
 import { imageSrc, pageShell, type PageOptions } from "./shell.ts";
 
-/** Class colours by class id (cycled): distinct on both light and dark RGB renderings. */
-const CLASS_COLOURS = ["#9aa5b1", "#3b9a57", "#2f6fb3", "#e0a84a", "#c0392b", "#8e44ad", "#16a085", "#d35400"];
+/** Class colours by class id (cycled), the same palette as the evaluation's mask pictures. */
+const CLASS_COLOURS = CLASS_PALETTE;
 
 interface OverlayObject {
   id: string;

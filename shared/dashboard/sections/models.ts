@@ -39,7 +39,7 @@ export function renderTrainingRuns(context: RenderContext): SafeHtml {
             const previous = runs.slice(i + 1).find((p) => p.line === r.line);
             const compare = previous ? context.pageLink(`/runs/compare?a=${encodeURIComponent(previous.id)}&b=${encodeURIComponent(r.id)}`) : null;
             return [
-            html`${idCell(r.id, 14)}${compare ? html`<br>${link(compare, "vs previous", `compare with ${previous!.id}`)}` : ""}`,
+            html`${link(context.pageLink(`/runs/${encodeURIComponent(r.id)}`), idCell(r.id, 14), `run ${r.id}`)}${compare ? html`<br>${link(compare, "vs previous", `compare with ${previous!.id}`)}` : ""}`,
             r.datasetSeq === null ? idCell(r.datasetVersionId, 12, "prefix") : html`v${r.datasetSeq}`,
             badge(r.state),
             formatCount(r.attempt),

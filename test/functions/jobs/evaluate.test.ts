@@ -11,7 +11,8 @@ import { EvaluationReportSchema } from "../../../shared/core/evaluation/report.t
 import { parseEnvelope } from "../../../shared/messages/build.ts";
 import type { ObjectStore } from "../../../shared/ports.ts";
 import { segmentationLogitsModel } from "../../shared/core/evaluation/onnx-models.ts";
-import { CLOUD_BY_RED } from "../../shared/core/evaluation/fixtures.ts";
+import { CLOUD_BY_RED, SCENE_RED } from "../../shared/core/evaluation/fixtures.ts";
+import { sha256Hex } from "../../../shared/core/json.ts";
 import { writeDataset, writeModel } from "./evaluate-fixtures.ts";
 
 let workspace: string;
@@ -83,6 +84,49 @@ describe("runEvaluationJob", () => {
         reportUri: `${env.REPORT_PREFIX}report.json`, summaryUri: `${env.REPORT_PREFIX}summary.html`,
       },
     });
+  });
+
+  it("writes the worst and best items of each model as input, label and prediction PNGs named by their SHA-256", async () => {
+    const env = await standardSetup();
+    expect(await runEvaluationJob(env, deps())).toBe(0);
+    const report = EvaluationReportSchema.parse(JSON.parse((await store.get(`${env.REPORT_PREFIX}report.json`)).toString("utf8")));
+    const candidate = report.evaluation.candidate.examples!;
+    const champion = report.evaluation.champion!.examples!;
+    // Three eval items with the same scene (tied scores): the lower two by id are "worst", the last "best".
+    expect(candidate.worst.map((e) => [e.itemId, e.score])).toEqual([["item-0", 0.75], ["item-1", 0.75]]);
+    expect(candidate.best.map((e) => [e.itemId, e.score])).toEqual([["item-3", 0.75]]);
+    expect(champion.worst.map((e) => e.itemId)).toEqual(["item-0", "item-1"]);
+    expect(champion.worst[0]!.score).toBeCloseTo(4 / 7, 12);
+    expect(candidate.palette).toEqual({ classes: ["#9aa5b1", "#3b9a57"], nodata: "#000000", outOfRange: "#ff00ff" });
+
+    const hex = (h: string) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16));
+    const pixels = async (uri: string) => {
+      expect(uri).toMatch(new RegExp(`^${env.REPORT_PREFIX}examples/[0-9a-f]{64}\\.png$`));
+      const bytes = await store.get(uri);
+      expect(sha256Hex(bytes)).toBe(/([0-9a-f]{64})\.png$/.exec(uri)![1]);
+      expect((await store.head(uri))?.contentType).toBe("image/png");
+      const decoded = await sharpCodec.decodePng(bytes);
+      expect([decoded.width, decoded.height, decoded.channels]).toEqual([4, 2, 3]);
+      return Array.from({ length: 8 }, (_, i) => Array.from(decoded.data.slice(i * 3, i * 3 + 3)));
+    };
+    for (const e of [...candidate.worst, ...candidate.best, ...champion.worst, ...champion.best]) {
+      expect([e.width, e.height, e.sourceWidth, e.sourceHeight]).toEqual([4, 2, 4, 2]);
+      const input = await pixels(e.input);
+      expect(input.map((p) => p[0])).toEqual([...SCENE_RED]);
+      const label = await pixels(e.label);
+      expect(label).toEqual([0, 1, 1, 0, 1, 0, 0, "nodata"].map((v) => (v === "nodata" ? [0, 0, 0] : hex(candidate.palette.classes[v as number]!))));
+    }
+    // The candidate predicts cloud where red > 127; the champion background everywhere; nodata stays black.
+    const bg = hex("#9aa5b1");
+    const cloud = hex("#3b9a57");
+    expect(await pixels(candidate.best[0]!.prediction)).toEqual([bg, cloud, cloud, bg, cloud, cloud, bg, [0, 0, 0]]);
+    expect(await pixels(champion.worst[0]!.prediction)).toEqual([bg, bg, bg, bg, bg, bg, bg, [0, 0, 0]]);
+    // Same item, same input and label picture: stored once, named once.
+    expect(champion.worst[0]!.input).toBe(candidate.worst[0]!.input);
+    expect(champion.worst[0]!.label).toBe(candidate.worst[0]!.label);
+    expect(champion.worst[0]!.prediction).not.toBe(candidate.worst[0]!.prediction);
+    // Identical items make identical pictures: 1 input + 1 label + 2 predictions in all.
+    expect((await store.list(`${env.REPORT_PREFIX}examples/`)).length).toBe(4);
   });
 
   it("records the execution provider that ran each model (the CPU here, CUDA asked for first)", async () => {

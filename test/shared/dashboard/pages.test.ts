@@ -1,6 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import { EvaluationReportSchema } from "../../../shared/core/evaluation/report.ts";
 import { compareRuns, formatRunComparison } from "../../../shared/core/runs/compare.ts";
 import { createDashboardHandler, dashboardPages } from "../../../shared/dashboard/http.ts";
 import * as queries from "../../../shared/db/queries/pages.ts";
@@ -102,6 +103,38 @@ describe(`dashboard detail pages (${testDbKind})`, () => {
     expect(await (await fetch(`${base}/`)).text()).toContain(`href="/evaluations/eval_run_1"`);
   });
 
+  it("shows each model's worst and best items as input, label and prediction pictures with their scores", async () => {
+    t = await createTestDeps();
+    await seedRun("run_2", { epochs: 4 }, 0.7, {});
+    const reportUri = "gs://models/default/evaluations/eval_run_2/report.json";
+    const report = EvaluationReportSchema.parse(JSON.parse((await t.store.get(reportUri)).toString("utf8")));
+    const png = (name: string) => `gs://models/default/evaluations/eval_run_2/examples/${name}.png`;
+    const item = (itemId: string, score: number, p: string) => ({
+      itemId, score, pixelAccuracy: 0.5, width: 128, height: 64, sourceWidth: 512, sourceHeight: 256, input: png(`in-${p}`), label: png(`lab-${p}`), prediction: png(`pred-${p}`),
+    });
+    const palette = { classes: ["#9aa5b1", "#3b9a57"], nodata: "#000000", outOfRange: "#ff00ff" };
+    report.evaluation.candidate.examples = { metric: "mIoU", worst: [item('it_<x>"', 0.125, "1")], best: [item("it_b", 0.875, "2")], palette };
+    await t.store.put(reportUri, Buffer.from(JSON.stringify(report)));
+    const base = await serve();
+    const page = await (await fetch(`${base}/evaluations/eval_run_2`)).text();
+    const section = page.slice(page.indexOf(`id="examples-title"`));
+    expect(section).toContain("Worst by mIoU");
+    expect(section.indexOf("Worst by mIoU")).toBeLessThan(section.indexOf("Best by mIoU"));
+    expect(section).toContain(`<img src="/objects/models/default/evaluations/eval_run_2/examples/in-2.png" alt="it_b input (RGB)" width="128" height="64"`);
+    expect(section).toContain(`src="/objects/models/default/evaluations/eval_run_2/examples/lab-2.png" alt="it_b label"`);
+    expect(section).toContain(`src="/objects/models/default/evaluations/eval_run_2/examples/pred-2.png" alt="it_b candidate prediction"`);
+    expect(section).toContain("mIoU <strong>0.8750</strong>");
+    expect(section).toContain("512×256 shown at 128×64");
+    // The item link and alt text are escaped, and the legend names the dataset's classes.
+    expect(section).toContain(`href="/items/it_%3Cx%3E%22"`);
+    expect(section).toContain(`alt="it_&lt;x&gt;&quot; input (RGB)"`);
+    expect(section).not.toContain("<x>");
+    expect(section).toMatch(/fill="#3b9a57"><\/rect><\/svg> b /);
+    // A report without examples (older, or detection) shows no such section.
+    await seedRun("run_3", { epochs: 4 }, 0.7, {});
+    expect(await (await fetch(`${base}/evaluations/eval_run_3`)).text()).not.toContain("examples-title");
+  });
+
   it("serves a run as JSON, and `runs compare` puts two runs side by side", async () => {
     t = await createTestDeps();
     await seedRun("run_a", { epochs: 4, lr: 0.01 }, 0.6, { loss: [0.9, 0.5, 0.4] });
@@ -125,6 +158,21 @@ describe(`dashboard detail pages (${testDbKind})`, () => {
     expect(page).toMatch(/<tr><td>lr<\/td><td>0\.01<\/td><td>0\.01<\/td><\/tr>/);
     expect((await fetch(`${base}/runs/compare?a=run_a&b=nope`)).status).toBe(404);
     expect(await (await fetch(`${base}/`)).text()).toContain(`href="/runs/compare?a=run_a&amp;b=run_b"`);
+    // Per-epoch curves: on each run's page (linked from the overview) and overlaid in the comparison.
+    const history = (losses: number[]) => losses.map((loss, i) => ({ epoch: i + 1, loss, mIoU: 0.1 * (i + 1) }));
+    await t.db.query(`UPDATE training_runs SET self_reported = $1 WHERE id = 'run_a'`, [JSON.stringify({ history: history([0.9, 0.5, 0.4]) })]);
+    await t.db.query(`UPDATE training_runs SET self_reported = $1 WHERE id = 'run_b'`, [JSON.stringify({ history: history([0.8, 0.3]) })]);
+    const runPage = await (await fetch(`${base}/runs/run_a`)).text();
+    expect(runPage.match(/<circle class="dot" data-epoch="\d"/g)).toHaveLength(6);
+    expect(runPage).toContain(`data-epoch="3" data-value="0.4"`);
+    expect(runPage).toContain(`<a href="/evaluations/eval_run_a">`);
+    expect(runPage).toMatch(/<td>epochs<\/td><td>4<\/td>/);
+    expect(runPage).toMatch(/<td>history<\/td><td>3 epochs/);
+    expect((await fetch(`${base}/runs/nope`)).status).toBe(404);
+    expect(await (await fetch(`${base}/`)).text()).toContain(`href="/runs/run_a"`);
+    const comparePage = await (await fetch(`${base}/runs/compare?a=run_a&b=run_b`)).text();
+    expect(comparePage).toContain(`data-series="A loss"`);
+    expect(comparePage).toMatch(/class="series s0 dashed" data-series="B loss"[^]*data-epoch="2" data-value="0.3"/);
     const text = formatRunComparison(comparison);
     expect(text).toMatch(/^\* epochs\s+4\s+8$/m);
     expect(text).toMatch(/^ {2}lr\s+0\.01\s+0\.01$/m);

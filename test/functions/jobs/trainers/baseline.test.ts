@@ -74,6 +74,7 @@ afterAll(async () => {
 
 describe("baseline trainer", () => {
   let firstLoss: number;
+  let fullHistory: unknown[] = [];
 
   it("trains on the train split and writes a valid model, card and self-reported metrics", async () => {
     const lines: string[] = [];
@@ -98,6 +99,14 @@ describe("baseline trainer", () => {
     expect(metrics.pixelAccuracy).toBeGreaterThan(0.8);
     expect(metrics.epochs).toBe(6);
     expect(result.metrics).toEqual(metrics);
+    // One record per epoch: the curve the dashboard draws. Loss falls; the last held-out numbers are the headline ones.
+    const history = metrics.history as { epoch: number; loss: number; learningRate: number; pixelAccuracy: number; mIoU: number }[];
+    expect(history.map((h) => h.epoch)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(history[5]!.loss).toBeLessThan(history[0]!.loss);
+    expect(history[5]!.pixelAccuracy).toBe(metrics.pixelAccuracy);
+    expect(history[5]!.mIoU).toBe(metrics.mIoU);
+    expect(history[0]!.loss).toBeCloseTo(Number(/loss (\S+)/.exec(lines.find((l) => l.startsWith("epoch 1/6"))!)![1]), 3);
+    fullHistory = history;
 
     expect(lines.filter((l) => /^epoch \d+\/6 loss \d/.test(l))).toHaveLength(6);
     firstLoss = Number(/loss (\S+)/.exec(lines.find((l) => l.startsWith("epoch 1/6"))!)![1]);
@@ -118,6 +127,8 @@ describe("baseline trainer", () => {
     const resumed = await readFile(join(root, "resumed", "out", "model.onnx"));
     const uninterrupted = await readFile(join(root, "full", "out", "model.onnx"));
     expect(resumed.equals(uninterrupted)).toBe(true);
+    // The history survives the kill: the resumed run's curve is the uninterrupted run's.
+    expect((result.metrics.history as unknown[])).toEqual(fullHistory);
   });
 
   it("starts afresh when the checkpoint belongs to other inputs", async () => {

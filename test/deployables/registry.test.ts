@@ -26,7 +26,7 @@ beforeAll(() => {
     encord: reacher.exported("shared/adapters/encord/backend.ts", "createEncordBackend"),
     labelstudio: reacher.exported("shared/adapters/labelstudio/backend.ts", "createLabelStudioBackend"),
   };
-}, 120_000);
+}, 300_000);
 
 /** Sections the reached Config keys belong to. */
 function sectionsRead(keys: Iterable<string>): string[] {

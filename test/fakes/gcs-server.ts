@@ -183,6 +183,10 @@ export async function startGcsFake(): Promise<GcsFake> {
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => sendJson(res, 500, { error: { code: 500, message: String(err) } }));
   });
+  // Google's front end keeps an idle client connection open for 610 s ("HTTP keepalive timeout",
+  // Cloud Load Balancing timeouts documentation); Node's default of 5 s made the client reuse a
+  // socket the fake was closing, an EPIPE the real service does not cause at that rate.
+  server.keepAliveTimeout = 610_000;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://fake");

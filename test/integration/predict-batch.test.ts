@@ -36,7 +36,7 @@ beforeEach(async () => {
   await t.store.put("gs://archive/batch/notes.txt", "not an image");
   // Outside the prefix: never predicted.
   await t.store.put("gs://archive/other/scene_c.zip", makeDemoProduct({ seed: 3, width: 16, height: 16, name: "scene_c" }).zip);
-}, 60_000);
+}, 300_000);
 
 afterEach(async () => {
   await t.close();
@@ -111,7 +111,7 @@ describe("batch prediction (predict command → predict job → run recorded)", 
     expect(again.code).toBe(JOB_EXIT.ok);
     expect((await t.store.get(`${env.OUTPUT_PREFIX}summary.json`)).equals(summaryBytes)).toBe(true);
     expect(again.publisher.ofType("prediction.completed").map((m) => m.id)).toEqual([completed[0]!.id]);
-  }, 60_000);
+  }, 300_000);
 
   it("launches once per command message, and recovers a completion whose message was lost from summary.json", async () => {
     const message = command({ name: "predict", alias: "staging", prefix: "gs://archive/batch/2026/" }, "cmd_once");
@@ -130,7 +130,7 @@ describe("batch prediction (predict command → predict job → run recorded)", 
     expect(recovered.map((m) => m.id)).toEqual([`prediction.completed:${runId}`]);
     await deliver(recovered[0]!);
     expect(await getPredictionRun(t.db, runId)).toMatchObject({ state: "succeeded", ok_count: 1, failed_count: 0 });
-  }, 60_000);
+  }, 300_000);
 
   it("refuses an alias nobody holds, and fails the run when the model file is missing", async () => {
     await expect(deliver(command({ name: "predict", alias: "prod", prefix: "batch/" }))).rejects.toThrow(PermanentError);
@@ -147,5 +147,5 @@ describe("batch prediction (predict command → predict job → run recorded)", 
     await deliver(failed[0]!);
     expect(await getPredictionRun(t.db, launch.env.PREDICTION_RUN_ID!)).toMatchObject({ state: "failed" });
     expect((await readLoopGauges(t.db)).jobRuns).toContainEqual({ job: "predict", state: "failed", count: 1 });
-  }, 60_000);
+  }, 300_000);
 });

@@ -22,7 +22,7 @@ describe("local runtime: model server on the dashboard port", () => {
       db, timers: false, say: () => undefined,
       env: { ...process.env, DATABASE_URL: undefined, MLOPS_WORKSPACE: workspace, PORT: "0" },
     });
-  }, 60_000);
+  }, 300_000);
 
   afterAll(async () => {
     await runtime?.stop();
@@ -58,5 +58,5 @@ describe("local runtime: model server on the dashboard port", () => {
     expect(await predicted()).toBe(2);
     // The dashboard itself still answers.
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
-  }, 60_000);
+  }, 300_000);
 });

@@ -44,7 +44,7 @@ describe("the compiled CLI (scripts/build-cli.ts)", () => {
     workspace = await mkdtemp(join(tmpdir(), "mlops-cli-build-"));
     const built = await buildCli({ outdir, log: () => undefined });
     expect(built?.sources).toBeGreaterThan(20);
-  }, 60_000);
+  }, 300_000);
   afterAll(async () => {
     await rm(outdir, { recursive: true, force: true });
     await rm(workspace, { recursive: true, force: true });
@@ -61,7 +61,7 @@ describe("the compiled CLI (scripts/build-cli.ts)", () => {
   it("computes COCO metrics in a lazily loaded chunk", async () => {
     const { stdout } = await runBuilt(["metrics", "coco", "--gt", fixture("fixture-a.gt.json"), "--dt", fixture("fixture-a.dt.json"), "--json"]);
     expect((JSON.parse(stdout) as { AP: number }).AP).toBeCloseTo(506 / 1010, 10);
-  }, 30_000);
+  }, 300_000);
 
   it("finds files next to its sources (the migrations) from the bundle", async () => {
     // Opening the embedded database migrates it (from the bundle's loadMigrations, which throws
@@ -71,5 +71,5 @@ describe("the compiled CLI (scripts/build-cli.ts)", () => {
     expect(stdout).toBe("database is up to date\n");
     const status = await runBuilt(["status", "--json"]);
     expect(JSON.parse(status.stdout)).toMatchObject({ itemsTotal: 0 });
-  }, 60_000);
+  }, 300_000);
 });

@@ -126,7 +126,7 @@ describe.skipIf(!python)("the U-Net reference trainer (PyTorch, CPU)", () => {
     expect(report.evaluation.candidate.name).toBe("unet-torch");
     expect(report.evaluation.candidate.primaryMetric.name).toBe("mIoU");
     expect(report.evaluation.candidate.primaryMetric.value).toBeGreaterThan(0.7);
-  }, 120_000);
+  }, 300_000);
 
   it("finishes with the same weights after a SIGKILL and a restart on the same checkpoints", async () => {
     const checkpoints = join(root, "ck-killed");
@@ -138,7 +138,7 @@ describe.skipIf(!python)("the U-Net reference trainer (PyTorch, CPU)", () => {
     const full = await history(join(root, "full"));
     const final = await history(restarted.output);
     expect(final.map((r) => r.loss)).toEqual(full.map((r) => r.loss));
-  }, 120_000);
+  }, 300_000);
 
   it("refuses bad input with exit code 2 and one line on stderr", async () => {
     const bad = spawn(python!, [TRAINER], { env: { ...process.env, DATA_DIR: join(root, "nowhere"), OUTPUT_DIR: join(root, "x"), CHECKPOINT_DIR: join(root, "y"), PARAMS: "{}" } });
@@ -147,5 +147,5 @@ describe.skipIf(!python)("the U-Net reference trainer (PyTorch, CPU)", () => {
     const [code] = (await once(bad, "close")) as [number | null];
     expect(code).toBe(2);
     expect(stderr).toMatch(/^unet trainer: cannot read .*manifest\.json/);
-  }, 60_000);
+  }, 300_000);
 });

@@ -44,7 +44,7 @@ beforeEach(async () => {
   }
   await seedServedModel(db, t.store, "m_ref", 1, { datasetVersionId: "v_ref" });
   await pointAlias(db, "staging", "m_ref");
-}, 60_000);
+}, 300_000);
 
 afterEach(async () => {
   await t.close();
@@ -74,7 +74,7 @@ describe("checkDrift", () => {
     const snapshot = JSON.parse(JSON.stringify(await readStatusSnapshot(t.db))) as { drift: Record<string, unknown> };
     expect(snapshot.drift).toMatchObject({ referenceDatasetVersion: "v_ref", drifted: true, window: { images: 15, referenceImages: 20 } });
     expect((snapshot.drift.features as { name: string; psi: number; ks: number; drifted: boolean }[]).find((f) => f.name === "red.std")).toMatchObject({ drifted: true });
-  }, 60_000);
+  }, 300_000);
 
   it("records why it could not judge: too few recent images", async () => {
     await recordImageStats(t.db, { source: "predict", features: { "red.mean": 1 } });

@@ -1,5 +1,6 @@
 import type { Config } from "../config/load.ts";
 import { imageFeatures } from "../core/drift/stats.ts";
+import { ingestNormaliseOptions } from "../core/usecases/normalise-options.ts";
 import { latestDriftCheck, recordImageStats } from "../db/queries/drift.ts";
 import type { ImageCodec, Logger, NormaliseOptions, Normaliser, ObjectStore, Queryable } from "../ports.ts";
 import { createServingRoutes, type ServingRoutes } from "./http.ts";
@@ -30,21 +31,9 @@ export interface ServingStackDeps {
   onPredicted?: (outcome: PredictOutcome, alias: string) => Promise<void>;
 }
 
-/**
- * Exactly what ingest passes (shared/core/usecases/ingest.ts), so the model sees what annotators
- * saw; the server and the batch job both predict with these.
- */
+/** What ingest passes (the model sees what annotators saw), as the 8-bit planes ingest encodes to PNG. */
 export function servingNormaliseOptions(config: Pick<Config, "normalise">): NormaliseOptions {
-  return {
-    rgbBands: config.normalise.rgbBands,
-    nirBand: config.normalise.nirBand,
-    stretchPercentiles: config.normalise.stretchPercentiles,
-    nodataValue: config.normalise.nodataValue,
-    singleValueImages: config.normalise.singleValueImages,
-    limits: config.normalise.limits,
-    // The same 8-bit planes ingest writes as PNGs, without encoding and decoding them.
-    output: "raw",
-  };
+  return { ...ingestNormaliseOptions(config), output: "raw" };
 }
 
 export async function createServingStack(deps: ServingStackDeps): Promise<ServingStack> {

@@ -14,6 +14,7 @@ import { objectSource, sha256OfSource } from "../object-source.ts";
 import { baseName, objectUri, stem } from "../uri.ts";
 import type { ConsumerOutcome } from "../consumers.ts";
 import { failpoint } from "../failpoints.ts";
+import { ingestNormaliseOptions } from "./normalise-options.ts";
 
 /** Deterministic item id: the same object generation always maps to the same item. */
 export function itemIdFor(bucket: string, name: string, generation: string): string {
@@ -154,14 +155,7 @@ async function readAndNormalise(item: ItemRow, deps: Deps): Promise<Normalised> 
   const source = objectSource(store, sourceUri, head.size);
   const contentSha256 = await sha256OfSource(source);
   const normaliser = await deps.normaliser();
-  const out = await normaliser.normalise(source, baseName(item.source_name), {
-    rgbBands: config.normalise.rgbBands,
-    nirBand: config.normalise.nirBand,
-    stretchPercentiles: config.normalise.stretchPercentiles,
-    nodataValue: config.normalise.nodataValue,
-    singleValueImages: config.normalise.singleValueImages,
-    limits: config.normalise.limits,
-  });
+  const out = await normaliser.normalise(source, baseName(item.source_name), ingestNormaliseOptions(config));
   return { sha256: contentSha256, out };
 }
 

@@ -61,6 +61,8 @@ export const SUBSCRIPTIONS = {
   promote: ["evaluation.completed", "evaluation.failed"],
   command: ["command"],
   reconcile: ["reconcile.tick"],
+  // Pre-labels each registered item; a promotion or a tick backfills those registered before a model.
+  prelabel: ["items.registered", "model.promoted", "reconcile.tick"],
 } as const satisfies Record<string, readonly MessageType[]>;
 
 export type ConsumerName = keyof typeof SUBSCRIPTIONS;

@@ -42,7 +42,7 @@ describe("the deployables registry", () => {
   it("lists exactly one function per functions/*.ts, whose entry file passes exactly its heavy loaders", () => {
     for (const name of FUNCTION_NAMES) {
       const text = readFileSync(join(ROOT, "functions", `${name}.ts`), "utf8");
-      const loaders = ["normaliser", "codec"].filter((l) => new RegExp(`\\b${l}: async \\(\\)`).test(text));
+      const loaders = ["normaliser", "codec", "predictor"].filter((l) => new RegExp(`\\b${l}: async \\(\\)`).test(text));
       expect(loaders, `functions/${name}.ts`).toEqual([...FUNCTIONS[name].heavy]);
     }
   });

@@ -78,7 +78,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
   const db = options.db ?? (await openLocalDb(config));
   const released = await releaseLeasesOfDeadProcesses(db);
-  if (released.cursors + released.items + released.launches > 0) log.warn("released leases left by a previous process", released);
+  if (released.cursors + released.items + released.launches + released.prelabels > 0) log.warn("released leases left by a previous process", released);
   const store = new LocalObjectStore(join(config.workspace, "buckets"));
   const publisher = new LocalDeliveriesPublisher(db);
   const jobs = new LocalJobRunner({

@@ -165,3 +165,20 @@ describe(`pre-labels on the local backend (${testDbKind})`, () => {
     expect(calls.get(id)).toBe(1);
   });
 });
+
+describe(`pre-label claims after a restart (${testDbKind})`, () => {
+  it("are released by the local runtime's start, so the backfill takes the item at once", async () => {
+    const t = await createTestDeps();
+    try {
+      await t.db.query(`INSERT INTO items (id, source_bucket, source_name, source_generation, state) VALUES ('it_x', 'archive', 'x.zip', '1', 'registered')`);
+      await t.db.query(`INSERT INTO prelabels (item_id, state, alias, claim_token, claim_until, attempts) VALUES ('it_x', 'claimed', 'staging', 'dead', now() + interval '10 minutes', 1)`);
+      const { itemsWithoutPrelabel } = await import("../../shared/db/queries/prelabels.ts");
+      expect(await itemsWithoutPrelabel(t.db, 10, 3)).toEqual([]);
+      const { releaseLeasesOfDeadProcesses } = await import("../../shared/db/queries/leases.ts");
+      expect((await releaseLeasesOfDeadProcesses(t.db)).prelabels).toBe(1);
+      expect(await itemsWithoutPrelabel(t.db, 10, 3)).toEqual(["it_x"]);
+    } finally {
+      await t.close();
+    }
+  });
+});

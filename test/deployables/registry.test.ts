@@ -70,7 +70,7 @@ describe("the deployables registry", () => {
     });
 
     it("bundles the heavy loaders its use cases ask for", () => {
-      const asked = (["normaliser", "codec"] as const).filter((l) => reach[l]);
+      const asked = (["normaliser", "codec", "predictor"] as const).filter((l) => reach[l]);
       expect([...FUNCTIONS[name].heavy].sort()).toEqual([...asked].sort());
     });
 

@@ -4,7 +4,8 @@ import type { BenchResult, BenchSuite } from "./types.ts";
  * `npm run bench`: every benchmark suite, one table. Targets are printed next to the numbers;
  * a miss is reported, never turned into a failing test. `npm run bench -- metrics` runs one suite;
  * `npm run bench -- scale` (not run by default: it fills a Postgres) the scale benchmark;
- * `npm run bench -- serve` the model server (a few minutes on 2 cores).
+ * `npm run bench -- serve` the model server (a few minutes on 2 cores); `npm run bench --
+ * active-learning` what pre-labels and priority save annotators (a few minutes on 2 cores).
  */
 const SUITES: Record<string, () => Promise<BenchSuite>> = {
   normalise: async () => (await import("./normalise.bench.ts")).normaliseBench,
@@ -16,9 +17,10 @@ const SUITES: Record<string, () => Promise<BenchSuite>> = {
   safety: async () => (await import("./safety.bench.ts")).safetyBench,
   serve: async () => (await import("./serve.bench.ts")).serveBench,
   scale: async () => (await import("./scale.bench.ts")).scaleBench,
+  "active-learning": async () => (await import("./active-learning.bench.ts")).activeLearningBench,
 };
 /** Suites that take several minutes (scale also needs a Postgres): run only when named (`npm run bench -- scale`). */
-const ON_REQUEST = new Set(["scale", "safety", "serve"]);
+const ON_REQUEST = new Set(["scale", "safety", "serve", "active-learning"]);
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const names = wanted.length ? wanted : Object.keys(SUITES).filter((name) => !ON_REQUEST.has(name));

@@ -24,7 +24,7 @@ const FunctionSpecSchema = z.strictObject({
   publishes: z.array(Message),
   sections: z.array(Section).refine((s) => new Set(s).size === s.length, "no duplicates"),
   backendSections: z.partialRecord(z.enum(BACKENDS), z.array(Section)).optional(),
-  heavy: z.array(z.enum(["normaliser", "codec"])),
+  heavy: z.array(z.enum(["normaliser", "codec", "predictor"])),
   buckets: Buckets,
   launches: z.array(Job),
   memory: Memory,

@@ -27,7 +27,7 @@ export type BucketName = (typeof BUCKETS)[number];
 export type BucketAccess = "viewer" | "admin";
 
 /** Lazily loaded parts of the image stack a function bundles (functions/<name>.ts passes them). */
-export const HEAVY_LOADERS = { normaliser: ["sharp", "geotiff"], codec: ["sharp"] } as const;
+export const HEAVY_LOADERS = { normaliser: ["sharp", "geotiff"], codec: ["sharp"], predictor: ["onnxruntime-node"] } as const;
 export type HeavyLoader = keyof typeof HEAVY_LOADERS;
 
 export type FunctionTrigger =
@@ -270,6 +270,24 @@ export const FUNCTIONS = {
     cpu: "1",
     timeoutSeconds: 540,
     maxInstances: 1,
+    concurrency: 1,
+  },
+  prelabel: {
+    trigger: { kind: "push" },
+    publishes: [],
+    // serving: the tile size the model sees; prelabel: the alias, backfill size and priority weights.
+    sections: [...CONSUMER, "buckets", "annotation", "serving", "prelabel"],
+    backendSections: { encord: ["encord"], labelstudio: ["labelstudio"] },
+    // Decodes the renderings and encodes the mask PNG; runs the model with onnxruntime.
+    heavy: ["codec", "predictor"],
+    // Reads the renderings and writes prelabels/ (and the inbox backend's task files); reads models.
+    buckets: { annotation: "admin", models: "viewer" },
+    launches: [],
+    // As the serve service: a model session plus an image's logits.
+    memory: "2Gi",
+    cpu: "1",
+    timeoutSeconds: 540,
+    maxInstances: 3,
     concurrency: 1,
   },
   dashboard: {

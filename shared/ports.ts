@@ -5,6 +5,8 @@
  */
 import type { Config } from "./config/load.ts";
 import type { CanonicalAnnotation } from "./core/annotation/canonical.ts";
+import type { ItemImages } from "./core/evaluation/types.ts";
+import type { Prediction } from "./core/serving/predict.ts";
 import type { Envelope } from "./messages/envelope.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -202,17 +204,35 @@ export interface AnnotationBackend {
   /** Fetches and converts label content. Adapters chunk requests as their API requires. */
   fetchLabels(refs: readonly LabelRef[]): Promise<FetchedLabel[]>;
   /**
-   * Sends a machine-made pre-label for a registered item, for annotators to correct: `mask` holds a
-   * class id per pixel (row-major, the item's size; values outside the ontology are unlabelled).
-   * Optional: backends without pre-label support leave it out.
+   * Sends a machine-made pre-label for a registered item, for annotators to correct, with the
+   * item's labelling priority. Called again for an item after a crash (at least once): a backend
+   * whose write is not idempotent says so. Optional: backends without pre-label support leave it out.
    */
-  prelabel?(itemId: string, mask: PrelabelMask, modelVersion: string): Promise<void>;
+  prelabel?(request: PrelabelRequest): Promise<void>;
 }
 
 export interface PrelabelMask {
   width: number;
   height: number;
+  /** A class id per pixel, row-major, the item's size; values outside the ontology are unlabelled. */
   data: Uint8Array;
+}
+
+export interface PrelabelRequest {
+  itemId: string;
+  mask: PrelabelMask;
+  /** The model that predicted it (Label Studio's `model_version`). */
+  modelId: string;
+  /** The mask as a class-id PNG in the annotation bucket (the local task file points at it). */
+  maskUri: string;
+  /** Higher first (shared/core/prelabel/priority.ts). */
+  priority: number;
+}
+
+/** Predicts an item's stored renderings with the model behind an alias (pre-labelling). */
+export interface ItemPredictor {
+  /** Rejects (a 404 ServingError) when no model holds `alias`. */
+  predictImages(alias: string, images: ItemImages, nodata: DecodedRaster | null): Promise<{ modelId: string; prediction: Prediction }>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -431,6 +451,8 @@ export interface Deps {
   notifier: Notifier;
   normaliser: () => Promise<Normaliser>;
   codec: () => Promise<ImageCodec>;
+  /** Pre-labelling's model runner (onnxruntime, loaded on first use); absent where not bundled. */
+  predictor?: () => Promise<ItemPredictor>;
   clock: Clock;
   ids: IdGenerator;
   log: Logger;

@@ -1,5 +1,6 @@
 import { summariseIssues } from "../messages/build.ts";
 import { DEFAULT_PROMOTION_POLICY, type PromotionPolicy } from "../core/promotion/policy-schema.ts";
+import type { PriorityWeights } from "../core/prelabel/priority.ts";
 import { EnvSchema, crossFieldIssues, type Env } from "./schema.ts";
 import { ALL_SECTIONS, resolveSections, sectionConfigKeys, sectionEnv, type ConfigSection } from "./sections.ts";
 
@@ -99,6 +100,8 @@ export interface Config {
     tileSize: number;
     drift: { windowImages: number; minImages: number; psiThreshold: number; ksPValue: number; driftShare: number; checkSeconds: number; alias: string };
   };
+  /** Pre-labels from the model behind `alias` (null: off) and the labelling priority's weights. */
+  prelabel: { alias: string | null; backfillPerTick: number; maxAttempts: number; weights: PriorityWeights };
   local: { port: number; pollIntervalSeconds: number; reconcileIntervalSeconds: number; concurrency: number };
   /** `MLOPS_FAILPOINTS`, for crash tests; unset in normal operation. */
   failpoints: string | undefined;
@@ -219,6 +222,7 @@ function buildConfig(e: Env): Config {
       tileSize: e.PREDICT_TILE_SIZE,
       drift: { windowImages: e.DRIFT_WINDOW_IMAGES, minImages: e.DRIFT_MIN_IMAGES, psiThreshold: e.DRIFT_PSI_THRESHOLD, ksPValue: e.DRIFT_KS_PVALUE, driftShare: e.DRIFT_SHARE, checkSeconds: e.DRIFT_CHECK_SECONDS, alias: e.DRIFT_ALIAS },
     },
+    prelabel: { alias: e.PRELABEL_ALIAS === "none" ? null : e.PRELABEL_ALIAS, backfillPerTick: e.PRELABEL_BACKFILL_PER_TICK, maxAttempts: e.PRELABEL_MAX_ATTEMPTS, weights: e.PRIORITY_WEIGHTS },
     local: { port: e.PORT, pollIntervalSeconds: e.POLL_INTERVAL_SECONDS, reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS, concurrency: e.LOCAL_CONCURRENCY },
     gcp: { project: e.GOOGLE_CLOUD_PROJECT, region: e.REGION, trainJob: e.TRAIN_JOB, evaluateJob: e.EVALUATE_JOB, predictJob: e.PREDICT_JOB, topicPrefix: e.TOPIC_PREFIX },
   };

@@ -1,6 +1,12 @@
 import { z } from "zod";
 import { PromotionPolicySchema } from "../core/promotion/policy-schema.ts";
 import { ALL_SECTIONS, type ConfigSection } from "./sections.ts";
+import { DEFAULT_PRIORITY_WEIGHTS } from "../core/prelabel/priority.ts";
+
+/** `PRIORITY_WEIGHTS`: `{"uncertainty":0.6,"boundary":0.25,"novelty":0.15}`, non-negative, not all 0. */
+const PriorityWeightsSchema = z
+  .strictObject({ uncertainty: z.number().min(0).default(0), boundary: z.number().min(0).default(0), novelty: z.number().min(0).default(0) })
+  .refine((w) => w.uncertainty + w.boundary + w.novelty > 0, "at least one weight must be positive");
 
 /**
  * Configuration of every deployable, read from the environment by `loadConfig(env)`. Defaults are
@@ -223,6 +229,16 @@ export const EnvSchema = z
     DRIFT_CHECK_SECONDS: int(0, 86_400).default(60),
     /** The alias whose model is the drift reference (staging when it holds no model). */
     DRIFT_ALIAS: z.string().min(1).default("prod"),
+
+    // Pre-labels and labelling priority (shared/core/usecases/prelabel.ts)
+    /** The alias whose model pre-labels newly registered items; `none` turns pre-labelling off. */
+    PRELABEL_ALIAS: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, "an alias name, or none").default("staging"),
+    /** Registered items without a pre-label that one backfill run (each reconcile tick) predicts. */
+    PRELABEL_BACKFILL_PER_TICK: int(0, 10_000).default(20),
+    /** Tries per item before a failed pre-label is left alone (the item stays registered without one). */
+    PRELABEL_MAX_ATTEMPTS: int(1, 100).default(3),
+    /** Weights of the priority's components (shared/core/prelabel/priority.ts); missing keys are 0. */
+    PRIORITY_WEIGHTS: jsonOf(PriorityWeightsSchema).default(DEFAULT_PRIORITY_WEIGHTS),
 
     // Local runtime
     PORT: int(0, 65535).default(8080),

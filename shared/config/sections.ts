@@ -76,6 +76,7 @@ export const CONFIG_SECTIONS = {
     env: ["PREDICT_MAX_BYTES", "PREDICT_TILE_SIZE", "DRIFT_WINDOW_IMAGES", "DRIFT_MIN_IMAGES", "DRIFT_PSI_THRESHOLD", "DRIFT_KS_PVALUE", "DRIFT_SHARE", "DRIFT_CHECK_SECONDS", "DRIFT_ALIAS"],
     config: ["serving"],
   },
+  prelabel: { env: ["PRELABEL_ALIAS", "PRELABEL_BACKFILL_PER_TICK", "PRELABEL_MAX_ATTEMPTS", "PRIORITY_WEIGHTS"], config: ["prelabel"] },
   local: { env: ["PORT", "POLL_INTERVAL_SECONDS", "RECONCILE_INTERVAL_SECONDS", "LOCAL_CONCURRENCY"], config: ["local"] },
 } as const satisfies Record<string, SectionSpec>;
 

@@ -5,6 +5,7 @@ import { runCommand } from "./usecases/commands.ts";
 import { onPredictionCompleted, onPredictionFailed } from "./usecases/predictions.ts";
 import { ingest } from "./usecases/ingest.ts";
 import { pollLabels } from "./usecases/poll.ts";
+import { backfillPrelabels, prelabelRegistered } from "./usecases/prelabel.ts";
 import { onEvaluationCompleted, onEvaluationFailed } from "./usecases/promote.ts";
 import { reconcile } from "./usecases/reconcile.ts";
 import { registerPending } from "./usecases/register.ts";
@@ -52,6 +53,10 @@ export async function runConsumer(consumer: ConsumerName, message: ParsedMessage
       break;
     case "reconcile":
       if (message.type === "reconcile.tick") return reconcile(message, deps);
+      break;
+    case "prelabel":
+      if (message.type === "items.registered") return prelabelRegistered(message, deps);
+      if (message.type === "model.promoted" || message.type === "reconcile.tick") return backfillPrelabels(deps);
       break;
   }
   return { status: "skipped", detail: `${consumer} does not handle ${message.type}` };

@@ -13,6 +13,7 @@
  *   GET /evaluations/<id>        one evaluation, GET /api/runs/<id> one run as JSON,
  *   GET /runs/<id>               one run (facts, per-epoch curves, parameters, trainer numbers),
  *   GET /runs/compare?a=&b=      two runs side by side (all with `pages`)
+ *   GET /queue?after=<cursor>    the annotation queue in priority order, GET /api/queue the same as JSON
  *   GET /healthz                 `ok`
  *   anything `routes` answers    (the model server's `POST /v1/models/{alias}:predict` and `GET /metrics`)
  *
@@ -23,7 +24,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { EvaluationReportSchema, type EvaluationReport } from "../core/evaluation/report.ts";
 import { ITEM_STATES, type ItemState, type StatusSnapshot } from "../core/status/snapshot.ts";
 import type * as PageQueryModule from "../db/queries/pages.ts";
-import type { EvaluationDetail, GalleryItem, ItemPage, RunDetail } from "../db/queries/pages.ts";
+import type { EvaluationDetail, GalleryItem, ItemPage, QueueCursor, RunDetail } from "../db/queries/pages.ts";
+import { parseQueueCursor, QUEUE_PAGE_SIZE, renderQueuePage, type QueuePage } from "./pages/queue.ts";
 import { GALLERY_LIMIT, renderGalleryPage } from "./pages/gallery.ts";
 import { renderItemPage } from "./pages/item.ts";
 import { renderEvaluationPage } from "./pages/evaluation.ts";
@@ -36,7 +38,7 @@ import { DASHBOARD_CSP, OBJECT_CSP } from "./assets.ts";
 import { normaliseBasePath, objectPath, parseObjectPath } from "./paths.ts";
 import { renderDashboard } from "./render.ts";
 
-type PageQueries = Pick<typeof PageQueryModule, "listGalleryItems" | "readItemPage" | "readRunDetail" | "readEvaluationDetail">;
+type PageQueries = Pick<typeof PageQueryModule, "listGalleryItems" | "readItemPage" | "readRunDetail" | "readEvaluationDetail" | "annotationQueuePage">;
 
 export interface DashboardObject {
   body: Uint8Array;
@@ -67,6 +69,8 @@ export interface DashboardPages {
   readItem(id: string): Promise<ItemPage | null>;
   readRun(id: string): Promise<RunDetail | null>;
   readEvaluation(id: string): Promise<EvaluationDetail | null>;
+  /** A keyset page of the annotation queue (absent: `/queue` is 404). */
+  readQueue?(options: { limit: number; after: QueueCursor | null }): Promise<QueuePage>;
 }
 
 /** The pages' reads bound to a database (the queries module is passed in so this file stays SQL-free). */
@@ -76,6 +80,7 @@ export function dashboardPages(db: Queryable, q: PageQueries): DashboardPages {
     readItem: (id) => q.readItemPage(db, id),
     readRun: (id) => q.readRunDetail(db, id),
     readEvaluation: (id) => q.readEvaluationDetail(db, id),
+    readQueue: (o) => q.annotationQueuePage(db, o),
   };
 }
 
@@ -187,6 +192,14 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
       const [items, snapshot] = await Promise.all([pages.listItems({ ...(state ? { state: state as ItemState } : {}), limit: GALLERY_LIMIT }), options.getSnapshot()]);
       return htmlPage(renderGalleryPage(pageOptions, items, state as ItemState | null, snapshot.itemsByState));
     }
+    if ((path === "/queue" || path === "/api/queue") && pages.readQueue) {
+      const query = new URL(req.url ?? "/", "http://dashboard").searchParams;
+      const after = parseQueueCursor(query.get("after"));
+      if (after === "invalid") return sendText(res, 400, "after must be <priority>~<item id>");
+      const page = await pages.readQueue({ limit: QUEUE_PAGE_SIZE, after });
+      if (path === "/api/queue") return send(res, 200, "application/json; charset=utf-8", JSON.stringify(page));
+      return htmlPage(renderQueuePage(pageOptions, page, Math.max(1, Number(query.get("from")) || 1)));
+    }
     if (path.startsWith("/items/")) {
       const id = idAfter(path, "/items/");
       const page = id ? await pages.readItem(id) : null;
@@ -251,7 +264,7 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
       return send(res, 200, "application/json; charset=utf-8", JSON.stringify({ failures, next: last ? { before: last.at, beforeId: last.id } : null }));
     }
     if (path === "/healthz") return sendText(res, 200, "ok");
-    if (options.pages && (path === "/items" || path.startsWith("/runs/") || path.startsWith("/items/") || path.startsWith("/evaluations/") || path.startsWith("/api/runs/"))) {
+    if (options.pages && (path === "/items" || path === "/queue" || path === "/api/queue" || path.startsWith("/runs/") || path.startsWith("/items/") || path.startsWith("/evaluations/") || path.startsWith("/api/runs/"))) {
       return servePage(req, res, path, options.pages);
     }
     if (path.startsWith("/objects/")) return serveObject(res, path.slice("/objects/".length));

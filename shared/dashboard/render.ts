@@ -65,7 +65,7 @@ ${refreshSeconds > 0 ? html`<noscript><meta http-equiv="refresh" content="${refr
 <style>${raw(DASHBOARD_CSS)}</style>
 </head>
 <body data-refresh-seconds="${refreshSeconds}">
-${options.detailPages ? html`<nav class="top" aria-label="Dashboard"><a href="${basePath}/">${title}</a> <a href="${basePath}/items">Items</a></nav>` : ""}
+${options.detailPages ? html`<nav class="top" aria-label="Dashboard"><a href="${basePath}/">${title}</a> <a href="${basePath}/items">Items</a> <a href="${basePath}/queue">Queue</a></nav>` : ""}
 <main>
 ${renderHeader(context, title)}
 ${renderFunnel(context)}

@@ -65,6 +65,8 @@ export const SUBSCRIPTIONS = {
   // The function that starts a batch prediction also records how it ended.
   command: ["command", "prediction.completed", "prediction.failed"],
   reconcile: ["reconcile.tick"],
+  // Pre-labels each registered item; a promotion or a tick backfills those registered before a model.
+  prelabel: ["items.registered", "model.promoted", "reconcile.tick"],
 } as const satisfies Record<string, readonly MessageType[]>;
 
 export type ConsumerName = keyof typeof SUBSCRIPTIONS;

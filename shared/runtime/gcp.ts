@@ -1,6 +1,7 @@
 import type { Config } from "../config/load.ts";
 import type { ConsumerName } from "../messages/topics.ts";
-import type { AnnotationBackend, Deps, ImageCodec, Logger, Normaliser, Notifier } from "../ports.ts";
+import type { AnnotationBackend, Deps, ImageCodec, ItemPredictor, Logger, Normaliser, Notifier } from "../ports.ts";
+import type { ItemPredictorDeps } from "../serving/item-predictor.ts";
 
 /**
  * Composition root of the `gcp` runtime: Cloud SQL, GCS, Pub/Sub, Cloud Run jobs, Slack.
@@ -15,6 +16,8 @@ import type { AnnotationBackend, Deps, ImageCodec, Logger, Normaliser, Notifier 
 export interface HeavyLoaders {
   normaliser?: () => Promise<Normaliser>;
   codec?: () => Promise<ImageCodec>;
+  /** Pre-labelling's model runner (onnxruntime-node), built from the function's own deps. */
+  predictor?: () => Promise<(deps: ItemPredictorDeps) => ItemPredictor>;
 }
 
 export interface GcpDepsOptions {
@@ -108,6 +111,7 @@ export async function createGcpDeps(env: Record<string, string | undefined>, hea
     notifier,
     normaliser: once(heavy.normaliser ?? unavailable("normaliser", service)),
     codec: once(heavy.codec ?? unavailable("image codec", service)),
+    ...(heavy.predictor ? { predictor: once(async () => (await heavy.predictor!())({ db, store, log, tileSize: config.serving.tileSize })) } : {}),
     clock,
     ids: randomIds,
     log,

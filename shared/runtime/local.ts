@@ -15,7 +15,7 @@ import { loadMigrations } from "../db/migrations.ts";
 import { listFailures, readStatusSnapshot } from "../db/queries/status.ts";
 import { unknownArchiveObjects } from "../db/queries/archive.ts";
 import { releaseLeasesOfDeadProcesses } from "../db/queries/leases.ts";
-import type { AnnotationBackend, Db, Deps, Logger, Notifier } from "../ports.ts";
+import type { AnnotationBackend, Db, Deps, ItemPredictor, Logger, Notifier } from "../ports.ts";
 import { ArchiveWatcher } from "./local/watcher.ts";
 import { LocalDeliveriesPublisher, LocalDispatcher } from "./local/deliveries.ts";
 import { LocalJobRunner } from "./local/job-runner.ts";
@@ -78,7 +78,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
   const db = options.db ?? (await openLocalDb(config));
   const released = await releaseLeasesOfDeadProcesses(db);
-  if (released.cursors + released.items + released.launches > 0) log.warn("released leases left by a previous process", released);
+  if (released.cursors + released.items + released.launches + released.prelabels > 0) log.warn("released leases left by a previous process", released);
   const store = new LocalObjectStore(join(config.workspace, "buckets"));
   const publisher = new LocalDeliveriesPublisher(db);
   const jobs = new LocalJobRunner({
@@ -91,6 +91,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   let url: string | null = null;
   const notifier = await buildNotifier(config, say, log, db, () => config.dashboardUrl ?? url);
   let backend: Promise<AnnotationBackend> | null = null;
+  // Pre-labelling's own model sessions (logits, not the serving routes' fused argmax), on first use.
+  let itemPredictor: Promise<ItemPredictor & { close(): Promise<void> }> | null = null;
   const deps: Deps = {
     config,
     db,
@@ -104,6 +106,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     backend: () => (backend ??= loadBackend(config, store, log)),
     normaliser: async () => (await import("../adapters/imaging/normaliser.ts")).createNormaliser(),
     codec: async () => (await import("../adapters/imaging/codec.ts")).sharpCodec,
+    predictor: () => (itemPredictor ??= import("../serving/item-predictor.ts").then((m) => m.createItemPredictor({ db, store, log, tileSize: config.serving.tileSize }))),
   };
 
   // The model server shares the dashboard port; its metrics also count this dispatcher's deliveries.
@@ -184,6 +187,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
       server?.closeAllConnections?.();
       await serving.predictor.close();
+      if (itemPredictor) await (await itemPredictor).close();
       await db.close();
     },
   };

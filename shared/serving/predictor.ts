@@ -140,6 +140,23 @@ export class Predictor {
     }
   }
 
+  /**
+   * Predicts an item's decoded renderings (what annotators see) with the model behind `alias`,
+   * measuring the softmax's confidence when the loaded model gives logits: pre-labelling's path
+   * (shared/core/usecases/prelabel.ts), which loads models without the fused argmax for that.
+   */
+  async predictImages(alias: string, images: ItemImages, nodata: DecodedRaster | null): Promise<{ modelId: string; prediction: Prediction }> {
+    const model = await this.acquire(alias);
+    try {
+      const prediction = await predictImage(model.runner, images, { tileSize: this.deps.tileSize, nodata, confidence: true });
+      return { modelId: model.modelId, prediction };
+    } catch (err) {
+      throw asServingError(err);
+    } finally {
+      this.release(model);
+    }
+  }
+
   /** Reads `uri` from the store (same size limit) and predicts; writes the mask PNG to `outputUri` when given. */
   async predictObject(alias: string, uri: string, outputUri?: string): Promise<PredictOutcome & { maskUri: string | null }> {
     let size: number;

@@ -4,7 +4,7 @@
  * through the type checker's symbols, and collect
  *   - the message types it can emit (`emit("<type>", …)`, `buildEnvelope("<type>", …)`),
  *   - the top-level Config keys it reads (property access or destructuring on a `Config`),
- *   - whether it asks for the annotation backend, the normaliser or the image codec.
+ *   - whether it asks for the annotation backend, the normaliser, the image codec or the predictor.
  * Function-level: a function that is named is assumed to run, so this over-approximates (a
  * superset of what a delivery can do), which is the right side to err on for IAM grants.
  */
@@ -19,6 +19,7 @@ export interface Reach {
   backend: boolean;
   normaliser: boolean;
   codec: boolean;
+  predictor: boolean;
 }
 
 export interface Reacher {
@@ -56,7 +57,7 @@ export function createReacher(): Reacher {
   const isDepsMember = (expr: ts.Expression): boolean => /\bDeps\b|JobDeps/.test(checker.typeToString(checker.getTypeAtLocation(expr)));
 
   function walk(seeds: ts.Node[], skip: ts.Node[] = []): Reach {
-    const reach: Reach = { emits: new Set(), configKeys: new Set(), backend: false, normaliser: false, codec: false };
+    const reach: Reach = { emits: new Set(), configKeys: new Set(), backend: false, normaliser: false, codec: false, predictor: false };
     const visited = new Set<ts.Node>(skip);
     const queue = [...seeds];
     const enqueue = (decl: ts.Node) => {
@@ -71,8 +72,8 @@ export function createReacher(): Reacher {
         const first = node.arguments[0];
         const calleeName = ts.isIdentifier(callee) ? callee.text : ts.isPropertyAccessExpression(callee) ? callee.name.text : "";
         if ((calleeName === "emit" || calleeName === "buildEnvelope") && first && ts.isStringLiteralLike(first)) reach.emits.add(first.text);
-        if (ts.isPropertyAccessExpression(callee) && ["backend", "normaliser", "codec"].includes(callee.name.text) && isDepsMember(callee.expression)) {
-          reach[callee.name.text as "backend" | "normaliser" | "codec"] = true;
+        if (ts.isPropertyAccessExpression(callee) && ["backend", "normaliser", "codec", "predictor"].includes(callee.name.text) && isDepsMember(callee.expression)) {
+          reach[callee.name.text as "backend" | "normaliser" | "codec" | "predictor"] = true;
         }
       }
       if (ts.isPropertyAccessExpression(node) && isConfigType(checker.getTypeAtLocation(node.expression))) reach.configKeys.add(node.name.text);

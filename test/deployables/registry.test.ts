@@ -42,7 +42,7 @@ describe("the deployables registry", () => {
   it("lists exactly one function per functions/*.ts, whose entry file passes exactly its heavy loaders", () => {
     for (const name of FUNCTION_NAMES) {
       const text = readFileSync(join(ROOT, "functions", `${name}.ts`), "utf8");
-      const loaders = ["normaliser", "codec"].filter((l) => new RegExp(`\\b${l}: async \\(\\)`).test(text));
+      const loaders = ["normaliser", "codec", "predictor"].filter((l) => new RegExp(`\\b${l}: async \\(\\)`).test(text));
       expect(loaders, `functions/${name}.ts`).toEqual([...FUNCTIONS[name].heavy]);
     }
   });
@@ -70,7 +70,7 @@ describe("the deployables registry", () => {
     });
 
     it("bundles the heavy loaders its use cases ask for", () => {
-      const asked = (["normaliser", "codec"] as const).filter((l) => reach[l]);
+      const asked = (["normaliser", "codec", "predictor"] as const).filter((l) => reach[l]);
       expect([...FUNCTIONS[name].heavy].sort()).toEqual([...asked].sort());
     });
 

@@ -159,6 +159,13 @@ export interface FakeEncordState {
   stageSeq: number;
   counters: FakeCounters;
   requests: FakeRequestRecord[];
+  /**
+   * Pixel size of each registered object URL. Encord reads it from the image; the fake cannot, so
+   * tests that create label rows (`labelrow` PUT) say it here.
+   */
+  imageSizes: Map<string, { width: number; height: number }>;
+  /** Workflow task priorities set by `POST projects/{p}/priorities`, by data hash. */
+  priorities: Map<string, number>;
 }
 
 /** Encord-style timestamps: ISO without a zone, microsecond precision (treated as UTC). */
@@ -198,6 +205,8 @@ export function newState(init: {
     projectDatasets: new Set(),
     labelRows: new Map(),
     brokenUrls: new Map(),
+    imageSizes: new Map(),
+    priorities: new Map(),
     labelRowLimit: null,
     searchMode: "substring",
     uploadJobPendingPolls: 1,

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { type FakeEncordState, type FakeLabelRow, syncLabelRows } from "./encord-state.ts";
+import { encordTimestamp, longTimestamp, type FakeEncordState, type FakeLabelRow, syncLabelRows } from "./encord-state.ts";
 
 /**
  * v1 "query" endpoints of the fake Encord (encord-api.md §1.3, §3.2, §5.5, §6.1): everything is a
@@ -30,6 +30,10 @@ export function handleV1(ctx: V1Context): V1Result {
       return projectScoped(ctx) ?? listLabelRowMetadata(ctx);
     case "labelrow GET":
       return projectScoped(ctx) ?? getLabelRows(ctx);
+    case "labelrow PUT":
+      return projectScoped(ctx) ?? createLabelRows(ctx);
+    case "labelrow POST":
+      return projectScoped(ctx) ?? saveLabelRows(ctx);
     case "projectdataset POST":
       return projectScoped(ctx) ?? addDatasets(ctx);
     case "datasetlinkitems POST":
@@ -176,4 +180,86 @@ function linkItems(ctx: V1Context): V1Result {
   }
   syncLabelRows(state);
   return ok(created);
+}
+
+/**
+ * `labelrow` PUT (encord-api.md §11.2, `EncordClientProject.create_label_rows`): uid = data hashes;
+ * each row without a label gets its `label_hash` and an empty label (one data unit per image,
+ * sized as the image) and is answered in full; a row that has one is answered as it is.
+ */
+function createLabelRows(ctx: V1Context): V1Result {
+  const { state } = ctx;
+  if (!Array.isArray(ctx.uid) || ctx.uid.some((u) => typeof u !== "string")) return err(400, "INVALID_ARGUMENTS_ERROR", "uid must be a list of data hashes");
+  const out: unknown[] = [];
+  for (const dataHash of ctx.uid as string[]) {
+    const row = state.labelRows.get(dataHash);
+    if (!row) return err(404, "RESOURCE_NOT_FOUND_ERROR", `data ${dataHash} is not in the project`);
+    if (!row.labelHash || !row.content) {
+      const dataRow = [...state.dataRows.values()].find((d) => d.dataHash === dataHash)!;
+      const item = state.items.get(dataRow.itemUuid)!;
+      const labelHash = row.labelHash ?? randomUUID();
+      const at = encordTimestamp(ctx.now);
+      const units: Record<string, unknown> = {};
+      item.urls.forEach((url, index) => {
+        const size = state.imageSizes.get(url);
+        const unitHash = item.urls.length === 1 ? dataHash : `${dataHash}-${index}`;
+        units[unitHash] = {
+          data_hash: unitHash, data_title: url.split("/").pop(), data_link: url, data_type: "image/png",
+          data_sequence: dataRow.dataType === "IMG_GROUP" ? String(index) : 0, width: size?.width ?? 0, height: size?.height ?? 0,
+          labels: { objects: [], classifications: [] },
+        };
+      });
+      row.labelHash = labelHash;
+      row.createdAt ??= at;
+      row.content = {
+        label_hash: labelHash, branch_name: "main", data_hash: dataHash, dataset_hash: row.datasetHash, dataset_title: state.datasets.get(row.datasetHash) ?? "",
+        data_title: dataRow.title, data_type: dataRow.dataType === "IMG_GROUP" ? "img_group" : "image", created_at: longTimestamp(at), last_edited_at: longTimestamp(at),
+        // "If the label is not in progress, this sets the label status to LABEL_IN_PROGRESS" (initialise_labels docstring).
+        label_status: "LABEL_IN_PROGRESS", annotation_task_status: "QUEUED", is_shadow_data: false,
+        object_answers: {}, classification_answers: {}, object_actions: {}, data_units: units, spaces: {},
+      };
+    }
+    out.push(row.content);
+  }
+  return ok(out);
+}
+
+/**
+ * `labelrow` POST (encord-api.md §11.1, `save_label_rows`): `labels[i]` overwrites the row `uid[i]`
+ * whole. Bitmasks must cover their unit (W×H of the frame: the SDK's `to_encord_dict` refuses
+ * others, §11.4), name a bitmask object of the ontology, and have an `object_answers` entry.
+ */
+function saveLabelRows(ctx: V1Context): V1Result {
+  const { state } = ctx;
+  const labels = ctx.payload?.labels;
+  if (ctx.payload?.multi_request !== true || !Array.isArray(ctx.uid) || !Array.isArray(labels) || labels.length !== ctx.uid.length) {
+    return err(400, "INVALID_ARGUMENTS_ERROR", "labelrow POST needs multi_request, a uid list and one label per uid");
+  }
+  const byLabel = new Map([...state.labelRows.values()].filter((r) => r.labelHash).map((r) => [r.labelHash!, r]));
+  const bitmaskFeatures = new Set(((state.editorOntology as { objects?: { featureNodeHash?: string; shape?: string }[] }).objects ?? []).filter((o) => o.shape === "bitmask").map((o) => o.featureNodeHash));
+  const rows: FakeLabelRow[] = [];
+  for (const [i, uid] of (ctx.uid as unknown[]).entries()) {
+    const row = typeof uid === "string" ? byLabel.get(uid) : undefined;
+    if (!row) return err(404, "RESOURCE_NOT_FOUND_ERROR", `label row ${String(uid)} not found`);
+    const label = labels[i] as { label_hash?: unknown; data_units?: Record<string, { width?: number; height?: number; labels?: { objects?: Record<string, unknown>[] } }>; object_answers?: Record<string, unknown> };
+    if (label.label_hash !== uid) return err(400, "INVALID_ARGUMENTS_ERROR", `labels[${i}].label_hash does not match uid[${i}]`);
+    for (const unit of Object.values(label.data_units ?? {})) {
+      for (const o of unit.labels?.objects ?? []) {
+        const bitmask = o.bitmask as { width?: number; height?: number; rleString?: unknown } | undefined;
+        if (o.shape !== "bitmask") continue;
+        if (!bitmask || bitmask.width !== unit.width || bitmask.height !== unit.height || typeof bitmask.rleString !== "string") {
+          return err(400, "INVALID_ARGUMENTS_ERROR", "Bitmask dimensions don't match the media dimensions");
+        }
+        if (!bitmaskFeatures.has(o.featureHash as string)) return err(400, "INVALID_ARGUMENTS_ERROR", `featureHash ${String(o.featureHash)} is not a bitmask object of the ontology`);
+        if (!label.object_answers?.[o.objectHash as string]) return err(400, "INVALID_ARGUMENTS_ERROR", `object ${String(o.objectHash)} has no object_answers entry`);
+      }
+    }
+    rows.push(row);
+  }
+  const at = encordTimestamp(ctx.now);
+  rows.forEach((row, i) => {
+    row.content = { ...(labels[i] as Record<string, unknown>), last_edited_at: longTimestamp(at) };
+    row.lastEditedAt = at;
+  });
+  return ok(null);
 }

@@ -103,6 +103,8 @@ export function handleV2(ctx: V2Context): FakeResponse {
       const results = [...state.projectDatasets].map((hash) => ({ datasetHash: hash, title: state.datasets.get(hash) ?? "", description: "" }));
       return { status: 200, body: { results, nextPageToken: null } };
     }
+    case "POST projects/:id/priorities":
+      return setPriorities(ctx, s[1]!);
     default:
       return { status: 404, body: { detail: `no route ${method} /v2/public/${s.join("/")} in the fake` } };
   }
@@ -276,4 +278,18 @@ function getProject(ctx: V2Context, projectHash: string): FakeResponse {
       workflow: { stages: state.stages.map((st) => ({ stageType: st.stageType, uuid: st.uuid, title: st.title })) },
     },
   };
+}
+
+/**
+ * Task priorities (encord-api.md §11.6, `workflow_set_priority`): `{priorities: [[dataHash, p], …]}`,
+ * p a float in 0–1; workflow projects only. Idempotent: the last value wins.
+ */
+function setPriorities(ctx: V2Context, projectHash: string): FakeResponse {
+  if (projectHash !== ctx.state.projectHash) return notFound("project");
+  const pairs = (ctx.body as { priorities?: unknown } | null)?.priorities;
+  if (!Array.isArray(pairs) || pairs.some((p) => !Array.isArray(p) || typeof p[0] !== "string" || typeof p[1] !== "number" || p[1] < 0 || p[1] > 1)) {
+    return { status: 422, body: { detail: "priorities must be a list of [data hash, 0–1]" } };
+  }
+  for (const [hash, p] of pairs as [string, number][]) ctx.state.priorities.set(hash, p);
+  return { status: 200, body: null };
 }

@@ -26,7 +26,9 @@ export type { FakeAnnotation, FakePrediction, FakeProject, FakeTask } from "./la
  * - annotations: saving one bumps its task's `updated_at` (tasks/models.py update_task);
  *   `is_labeled` once `maximum_annotations` non-cancelled annotations exist;
  * - predictions: POST /api/predictions/ `{task, result, model_version, score}`, the result
- *   validated against the config (LabelInterface.validate_prediction; 400 on an invalid brush);
+ *   validated against the config (LabelInterface.validate_prediction; 400 on an invalid brush),
+ *   `score` a number or null (a DRF FloatField), `model_version` a string; GET /api/predictions/
+ *   `?task=`/`?project=` lists them (a plain list, label_studio_sdk predictions `list`);
  * - GCS storages: GET /api/storages/gcs/?project= is a plain list (io_storages/gcs/api.py).
  *
  * The page size is capped (default 100, TASK_API_PAGE_SIZE_MAX) so clients must follow pages.
@@ -186,10 +188,19 @@ export async function startFakeLabelStudio(options: FakeLabelStudioOptions = {})
       const a = annotations.get(Number(m[1]));
       return a ? { status: 200, body: a } : notFound();
     }
+    if (method === "GET" && path === "/api/predictions/") {
+      // PredictionAPI list (predictions/raw_client.py `list`: task / project filters, a plain list).
+      const task = query.get("task");
+      const project = query.get("project");
+      return { status: 200, body: predictions.filter((p) => (task === null || String(p.task) === task) && (project === null || String(p.project) === project)) };
+    }
     if (method === "POST" && path === "/api/predictions/") {
       const b = body as { task?: unknown; result?: unknown; model_version?: unknown; score?: unknown };
       const t = typeof b?.task === "number" ? tasks.get(b.task) : undefined;
       if (!t) return validation({ task: [`Invalid pk "${String(b?.task)}" - object does not exist.`] });
+      // Prediction.score is a FloatField (null allowed): DRF refuses anything that is not a number.
+      if (b.score !== undefined && b.score !== null && (typeof b.score !== "number" || !Number.isFinite(b.score))) return validation({ score: ["A valid number is required."] });
+      if (b.model_version !== undefined && typeof b.model_version !== "string") return validation({ model_version: ["Not a valid string."] });
       const problems = validateResult(b.result, parseLabelConfig(projects.get(t.project)!.label_config) ?? {});
       if (problems.length > 0) return validation({ result: problems });
       const prediction = { id: nextId++, task: t.id, project: t.project, result: b.result as unknown[], model_version: typeof b.model_version === "string" ? b.model_version : "undefined", score: typeof b.score === "number" ? b.score : null };

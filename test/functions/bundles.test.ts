@@ -175,11 +175,11 @@ describe.each(BACKENDS)("the built function bundles on Terraform's environment, 
     await db?.close();
   });
 
-  it("gives each function only its own secrets: the backend's key to register and poll alone, the webhook secret to its function", () => {
+  it("gives each function only its own secrets: the backend's key to register, poll and prelabel alone, the webhook secret to its function", () => {
     const backendKey = { local: [], encord: ["ENCORD_SSH_KEY"], labelstudio: ["LABEL_STUDIO_API_KEY"] }[backend];
     for (const name of FUNCTION_NAMES) {
       const { secrets } = terraformEnv(name, inputs);
-      const own = name === "register" || name === "poll" ? backendKey : name === "labelstudio-webhook" && backend === "labelstudio" ? ["LABEL_STUDIO_WEBHOOK_SECRET"] : [];
+      const own = name === "register" || name === "poll" || name === "prelabel" ? backendKey : name === "labelstudio-webhook" && backend === "labelstudio" ? ["LABEL_STUDIO_WEBHOOK_SECRET"] : [];
       expect(Object.keys(secrets).sort(), name).toEqual(["DB_PASSWORD", ...own]);
     }
   });

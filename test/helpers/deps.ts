@@ -7,7 +7,7 @@ import { LocalObjectStore } from "../../shared/adapters/store/local.ts";
 import { sharpCodec } from "../../shared/adapters/imaging/codec.ts";
 import type { Envelope } from "../../shared/messages/envelope.ts";
 import type {
-  AnnotationBackend, Clock, Db, Deps, JobLaunchRequest, JobRunner, JobStatus, Normaliser, Notification, Notifier, Publisher,
+  AnnotationBackend, Clock, Db, Deps, ItemPredictor, JobLaunchRequest, JobRunner, JobStatus, Normaliser, Notification, Notifier, Publisher,
 } from "../../shared/ports.ts";
 import { createTestDb } from "./db.ts";
 
@@ -76,6 +76,8 @@ export async function createTestDeps(options: {
   clock?: Clock;
   /** An already created database (e.g. one migrated to an older layout first). */
   db?: Db;
+  /** Pre-labelling's predictor (default: the real one, onnxruntime on the models in the store). */
+  predictor?: ItemPredictor;
 } = {}): Promise<TestDeps> {
   const workspace = mkdtempSync(join(tmpdir(), "mlops-test-"));
   const config = loadConfig({ MLOPS_WORKSPACE: workspace, ...options.env });
@@ -102,10 +104,15 @@ export async function createTestDeps(options: {
     },
     normaliser: async () => options.normaliser ?? (await import("../../shared/adapters/imaging/normaliser.ts")).createNormaliser(),
     codec: async () => sharpCodec,
+    predictor: () => (predictor ??= options.predictor
+      ? Promise.resolve({ predictImages: options.predictor.predictImages.bind(options.predictor), close: async () => undefined })
+      : import("../../shared/serving/item-predictor.ts").then((m) => m.createItemPredictor({ db, store, log, tileSize: config.serving.tileSize }))),
   };
+  let predictor: Promise<ItemPredictor & { close(): Promise<void> }> | undefined;
   return {
     deps, db, store, publisher, jobs, notifier, log, workspace,
     async close() {
+      if (predictor) await (await predictor).close();
       await db.close();
       rmSync(workspace, { recursive: true, force: true });
     },

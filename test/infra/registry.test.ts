@@ -142,7 +142,7 @@ describe("infra/registry.tf, evaluated", () => {
     }
     // The cold-start bug: with Encord, only the functions that talk to Encord get (and need) its key.
     const withKey = FUNCTION_NAMES.filter((n) => out.function_secret_keys[n]!.includes("ENCORD_SSH_KEY")).sort();
-    expect(withKey).toEqual(backend === "encord" ? ["poll", "register"] : []);
+    expect(withKey).toEqual(backend === "encord" ? ["poll", "prelabel", "register"] : []);
     for (const name of JOB_NAMES) expect(out.job_env_keys[name]!.sort()).toEqual(envOf(name, backend).sort());
   });
 

@@ -1,11 +1,11 @@
-import { describeError } from "../../errors.ts";
+import { describeError, PermanentError } from "../../errors.ts";
 import type { Config } from "../../config/load.ts";
 import type { CanonicalAnnotation } from "../../core/annotation/canonical.ts";
 import { fromCoco } from "../../core/annotation/coco.ts";
 import { fromEncordLabelRow } from "../../core/annotation/encord-label-row.ts";
 import { ontologyFromNames } from "../../core/annotation/ontology.ts";
 import { baseName, objectUri, stem } from "../../core/uri.ts";
-import type { AnnotationBackend, FetchedLabel, LabelRef, Logger, ObjectStore, RegistrationRequest, RegistrationResult } from "../../ports.ts";
+import type { AnnotationBackend, FetchedLabel, LabelRef, Logger, ObjectStore, PrelabelRequest, RegistrationRequest, RegistrationResult } from "../../ports.ts";
 
 /**
  * The "local" annotation backend: a folder inbox in the annotation bucket. Registering an item
@@ -27,6 +27,10 @@ export interface InboxTask {
   contentSha256: string;
   images: RegistrationRequest["images"];
   registeredAt: string;
+  /** The current model's mask (a class-id PNG at the item's size) for annotators to correct. */
+  prelabel?: { uri: string; modelId: string };
+  /** Higher first: label the most useful items first (shared/core/prelabel/priority.ts). */
+  priority?: number;
 }
 
 export function createInboxBackend(deps: { store: ObjectStore; config: Config; log: Logger }): AnnotationBackend {
@@ -47,6 +51,19 @@ export function createInboxBackend(deps: { store: ObjectStore; config: Config; l
         results.push({ itemId: item.itemId, ok: true, backendRef: name });
       }
       return results;
+    },
+
+    /**
+     * The task file gains `prelabel` (the mask PNG the caller wrote) and `priority`. Rewriting it
+     * with the same fields is harmless, so a repeated call is idempotent; a newer model's call
+     * replaces both.
+     */
+    async prelabel(request: PrelabelRequest): Promise<void> {
+      const uri = objectUri(bucket, `${TASKS_PREFIX}${request.itemId}.json`);
+      if (!(await store.head(uri))) throw new PermanentError("task_missing", `no task file for item ${request.itemId}: register it first`);
+      const task = JSON.parse((await store.get(uri)).toString("utf8")) as InboxTask;
+      const updated: InboxTask = { ...task, prelabel: { uri: request.maskUri, modelId: request.modelId }, priority: request.priority };
+      await store.put(uri, JSON.stringify(updated, null, 2), { contentType: "application/json" });
     },
 
     async poll(cursor: string | null): Promise<{ refs: LabelRef[]; nextCursor: string | null }> {

@@ -163,6 +163,35 @@ export class EncordApi {
     });
     return parse(LabelRowSchema.array(), response ?? [], "labelrow") as Record<string, unknown>[];
   }
+  /**
+   * Creates label rows for data that has none yet (encord-api.md §11.2: v1 `labelrow` PUT, uid = data
+   * hashes, `multi_request`): answers the new rows with their `label_hash`. Not idempotent, so not
+   * retried; a caller that lost the answer re-lists with `labelrowmetadata` first.
+   */
+  async createLabelRows(projectHash: string, dataHashes: readonly string[]): Promise<Record<string, unknown>[]> {
+    const response = await this.http.v1({
+      resourceType: "project", resourceId: projectHash, queryType: "labelrow", method: "PUT", uid: [...dataHashes], retryable: false,
+      payload: { multi_request: true, get_signed_url: false, branch_name: null },
+    });
+    return parse(LabelRowSchema.array(), response ?? [], "labelrow create") as Record<string, unknown>[];
+  }
+
+  /**
+   * Saves whole label rows (encord-api.md §11.1: v1 `labelrow` POST, `labels[i]` belongs to `uid[i]`;
+   * a full overwrite of each row, sent retryable as the SDK sends it).
+   */
+  async saveLabelRows(projectHash: string, rows: readonly { labelHash: string; row: Record<string, unknown> }[]): Promise<void> {
+    await this.http.v1({
+      resourceType: "project", resourceId: projectHash, queryType: "labelrow", method: "POST", uid: rows.map((r) => r.labelHash), retryable: true,
+      payload: { multi_request: true, labels: rows.map((r) => r.row), validate_before_saving: false },
+    });
+  }
+
+  /** Workflow task priorities, 0–1 (encord-api.md §11.6: v2 POST `projects/{p}/priorities`, keyed by data hash). */
+  async setPriorities(projectHash: string, priorities: readonly [dataHash: string, priority: number][]): Promise<void> {
+    await this.http.v2({ method: "POST", path: `projects/${encodeURIComponent(projectHash)}/priorities`, body: { priorities }, retryable: true });
+  }
+
 
   /** Data rows of a dataset with this exact title (encord/client.py `list_data_rows`); proves the key may read the dataset. */
   async listDataRowsTitled(datasetHash: string, title: string): Promise<unknown[]> {

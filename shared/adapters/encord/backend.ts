@@ -1,10 +1,11 @@
 import type { Config } from "../../config/load.ts";
 import { ontologyFromEncord, type Ontology } from "../../core/annotation/ontology.ts";
-import type { AnnotationBackend, FetchedLabel, LabelRef, RegistrationJobLedger, RegistrationRequest, RegistrationResult } from "../../ports.ts";
+import type { AnnotationBackend, FetchedLabel, LabelRef, PrelabelRequest, RegistrationJobLedger, RegistrationRequest, RegistrationResult } from "../../ports.ts";
 import { memoryRegistrationLedger } from "../annotation/memory-ledger.ts";
 import { createContext, createEncordClient, encordSettings, explainAuthFailure, once, type EncordClientDeps } from "./context.ts";
 import { fetchLabels } from "./labels.ts";
 import { DEFAULT_POLL_OPTIONS, pollCompleteLabels, type PollOptions } from "./poll.ts";
+import { sendEncordPrelabel } from "./prelabel.ts";
 import { registerItems } from "./register.ts";
 
 export interface EncordBackendDeps extends EncordClientDeps {
@@ -47,5 +48,10 @@ export function createEncordBackend(config: Config, deps: EncordBackendDeps): An
     poll: (cursor: string | null): Promise<{ refs: LabelRef[]; nextCursor: string | null }> =>
       guarded("poll", () => pollCompleteLabels(ctx, cursor, { ...DEFAULT_POLL_OPTIONS, ...deps.poll })),
     fetchLabels: (refs: readonly LabelRef[]): Promise<FetchedLabel[]> => guarded("label fetch", () => fetchLabels(ctx, ontology, refs)),
+    prelabel: (request: PrelabelRequest): Promise<void> =>
+      guarded("pre-label", async () => {
+        const outcome = await sendEncordPrelabel(ctx, await ontology(), request);
+        if (outcome === "kept_human_labels") ctx.log.info("Encord row already holds an annotator's objects; no pre-label written", { itemId: request.itemId });
+      }),
   };
 }

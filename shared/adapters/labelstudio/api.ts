@@ -145,6 +145,15 @@ export class LabelStudioApi {
     return parse(z.looseObject({ id: z.number().int() }), body, "prediction create");
   }
 
+  /**
+   * GET /api/predictions/?task=ID: the task's predictions, a plain list (label_studio_sdk
+   * predictions/raw_client.py `list` types it `List[Prediction]`; reference §3.2 "Reading").
+   */
+  async listPredictions(task: number): Promise<{ id: number; model_version: string | null }[]> {
+    const body = await this.transport.request({ method: "GET", path: "predictions/", query: { task } });
+    return parse(z.array(z.looseObject({ id: z.number().int(), model_version: z.string().nullable().optional().transform((v) => v ?? null) })), body, "prediction list");
+  }
+
   /** GCS source storages of the project (a plain array). */
   async listGcsStorages(projectId: number): Promise<z.infer<typeof GcsStorageSchema>[]> {
     return parse(z.array(GcsStorageSchema), await this.transport.request({ method: "GET", path: "storages/gcs/", query: { project: projectId } }), "GCS storage list");

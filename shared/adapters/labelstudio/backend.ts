@@ -1,5 +1,5 @@
 import type { Config } from "../../config/load.ts";
-import type { AnnotationBackend, FetchedLabel, LabelRef, PrelabelMask, RegistrationJobLedger, RegistrationRequest, RegistrationResult } from "../../ports.ts";
+import type { AnnotationBackend, FetchedLabel, LabelRef, PrelabelRequest, RegistrationJobLedger, RegistrationRequest, RegistrationResult } from "../../ports.ts";
 import { memoryRegistrationLedger } from "../annotation/memory-ledger.ts";
 import { createContext, createLabelStudioClient, labelStudioSettings, type LabelStudioClientDeps } from "./context.ts";
 import { fetchLabels } from "./labels.ts";
@@ -38,6 +38,6 @@ export function createLabelStudioBackend(config: Config, deps: LabelStudioBacken
       return pollFinished(ctx, cursor, options, seen);
     },
     fetchLabels: (refs: readonly LabelRef[]): Promise<FetchedLabel[]> => fetchLabels(ctx, refs, seen),
-    prelabel: (itemId: string, mask: PrelabelMask, modelVersion: string): Promise<void> => sendPrelabel(ctx, itemId, mask, modelVersion, taskIds),
+    prelabel: (request: PrelabelRequest): Promise<void> => sendPrelabel(ctx, request, taskIds),
   };
 }

@@ -3,6 +3,7 @@ import { expectDims } from "../evaluation/segmentation.ts";
 import { allocateInput, inputDims, inputEncoding, selectBands, writeTile } from "../evaluation/tensor.ts";
 import { planTiles } from "../evaluation/tiling.ts";
 import type { ItemImages, ModelRunner } from "../evaluation/types.ts";
+import { confidenceInto, meanConfidence, type Confidence } from "../prelabel/priority.ts";
 
 /**
  * Prediction over one image for the `serve` service: the same band selection, input encoding and
@@ -20,6 +21,11 @@ export interface PredictOptions {
   tileMultiple?: number;
   /** 8-bit nodata mask (non-zero = nodata) at the image's size; those pixels get MASK_NODATA. */
   nodata?: { data: Uint8Array; channels: number } | null;
+  /**
+   * Also measure the softmax's confidence (mean normalised entropy and margin over valid pixels):
+   * pre-labelling's uncertainty. Needs the model's logits (load it without the fused argmax).
+   */
+  confidence?: boolean;
 }
 
 export interface Prediction {
@@ -31,6 +37,8 @@ export interface Prediction {
   /** Share of the valid (not nodata) pixels predicted as each class; all 0 when none is valid. */
   classFractions: Record<string, number>;
   validPixels: number;
+  /** With `confidence`: the softmax's confidence; null when the model answers labels, not logits. */
+  confidence?: Confidence | null;
 }
 
 export async function predictImage(runner: ModelRunner, images: ItemImages, options: PredictOptions = {}): Promise<Prediction> {
@@ -44,6 +52,9 @@ export async function predictImage(runner: ModelRunner, images: ItemImages, opti
   const { width, height } = bands;
   const encoding = inputEncoding(card);
   const mask = new Uint8Array(width * height);
+  const measure = options.confidence === true && card.output.format === "logits";
+  const entropy = measure ? new Float32Array(width * height) : null;
+  const margin = measure ? new Float32Array(width * height) : null;
   const tiles = planTiles(width, height, card.input, { tileSize: options.tileSize ?? 512, tileMultiple: options.tileMultiple ?? 32 });
   for (const tile of tiles) {
     const { region, inputWidth: w, inputHeight: h } = tile;
@@ -54,6 +65,7 @@ export async function predictImage(runner: ModelRunner, images: ItemImages, opti
       expectDims(output, [1, classes, h, w], "[N,C,H,W]", card.output.name);
       if (!(output.data instanceof Float32Array)) throw new PermanentError("bad_model_output", `logits output "${card.output.name}" is not float`);
       argmaxInto(mask, width, region, output.data, classes, w, h);
+      if (entropy && margin) confidenceInto(entropy, margin, width, region, output.data, classes, w, h);
     } else {
       expectDims(output, [1, h, w], "[N,H,W]", card.output.name);
       if (!(output.data instanceof Int32Array)) throw new PermanentError("bad_model_output", `labels output "${card.output.name}" is not integer`);
@@ -66,7 +78,9 @@ export async function predictImage(runner: ModelRunner, images: ItemImages, opti
     for (let i = 0; i < width * height; i++) if (nodata.data[i * nodata.channels] !== 0) mask[i] = MASK_NODATA;
   }
   const { fractions, valid } = classFractions(mask, card.classes);
-  return { width, height, classes: [...card.classes], mask, classFractions: fractions, validPixels: valid };
+  const prediction: Prediction = { width, height, classes: [...card.classes], mask, classFractions: fractions, validPixels: valid };
+  if (options.confidence) prediction.confidence = entropy && margin ? meanConfidence(entropy, margin, mask, classes) : null;
+  return prediction;
 }
 
 /**

@@ -22,7 +22,7 @@ export function pageShell(options: PageOptions, title: string, body: HtmlValue):
 <style>${raw(DASHBOARD_CSS)}</style>
 </head>
 <body>
-<nav class="top" aria-label="Dashboard"><a href="${b}/">${options.product}</a> <a href="${b}/items">Items</a></nav>
+<nav class="top" aria-label="Dashboard"><a href="${b}/">${options.product}</a> <a href="${b}/items">Items</a> <a href="${b}/queue">Queue</a></nav>
 <main>
 <h1>${title}</h1>
 ${body}

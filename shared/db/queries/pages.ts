@@ -150,3 +150,6 @@ export async function readEvaluationDetail(db: Queryable, evaluationId: string):
     decisions: decisions.rows.map((d) => ({ alias: d.alias, outcome: d.outcome, actor: d.actor, reasons: Array.isArray(d.reasons) ? (d.reasons as unknown[]).map(String) : [], at: iso(d.created_at)! })),
   };
 }
+
+/** The annotation queue (pre-labelled items waiting for a label, highest priority first). */
+export { annotationQueuePage, type QueueCursor, type QueueEntry } from "./prelabels.ts";

@@ -23,6 +23,15 @@ describe("loadConfig", () => {
     expect(loadConfig(env).normalise).toMatchObject(expected);
   });
 
+  it("reads the pre-label settings: alias (none turns it off), backfill size and priority weights", () => {
+    expect(loadConfig({}).prelabel).toEqual({ alias: "staging", backfillPerTick: 20, maxAttempts: 3, weights: { uncertainty: 0.6, boundary: 0.25, novelty: 0.15 } });
+    expect(loadConfig({ PRELABEL_ALIAS: "none", PRIORITY_WEIGHTS: '{"uncertainty":1}' }).prelabel).toMatchObject({ alias: null, weights: { uncertainty: 1, boundary: 0, novelty: 0 } });
+    expect(() => loadConfig({ PRIORITY_WEIGHTS: '{"uncertainty":0,"boundary":0}' })).toThrow(/PRIORITY_WEIGHTS.*at least one weight must be positive/);
+    expect(() => loadConfig({ PRIORITY_WEIGHTS: '{"uncertainty":-1}' })).toThrow(/PRIORITY_WEIGHTS/);
+    expect(() => loadConfig({ PRIORITY_WEIGHTS: '{"entropy":1}' })).toThrow(/PRIORITY_WEIGHTS/);
+    expect(() => loadConfig({ PRELABEL_ALIAS: "no such/alias" })).toThrow(/PRELABEL_ALIAS/);
+  });
+
   it("defaults ONTOLOGY to the seed project's classes, Fill first", () => {
     expect(loadConfig({}).annotation.ontology).toEqual(["Fill", "Clear", "Cloud", "Thin_Cloud", "Cloud_Shadow"]);
   });

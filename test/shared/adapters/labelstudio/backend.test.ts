@@ -185,15 +185,18 @@ describe("Label Studio backend: poll and labels", () => {
 });
 
 describe("Label Studio backend: pre-labels", () => {
-  it("sends a class mask as a prediction with model_version, which decodes back to the mask", async () => {
+  const request = (itemId: string, data: Uint8Array, modelId: string, priority = 0.5) => ({ itemId, mask: { width: W, height: H, data }, modelId, maskUri: `gs://annotation/prelabels/${itemId}/${modelId}.png`, priority });
+
+  it("sends a class mask as a prediction with model_version and the priority as score, which decodes back to the mask", async () => {
     h = await startLabelStudioHarness();
     const backend = h.backend();
     await backend.register([imageRequest(1, { width: W, height: H })]);
-    await backend.prelabel!("item_cam_00001", { width: W, height: H, data: CLASS_MASK }, "mdl_7");
+    await backend.prelabel!(request("item_cam_00001", CLASS_MASK, "mdl_7", 0.42));
     // A fresh instance finds the task by item id.
-    await h.backend().prelabel!("item_cam_00001", { width: W, height: H, data: new Uint8Array(W * H).fill(255) }, "mdl_8");
+    await h.backend().prelabel!(request("item_cam_00001", new Uint8Array(W * H).fill(255), "mdl_8"));
     const [p1, p2] = h.fake.predictions;
     expect(p1!.model_version).toBe("mdl_7");
+    expect(p1!.score).toBe(0.42);
     const decoded = new Uint8Array(W * H).fill(255);
     for (const item of p1!.result as { value: { rle: number[]; brushlabels: string[] } }[]) {
       const alpha = brushRleToAlpha(item.value.rle, W, H);
@@ -202,6 +205,32 @@ describe("Label Studio backend: pre-labels", () => {
     }
     expect([...decoded]).toEqual([...CLASS_MASK]);
     expect(p2).toMatchObject({ model_version: "mdl_8", result: [] });
-    await expect(backend.prelabel!("item_unknown", { width: W, height: H, data: CLASS_MASK }, "m")).rejects.toThrow(/no Label Studio task carries item item_unknown/);
+    await expect(backend.prelabel!(request("item_unknown", CLASS_MASK, "m"))).rejects.toThrow(/no Label Studio task carries item item_unknown/);
+  });
+
+  it("sends one prediction per model version when the call is repeated (a retry after a crash)", async () => {
+    h = await startLabelStudioHarness();
+    await h.backend().register([imageRequest(1, { width: W, height: H })]);
+    await h.backend().prelabel!(request("item_cam_00001", CLASS_MASK, "mdl_7"));
+    // The POST reached Label Studio but its answer was lost: the caller retries.
+    h.fake.fail({ match: "POST /api/predictions/", status: 502, times: 1, afterWork: true });
+    await expect(h.backend().prelabel!(request("item_cam_00001", CLASS_MASK, "mdl_9"))).rejects.toThrow();
+    await h.backend().prelabel!(request("item_cam_00001", CLASS_MASK, "mdl_9"));
+    await h.backend().prelabel!(request("item_cam_00001", CLASS_MASK, "mdl_7"));
+    expect(h.fake.predictions.map((p) => p.model_version)).toEqual(["mdl_7", "mdl_9"]);
+  });
+
+  it("is refused by the fake as by Label Studio: a score that is not a number, a brush of an unknown label", async () => {
+    h = await startLabelStudioHarness();
+    const backend = h.backend();
+    const [reg] = await backend.register([imageRequest(1, { width: W, height: H })]);
+    const task = Number((reg as { backendRef: string }).backendRef);
+    const post = (body: unknown) => fetch(`${h.fake.url}/api/predictions/`, { method: "POST", headers: { authorization: `Token ${h.fake.apiKey}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    const badScore = await post({ task, result: [], model_version: "m", score: "high" });
+    expect(badScore.status).toBe(400);
+    expect(JSON.stringify(await badScore.json())).toMatch(/score/);
+    const badLabel = await post({ task, model_version: "m", result: [{ type: "brushlabels", from_name: "tag", to_name: "image", value: { format: "rle", rle: [1, 2], brushlabels: ["Nope"] } }] });
+    expect(badLabel.status).toBe(400);
+    expect(h.fake.predictions).toHaveLength(0);
   });
 });

@@ -50,7 +50,7 @@ describe(`the dashboard in headless Chromium (${testDbKind})`, () => {
       { products: PRODUCTS, size: 48, uploadIntervalMs: 20, badLabelShare: 0.3, labelDelayMs: [20, 100], corruptUploads: true, seed: 5 },
     );
     await demo.start();
-    const deadline = Date.now() + 240_000;
+    const deadline = Date.now() + 600_000;
     while (Date.now() < deadline) {
       await runtime.publish("poll.tick", { reason: "schedule" });
       await runtime.publish("reconcile.tick", { reason: "schedule" });
@@ -60,7 +60,7 @@ describe(`the dashboard in headless Chromium (${testDbKind})`, () => {
     demo.stop();
     expect((await runtime.deps.db.query(`SELECT 1 FROM alias_moves`)).rowCount, "the demo reached its first promotion").toBeGreaterThan(0);
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu"] });
-  }, 300_000);
+  }, 900_000);
 
   afterAll(async () => {
     await browser?.close();

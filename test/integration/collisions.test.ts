@@ -36,7 +36,7 @@ describe(`colliding uploads on the local runtime (${testDbKind})`, () => {
       const { rows } = await runtime.deps.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM items WHERE state IN ('registered', 'duplicate', 'failed')`);
       return rows[0]!.n === uploads.length && (await runtime.dispatcher.idle());
     });
-  }, 240_000);
+  }, 900_000);
 
   afterAll(async () => {
     await runtime?.stop();
@@ -84,7 +84,7 @@ describe(`colliding uploads on the local runtime (${testDbKind})`, () => {
 });
 
 /** Waits on state, not on time: checks until `done` says so (the deadline only ends a hung run). */
-async function waitFor(done: () => Promise<boolean>, timeoutMs = 200_000): Promise<void> {
+async function waitFor(done: () => Promise<boolean>, timeoutMs = 600_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await done()) return;

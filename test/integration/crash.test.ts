@@ -68,7 +68,7 @@ describe(`crash safety of the local runtime (${testDbKind})`, () => {
       const spec = remaining.map((f) => (HIT[f] ? `${f}@${HIT[f]}` : f)).join(",");
       const child = startRuntime({ ...env, MLOPS_FAILPOINTS: spec });
       children.push(child);
-      const exit = await waitForExit(child, 240_000);
+      const exit = await waitForExit(child, 600_000);
       expect(exit.signal, `the runtime should have died at a failpoint (fired so far: ${fired().join(", ")})\n${exit.output}`).toBe("SIGKILL");
       expect(fired().length, "one more failpoint fired").toBe(FAILPOINTS.length - remaining.length + 1);
       restarts++;
@@ -79,7 +79,7 @@ describe(`crash safety of the local runtime (${testDbKind})`, () => {
     const child = startRuntime(env);
     children.push(child);
     const url = await dashboardUrl(child);
-    const settled = await waitForSettled(url, 240_000);
+    const settled = await waitForSettled(url, 600_000);
     child.kill("SIGTERM");
     await waitForExit(child, 60_000);
 

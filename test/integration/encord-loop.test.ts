@@ -55,7 +55,7 @@ describe(`the loop on the Encord backend (${testDbKind})`, () => {
     // Annotators draw with the project's Encord ontology, so labels carry its feature hashes.
     const ontology = ontologyFromEncord(fake.state.editorOntology, DEFAULT_ONTOLOGY);
     const byTitle = new Map(products.map((p) => [p.name, p]));
-    const deadline = Date.now() + 240_000;
+    const deadline = Date.now() + 600_000;
     while (Date.now() < deadline) {
       // The annotation team finishes whatever Encord has registered so far.
       fake.completeAll((t) => {
@@ -69,7 +69,7 @@ describe(`the loop on the Encord backend (${testDbKind})`, () => {
       await new Promise((r) => setTimeout(r, 700));
       if ((await runtime.deps.db.query(`SELECT 1 FROM alias_moves`)).rowCount > 0) break;
     }
-  }, 300_000);
+  }, 900_000);
 
   afterAll(async () => {
     await runtime?.stop();

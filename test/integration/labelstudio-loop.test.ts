@@ -59,7 +59,7 @@ describe(`the loop on the Label Studio backend (${testDbKind})`, () => {
     hook = (secret) => fetch(`${runtime.url}labelstudio-webhook`, { method: "POST", headers: { "content-type": "application/json", "X-Mlops-Webhook-Secret": secret }, body: JSON.stringify({ action: "ANNOTATION_CREATED" }) });
 
     const byTitle = new Map(products.map((p) => [p.name, p]));
-    const deadline = Date.now() + 240_000;
+    const deadline = Date.now() + 600_000;
     while (Date.now() < deadline) {
       // The annotation team finishes whatever Label Studio has been given so far.
       fake.annotateAll((task) => {
@@ -73,7 +73,7 @@ describe(`the loop on the Label Studio backend (${testDbKind})`, () => {
       await new Promise((r) => setTimeout(r, 700));
       if ((await runtime.deps.db.query(`SELECT 1 FROM alias_moves`)).rowCount > 0) break;
     }
-  }, 300_000);
+  }, 900_000);
 
   afterAll(async () => {
     await runtime?.stop();

@@ -71,7 +71,7 @@ describe(`the loop on the local runtime (${testDbKind})`, () => {
     );
     await demo.start();
     // Drive the scheduler ticks by hand until the first promotion.
-    const deadline = Date.now() + 240_000;
+    const deadline = Date.now() + 600_000;
     while (Date.now() < deadline) {
       await runtime.publish("poll.tick", { reason: "schedule" });
       await runtime.publish("reconcile.tick", { reason: "schedule" });
@@ -81,7 +81,7 @@ describe(`the loop on the local runtime (${testDbKind})`, () => {
     }
     demo.stop();
     await settle(runtime);
-  }, 300_000);
+  }, 900_000);
 
   afterAll(async () => {
     demo?.stop();

@@ -74,8 +74,9 @@ describe(`every message delivered ${COPIES} times, shuffled, ${AT_ONCE} at once 
 
     const rng = createPrng(20261203);
     const queue: Copy[] = [];
-    const deadline = Date.now() + 420_000;
-    for (let round = 0; Date.now() < deadline; round++) {
+    // Rounds until everything has settled: no wall-clock deadline (a busy machine only makes it
+    // slower); the hook timeout below is the hang guard.
+    for (let round = 0; ; round++) {
       if (round % 3 === 0) {
         await runtime.publish("poll.tick", { reason: "schedule" });
         await runtime.publish("reconcile.tick", { reason: "schedule" });
@@ -97,7 +98,7 @@ describe(`every message delivered ${COPIES} times, shuffled, ${AT_ONCE} at once 
     }
     demo.stop();
     check = await checkLoopInvariants(runtime.deps.db, runtime.store, runtime.config);
-  }, 480_000);
+  }, 1_500_000);
 
   afterAll(async () => {
     await runtime?.stop();

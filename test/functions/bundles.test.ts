@@ -139,6 +139,7 @@ describe.each(BACKENDS)("the built function bundles on Terraform's environment, 
         BUCKET_MODELS: BUCKET.models,
         TRAIN_JOB: "train",
         EVALUATE_JOB: "evaluate",
+        PREDICT_JOB: "predict",
         ANNOTATION_BACKEND: backend,
         LOG_LEVEL: "info",
         ...(encord

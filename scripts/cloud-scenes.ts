@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { sharpCodec } from "../shared/adapters/imaging/codec.ts";
 import type { CanonicalAnnotation, CanonicalObject } from "../shared/core/annotation/canonical.ts";
 import { semanticMask } from "../shared/core/annotation/rasterise.ts";
-import type { DatasetManifestV2, ManifestItemV2 } from "../shared/core/datasets/manifest.ts";
+import type { DatasetManifestV3, LoadedManifestV3, ManifestItemV2 } from "../shared/core/datasets/manifest.ts";
+import { MANIFEST_PAGES_DIR, pageBytes, pageFileName, pageUri } from "../shared/core/datasets/manifest-pages.ts";
 import { canonicalJson, sha256Hex } from "../shared/core/json.ts";
 import { createPrng } from "../shared/core/demo/prng.ts";
 import type { DecodedRaster, ObjectStore } from "../shared/ports.ts";
@@ -25,7 +26,7 @@ function annotation(itemId: string, width: number, height: number, objects: Cano
   return { schema: "canonical-annotation/v1", itemId, image: { width, height }, objects, classifications: [], provenance };
 }
 
-export async function writeCloudScenes(options: { dataDir: string; store: ObjectStore; train: number; evaluate: number; seed: number; size?: number }): Promise<{ manifestUri: string; manifest: DatasetManifestV2 }> {
+export async function writeCloudScenes(options: { dataDir: string; store: ObjectStore; train: number; evaluate: number; seed: number; size?: number }): Promise<{ manifestUri: string; manifest: LoadedManifestV3 }> {
   const SIZE = options.size ?? 32;
   const prng = createPrng(options.seed);
   const items: ManifestItemV2[] = [];
@@ -73,14 +74,21 @@ export async function writeCloudScenes(options: { dataDir: string; store: Object
       await writeFile(join(options.dataDir, "exports", "masks", `${itemId}.png`), maskPng);
     }
   }
-  const manifest: DatasetManifestV2 = {
-    schema: "dataset-manifest/v2", line: "clouds", seq: 1, parentId: null, task: "segmentation",
-    classes: ["background", "cloud"], evalSplitPercent: 25, maskIgnoreValue: 255, items,
+  // A v3 manifest as a freeze writes it: the items in one page, in id order.
+  items.sort((a, b) => (a.itemId < b.itemId ? -1 : 1));
+  const page = pageBytes(items.map((i) => canonicalJson(i)));
+  const pageSha = sha256Hex(page);
+  const manifest: DatasetManifestV3 = {
+    schema: "dataset-manifest/v3", line: "clouds", seq: 1, parentId: null, task: "segmentation",
+    classes: ["background", "cloud"], evalSplitPercent: 25, maskIgnoreValue: 255, itemCount: items.length,
+    pages: [{ uri: pageUri("datasets", "clouds", pageSha), sha256: pageSha, seq: 1, count: items.length, first: items[0]!.itemId, last: items.at(-1)!.itemId }],
   };
-  const text = JSON.stringify(manifest);
-  const manifestUri = `gs://datasets/clouds/${sha256Hex(canonicalJson(manifest))}/manifest.json`;
+  const text = canonicalJson(manifest);
+  const manifestUri = `gs://datasets/clouds/${sha256Hex(text)}/manifest.json`;
+  await options.store.put(manifest.pages[0]!.uri, page);
   await options.store.put(manifestUri, text);
-  await mkdir(options.dataDir, { recursive: true });
+  await mkdir(join(options.dataDir, MANIFEST_PAGES_DIR), { recursive: true });
   await writeFile(join(options.dataDir, "manifest.json"), text);
-  return { manifestUri, manifest };
+  await writeFile(join(options.dataDir, MANIFEST_PAGES_DIR, pageFileName({ sha256: pageSha })), page);
+  return { manifestUri, manifest: { ...manifest, items } };
 }

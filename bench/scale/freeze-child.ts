@@ -64,7 +64,7 @@ const used = process.cpuUsage(cpu);
 const frozen = log.entries.find((e) => e.message === "dataset version frozen")?.fields ?? {};
 process.stdout.write(`${JSON.stringify({
   ms, cpuMs: (used.user + used.system) / 1000, peakRssBytes: process.resourceUsage().maxRSS * 1024, rssBeforeBytes,
-  status: outcome.status, detail: outcome.detail, items: frozen.items, fresh: frozen.fresh, from: frozen.from,
+  status: outcome.status, detail: outcome.detail, items: frozen.items, fresh: frozen.fresh, from: frozen.from, pagesWritten: frozen.pagesWritten,
   sqlMs: Object.fromEntries([...sqlMs].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, v]) => [k, Math.round(v)])),
 })}\n`);
 await db.close();

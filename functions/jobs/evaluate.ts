@@ -4,7 +4,7 @@ import { PermanentError, describeError } from "../../shared/errors.ts";
 import { buildEnvelope } from "../../shared/messages/build.ts";
 import { EvaluationReportSchema, renderPerClassSvg, renderSummaryHtml, renderSummaryMarkdown, type EvaluationReport } from "../../shared/core/evaluation/report.ts";
 import { evaluateDataset, type DatasetInput } from "../../shared/core/evaluation/run.ts";
-import { parseJsonDocument, parseManifest } from "../../shared/core/evaluation/samples.ts";
+import { parseJsonDocument, readStoredManifest } from "../../shared/core/evaluation/samples.ts";
 import type { ModelUnderTest } from "../../shared/core/evaluation/types.ts";
 import { joinUri } from "../../shared/core/uri.ts";
 import type { JobDeps } from "../../shared/runtime/job-deps.ts";
@@ -126,7 +126,7 @@ async function evaluate(env: EvaluateEnv, deps: EvaluateJobDeps): Promise<Evalua
 
 async function readDataset(uri: string, deps: EvaluateJobDeps): Promise<DatasetInput> {
   if (!(await deps.store.head(uri))) throw new PermanentError("manifest_not_found", `dataset manifest not found at ${uri}`);
-  const { manifest, versionId } = parseManifest(parseJsonDocument(await deps.store.get(uri), `dataset manifest ${uri}`), uri);
+  const { manifest, versionId } = await readStoredManifest(deps.store, uri);
   return { manifest, uri, versionId };
 }
 

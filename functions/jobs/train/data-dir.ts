@@ -8,6 +8,7 @@ export { assertSafeItemId };
  *
  *   DATA_DIR/
  *     manifest.json                 the dataset version's manifest, byte for byte as stored
+ *     manifest-pages/<sha256>.json  its pages (dataset-manifest/v3), byte for byte
  *     images/<itemId>/rgb.png       products: RGB and NIR renderings
  *     images/<itemId>/nir.png
  *     images/<itemId>/image.png     plain images

@@ -1,8 +1,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { PermanentError } from "../../../shared/errors.ts";
-import { summariseIssues } from "../../../shared/messages/build.ts";
-import { DatasetManifestSchema, type DatasetManifest } from "../../../shared/core/datasets/manifest.ts";
+import type { DatasetManifest } from "../../../shared/core/datasets/manifest.ts";
+import { checkOutManifest } from "../../../shared/adapters/datasets/manifest-file.ts";
 import { joinUri } from "../../../shared/core/uri.ts";
 import type { Logger, ObjectStore } from "../../../shared/ports.ts";
 import { ontologyFromNames } from "../../../shared/core/annotation/ontology.ts";
@@ -13,25 +12,14 @@ import { downloadVerified, type Download } from "../../../shared/adapters/datase
 import { assertSafeItemId, dataDirPaths } from "./data-dir.ts";
 
 /**
- * Fills DATA_DIR (layout in data-dir.ts) from a dataset version: the manifest byte for byte, the
+ * Fills DATA_DIR (layout in data-dir.ts) from a dataset version: the manifest (and its pages) byte for byte, the
  * train-split images, labels and nodata masks (each checked against the manifest's SHA-256: a
  * frozen version whose objects changed underneath it must not train silently), and the exports:
- * a v1 version's export folder as stored, or, for v2, each train item's YOLO txt and mask PNG plus
+ * a v1 version's export folder as stored, or, for v2/v3, each train item's YOLO txt and mask PNG plus
  * the YOLO data.yaml and a COCO file of the train items (evaluation samples stay out of reach).
  */
 export async function materialiseDataset(store: ObjectStore, datasetUri: string, dataDir: string, log: Logger): Promise<DatasetManifest> {
-  const manifestBytes = await store.get(datasetUri);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(manifestBytes.toString("utf8"));
-  } catch (err) {
-    throw new PermanentError("invalid_manifest", `${datasetUri} is not JSON: ${(err as Error).message}`);
-  }
-  const parsed = DatasetManifestSchema.safeParse(raw);
-  if (!parsed.success) throw new PermanentError("invalid_manifest", `${datasetUri}: ${summariseIssues(parsed.error.issues)}`);
-  const manifest = parsed.data;
-  await mkdir(dataDir, { recursive: true });
-  await writeFile(dataDirPaths.manifest(dataDir), manifestBytes);
+  const { manifest } = await checkOutManifest(store, datasetUri, dataDir);
 
   const downloads: Download[] = [];
   for (const item of manifest.items) {
@@ -55,7 +43,7 @@ export async function materialiseDataset(store: ObjectStore, datasetUri: string,
       downloads.push({ uri: info.uri, path: join(exportsDir, ...relative.split("/")), sha256: null });
     }
   } else {
-    // v2: each item names its content-addressed exports; they land under the item's id.
+    // v2, v3: each item names its content-addressed exports; they land under the item's id.
     for (const item of manifest.items) {
       if (item.split !== "train") continue;
       if (item.exports.yolo) downloads.push({ uri: item.exports.yolo.uri, path: join(exportsDir, "yolo", "labels", `${assertSafeItemId(item.itemId)}.txt`), sha256: item.exports.yolo.sha256 });
@@ -64,7 +52,7 @@ export async function materialiseDataset(store: ObjectStore, datasetUri: string,
   }
 
   await downloadVerified(store, downloads);
-  if (manifest.schema === "dataset-manifest/v2") {
+  if (manifest.schema !== "dataset-manifest/v1") {
     // The dataset-wide exports are written here, for exactly the items materialised.
     const train = manifest.items.filter((i) => i.split === "train");
     const ontology = ontologyFromNames(manifest.classes);

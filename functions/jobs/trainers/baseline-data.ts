@@ -3,8 +3,8 @@ import { PermanentError } from "../../../shared/errors.ts";
 import { summariseIssues } from "../../../shared/messages/build.ts";
 import { CanonicalAnnotationSchema } from "../../../shared/core/annotation/canonical.ts";
 import { semanticMask } from "../../../shared/core/annotation/rasterise.ts";
-import { DatasetManifestSchema, type DatasetManifest, type ManifestItem } from "../../../shared/core/datasets/manifest.ts";
-import { canonicalJson, sha256Hex } from "../../../shared/core/json.ts";
+import type { DatasetManifest, ManifestItem } from "../../../shared/core/datasets/manifest.ts";
+import { readManifestFile } from "../../../shared/adapters/datasets/manifest-file.ts";
 import type { BandName } from "../../../shared/core/models/model-card.ts";
 import type { LabelledImage } from "../../../shared/core/training/sampling.ts";
 import type { DecodedRaster, ImageCodec } from "../../../shared/ports.ts";
@@ -15,18 +15,9 @@ import { dataDirPaths } from "../train/data-dir.ts";
 /** Label value for pixels the trainer must not learn from (nodata). */
 export const IGNORE_LABEL = 255;
 
+/** DATA_DIR's manifest with its items (v3: from its pages); the version id is its SHA-256. */
 export async function readManifest(dataDir: string): Promise<{ manifest: DatasetManifest; versionId: string }> {
-  const path = dataDirPaths.manifest(dataDir);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(path, "utf8"));
-  } catch (err) {
-    throw new PermanentError("invalid_manifest", `cannot read ${path}: ${(err as Error).message}`);
-  }
-  const parsed = DatasetManifestSchema.safeParse(raw);
-  if (!parsed.success) throw new PermanentError("invalid_manifest", `manifest.json: ${summariseIssues(parsed.error.issues)}`);
-  // The version id is the SHA-256 of the manifest in canonical JSON (shared/core/datasets/freeze.ts).
-  return { manifest: parsed.data, versionId: sha256Hex(canonicalJson(raw)) };
+  return readManifestFile(dataDirPaths.manifest(dataDir));
 }
 
 /** The bands the dataset can feed: NIR only when every training item has a NIR image. */

@@ -1,13 +1,12 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { PermanentError } from "../../errors.ts";
-import { summariseIssues } from "../../messages/build.ts";
 import { ontologyFromNames } from "../../core/annotation/ontology.ts";
 import { yoloDataYaml } from "../../core/annotation/yolo.ts";
-import { DatasetManifestSchema, itemExports, type DatasetManifest } from "../../core/datasets/manifest.ts";
-import { sha256Hex } from "../../core/json.ts";
+import { itemExports, type DatasetManifest } from "../../core/datasets/manifest.ts";
 import type { ObjectStore } from "../../ports.ts";
 import { writeCocoFile } from "./coco-file.ts";
+import { checkOutManifest } from "./manifest-file.ts";
 import { assertSafeItemId, downloadVerified, type Download } from "./download.ts";
 
 /**
@@ -16,6 +15,7 @@ import { assertSafeItemId, downloadVerified, type Download } from "./download.ts
  * SHA-256, laid out for the chosen formats:
  *
  *   <out>/manifest.json            the version's manifest, byte for byte
+ *   <out>/manifest-pages/<sha>.json  its pages (v3), byte for byte
  *   <out>/images/<item>.png        RGB rendering (products) or the image itself
  *   <out>/nir/<item>.png           NIR rendering (products)
  *   <out>/nodata/<item>.png        255 where the source had no data (when it had some)
@@ -56,20 +56,11 @@ export interface PullResult {
 
 export async function pullDataset(options: PullOptions): Promise<PullResult> {
   const { store, outDir, formats } = options;
-  const manifestBytes = await store.get(options.manifestUri);
-  const actualId = sha256Hex(manifestBytes);
-  if (actualId !== options.versionId) {
-    throw new PermanentError("dataset_corrupt", `${options.manifestUri} has SHA-256 ${actualId.slice(0, 12)}…, not the version id ${options.versionId.slice(0, 12)}…`);
+  const checkedOut = await checkOutManifest(store, options.manifestUri, outDir);
+  if (checkedOut.versionId !== options.versionId) {
+    throw new PermanentError("dataset_corrupt", `${options.manifestUri} has SHA-256 ${checkedOut.versionId.slice(0, 12)}…, not the version id ${options.versionId.slice(0, 12)}…`);
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(manifestBytes.toString("utf8"));
-  } catch (err) {
-    throw new PermanentError("invalid_manifest", `${options.manifestUri} is not JSON: ${(err as Error).message}`);
-  }
-  const parsed = DatasetManifestSchema.safeParse(raw);
-  if (!parsed.success) throw new PermanentError("invalid_manifest", `${options.manifestUri}: ${summariseIssues(parsed.error.issues)}`);
-  const manifest = parsed.data;
+  const { manifest } = checkedOut;
   if (manifest.schema === "dataset-manifest/v1" && (formats.includes("yolo") || formats.includes("masks"))) {
     throw new PermanentError("unsupported_format", `version ${options.versionId.slice(0, 12)}… is a v1 manifest without per-item exports: pull it with --format coco`);
   }
@@ -88,8 +79,6 @@ export async function pullDataset(options: PullOptions): Promise<PullResult> {
     if (formats.includes("masks") && exports?.mask) downloads.push({ uri: exports.mask.uri, path: join(outDir, "masks", `${id}.png`), sha256: exports.mask.sha256 });
   }
 
-  await mkdir(outDir, { recursive: true });
-  await writeFile(join(outDir, "manifest.json"), manifestBytes);
   const progress: PullProgress = { files: 0, totalFiles: downloads.length, bytes: 0 };
   options.onProgress?.({ ...progress });
   await downloadVerified(store, downloads, (_d, bytes) => {
@@ -105,5 +94,5 @@ export async function pullDataset(options: PullOptions): Promise<PullResult> {
     await writeCocoFile(cocoPath, items.map((i) => ({ itemId: i.itemId, fileName: `images/${i.itemId}.png`, labelPath: join(outDir, "canonical", `${i.itemId}.json`) })), ontology);
   }
   if (formats.includes("yolo")) await writeFile(join(outDir, "data.yaml"), yoloDataYaml(ontology, { path: ".", train: "images", val: "images" }));
-  return { versionId: options.versionId, manifest, items: items.length, files: downloads.length + 1, bytes: progress.bytes + manifestBytes.length, cocoPath };
+  return { versionId: options.versionId, manifest, items: items.length, files: downloads.length + checkedOut.files, bytes: progress.bytes + checkedOut.bytes, cocoPath };
 }

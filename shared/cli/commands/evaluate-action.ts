@@ -11,7 +11,8 @@ import { parseModelCard } from "../../adapters/onnx/validate.ts";
 import { perClassRows } from "../../core/evaluation/render.ts";
 import type { EvaluationReport, SetResult } from "../../core/evaluation/report.ts";
 import { evaluateDataset } from "../../core/evaluation/run.ts";
-import { parseJsonDocument, parseManifest } from "../../core/evaluation/samples.ts";
+import { parseJsonDocument } from "../../core/evaluation/samples.ts";
+import { readManifestFile } from "../../adapters/datasets/manifest-file.ts";
 import type { ModelUnderTest } from "../../core/evaluation/types.ts";
 import { decidePromotion, type PromotionDecision } from "../../core/promotion/policy.ts";
 import { DEFAULT_PROMOTION_POLICY, PromotionPolicySchema, type PromotionPolicy } from "../../core/promotion/policy-schema.ts";
@@ -33,8 +34,7 @@ export async function runEvaluateCommand(flags: EvaluateFlags, io: EvaluateCliIo
   const store = new LocalObjectStore(join(io.env.MLOPS_WORKSPACE || ".mlops", "buckets"));
   const codec = io.codec ?? (await import("../../adapters/imaging/codec.ts")).sharpCodec;
   const manifestPath = resolve(flags.dataset);
-  const manifestBytes = await readLocal(manifestPath, "dataset manifest");
-  const { manifest, versionId } = parseManifest(parseJsonDocument(manifestBytes, `dataset manifest ${manifestPath}`), manifestPath);
+  const { manifest, versionId } = await readManifestFile(manifestPath, store);
 
   const loaded: LoadedModel[] = [];
   try {

@@ -5,13 +5,14 @@ import {
 import { PermanentError } from "../../errors.ts";
 import type { Deps } from "../../ports.ts";
 import { CanonicalAnnotationSchema, ProvenanceSchema } from "../annotation/canonical.ts";
-import { canonicalJson } from "../json.ts";
+import { canonicalJson, sha256Hex } from "../json.ts";
 import { objectUri } from "../uri.ts";
 import { exportsComplete, loadNodataMask, writeSampleExports, type SampleExports } from "./exports.ts";
 import {
-  MASK_IGNORE_VALUE, ManifestItemV2Schema, versionPrefix, type DatasetManifestV2, type ManifestHeader, type ManifestItemV2,
+  DatasetManifestV3Schema, MASK_IGNORE_VALUE, ManifestItemV2Schema, versionPrefix,
+  type DatasetManifestV3, type ManifestHeader, type ManifestItemV2, type ManifestPageRef,
 } from "./manifest.ts";
-import { ParentUnusable, manifestFrame, mergeManifest, segmentOf, storedSegments, type ChangedEntry, type EntrySegment } from "./manifest-stream.ts";
+import { MANIFEST_PAGE_ENTRIES, pageBytes, pageUri } from "./manifest-pages.ts";
 import { splitOf } from "./split.ts";
 
 /** Rows per database page while freezing: memory stays at a page, whatever the dataset size. */
@@ -23,9 +24,11 @@ export interface FreezeInput {
   line: string;
   /** The line's latest version, which the new one extends; null for the first. */
   parent: DatasetVersionRow | null;
-  task: DatasetManifestV2["task"];
+  task: DatasetManifestV3["task"];
   classes: string[];
   evalSplitPercent: number;
+  /** Entries per page (default MANIFEST_PAGE_ENTRIES). */
+  pageEntries?: number;
 }
 
 export interface FrozenManifest {
@@ -37,43 +40,61 @@ export interface FrozenManifest {
   evalCount: number;
   /** The accepted items this version takes in, for the database part of the freeze. */
   changes: MemberChange[];
-  /** `parent`: merged from the parent's manifest; `database`: rebuilt from the membership tables. */
+  /** `parent`: the parent's pages kept; `database`: the parent's entries rebuilt from the membership tables. */
   source: "parent" | "database";
+  /** Pages written by this freeze (new entries, and parent pages rewritten without replaced entries). */
+  pagesWritten: number;
 }
 
 export type FreezeDeps = Pick<Deps, "db" | "store" | "codec" | "config" | "log">;
 
+/** The parent cannot be built on (not v3, altered, missing, or not what the database says it holds). */
+export class ParentUnusable extends Error {
+  override readonly name = "ParentUnusable";
+}
+
 /**
- * Writes the manifest of the next version of a line: the parent's entries plus the accepted items
- * waiting for a version (new members, or members whose label changed), streamed in item-id order
- * to a content-addressed object. The cost is the change: new entries are built from the database
- * page by page, the parent's are copied as bytes from its manifest. When the parent manifest cannot
- * be used (a v1 manifest from before this layout, or one that is not what the database says) the
- * parent's entries are rebuilt from the database instead, once; later freezes merge again.
+ * Writes the `dataset-manifest/v3` document of the next version of a line (manifest.ts). The cost
+ * is the change: the accepted items waiting for a version (new members, members whose label
+ * changed) are read from the database page by page and written as new pages of this version's
+ * seq; the parent's pages are kept by reference, except the few that held a replaced entry, which
+ * are rewritten without it. Memory stays at a page whatever the dataset size. When the parent
+ * cannot be used (a v1/v2 manifest from before this layout, or one that is not what the database
+ * says) its entries are rebuilt from the database into pages instead, once; later freezes reuse
+ * those pages.
  */
 export async function freezeManifest(input: FreezeInput, deps: FreezeDeps): Promise<FrozenManifest> {
   const seq = (input.parent?.seq ?? 0) + 1;
   const header: ManifestHeader = {
-    schema: "dataset-manifest/v2", line: input.line, seq, parentId: input.parent?.id ?? null, task: input.task,
+    schema: "dataset-manifest/v3", line: input.line, seq, parentId: input.parent?.id ?? null, task: input.task,
     classes: input.classes, evalSplitPercent: input.evalSplitPercent, maskIgnoreValue: MASK_IGNORE_VALUE,
   };
   const { parent } = input;
   const attempt = async (source: "parent" | "database"): Promise<FrozenManifest> => {
+    const writer = new PageWriter(input.line, input.pageEntries ?? MANIFEST_PAGE_ENTRIES, deps);
+    // The changes first: their pages are this version's, and the replaced ids tell which parent
+    // entries to drop.
     const changes: MemberChange[] = [];
-    const parentEntries = !parent ? emptySource()
-      : source === "parent" ? storedSegments(parentBytes(parent.manifest_uri, deps), parent.id)
-      : memberEntries(input, parent, deps);
-    const stats = { entries: 0 };
-    const bucket = deps.config.buckets.datasets;
-    const { sha256, info } = await deps.store.putAddressed(
-      mergeManifest(manifestFrame(header), parentEntries, changedEntries(input, changes, deps), stats),
-      (id) => objectUri(bucket, `${versionPrefix(input.line, id)}manifest.json`),
-      { contentType: "application/json", ifAbsent: true },
-    );
+    const replaced = new Map<string, number>();
+    const fresh = await writer.group(seq, changedEntries(input, changes, replaced, deps));
+    const kept = !parent ? []
+      : source === "parent" ? await keptParentPages(parent, replaced, writer, deps)
+      : await writer.group(parent.seq, memberEntries(input, parent, replaced, deps));
     const inserted = changes.filter((c) => c.kind === "insert");
+    const itemCount = (parent?.item_count ?? 0) + inserted.length;
+    const document = DatasetManifestV3Schema.parse({ ...header, itemCount, pages: [...kept, ...fresh] });
+    const counted = document.pages.reduce((n, p) => n + p.count, 0);
+    if (counted !== itemCount) {
+      throw new ParentUnusable(`the pages hold ${counted} entries, the line has ${itemCount} members (parent ${parent?.item_count ?? 0} + ${inserted.length} new)`);
+    }
+    const text = canonicalJson(document);
+    const versionId = sha256Hex(text);
+    const info = await deps.store.put(objectUri(deps.config.buckets.datasets, `${versionPrefix(input.line, versionId)}manifest.json`), text, {
+      contentType: "application/json", ifAbsent: true,
+    });
     const added = (split: "train" | "eval") => inserted.filter((c) => c.split === split).length;
     return {
-      versionId: sha256, manifestUri: info.uri, seq, itemCount: (parent?.item_count ?? 0) + inserted.length, changes, source,
+      versionId, manifestUri: info.uri, seq, itemCount, changes, source, pagesWritten: writer.written,
       trainCount: (parent?.train_count ?? 0) + added("train"), evalCount: (parent?.eval_count ?? 0) + added("eval"),
     };
   };
@@ -81,34 +102,123 @@ export async function freezeManifest(input: FreezeInput, deps: FreezeDeps): Prom
     return await attempt("parent");
   } catch (err) {
     if (!(err instanceof ParentUnusable)) throw err;
-    deps.log.warn("parent manifest not mergeable; rebuilding its entries from the database", { line: input.line, parentId: parent?.id, reason: err.message });
+    deps.log.warn("parent manifest not usable; rebuilding its entries from the database", { line: input.line, parentId: parent?.id, reason: err.message });
     return attempt("database");
   }
 }
 
-/** The parent manifest's bytes; a missing one is rebuilt from the database like an unusable one. */
-async function* parentBytes(uri: string, deps: FreezeDeps): AsyncGenerator<Uint8Array> {
+/** Writes pages (content-addressed, so a page another version wrote already is not written again). */
+class PageWriter {
+  written = 0;
+  constructor(private readonly line: string, private readonly pageEntries: number, private readonly deps: FreezeDeps) {}
+
+  /** Entries (canonical JSON, in id order) as pages of `seq`, `pageEntries` at most each. */
+  async group(seq: number, entries: AsyncIterable<readonly { itemId: string; json: string }[]>): Promise<ManifestPageRef[]> {
+    const refs: ManifestPageRef[] = [];
+    let batch: { itemId: string; json: string }[] = [];
+    const flush = async () => {
+      if (batch.length > 0) refs.push(await this.write(seq, batch));
+      batch = [];
+    };
+    for await (const page of entries) {
+      for (const entry of page) {
+        batch.push(entry);
+        if (batch.length >= this.pageEntries) await flush();
+      }
+    }
+    await flush();
+    return refs;
+  }
+
+  async write(seq: number, entries: readonly { itemId: string; json: string }[]): Promise<ManifestPageRef> {
+    const bytes = pageBytes(entries.map((e) => e.json));
+    const sha256 = sha256Hex(bytes);
+    const info = await this.deps.store.put(pageUri(this.deps.config.buckets.datasets, this.line, sha256), bytes, { contentType: "application/json", ifAbsent: true });
+    this.written++;
+    return { uri: info.uri, sha256, seq, count: entries.length, first: entries[0]!.itemId, last: entries[entries.length - 1]!.itemId };
+  }
+}
+
+/** Parent pages read and rewritten at once (object stores are latency-bound; a page is ~1.3 MB). */
+const REWRITE_CONCURRENCY = 4;
+
+/**
+ * The parent's pages, kept as they are except those holding an entry this version replaces,
+ * which are rewritten without it (dropped when nothing is left). A member's entry was written by
+ * the freeze of its membership's `added_seq`, or by a rebuild after it (which replaced every older
+ * page), so it is in the page of the smallest seq ≥ `added_seq` whose id range holds it: only
+ * those pages are read.
+ */
+async function keptParentPages(parent: DatasetVersionRow, replaced: ReadonlyMap<string, number>, writer: PageWriter, deps: FreezeDeps): Promise<ManifestPageRef[]> {
+  const { pages } = await parentDocument(parent, deps);
+  const dropsByPage = new Map<number, string[]>();
+  for (const [id, addedSeq] of replaced) {
+    const at = pages.findIndex((p) => p.seq >= addedSeq && id >= p.first && id <= p.last);
+    if (at < 0) throw new ParentUnusable(`replaced member ${id} (added at seq ${addedSeq}) is in no page of the parent`);
+    dropsByPage.set(at, [...(dropsByPage.get(at) ?? []), id]);
+  }
+  const kept: (ManifestPageRef | null)[] = [...pages];
+  const work = [...dropsByPage];
+  for (let start = 0; start < work.length; start += REWRITE_CONCURRENCY) {
+    await Promise.all(work.slice(start, start + REWRITE_CONCURRENCY).map(async ([at, ids]) => {
+      const ref = pages[at]!;
+      const entries = await parentPage(ref, deps);
+      const drop = new Set(ids);
+      const rest = entries.filter((e) => !drop.has(e.itemId));
+      if (entries.length - rest.length !== drop.size) throw new ParentUnusable(`the parent's page ${ref.uri} lacks members it should hold`);
+      kept[at] = rest.length > 0 ? await writer.write(ref.seq, rest.map((e) => ({ itemId: e.itemId, json: canonicalJson(e) }))) : null;
+    }));
+  }
+  return kept.filter((p): p is ManifestPageRef => p !== null);
+}
+
+/** The parent's v3 document, checked against its id and the database's count of its members. */
+async function parentDocument(parent: DatasetVersionRow, deps: FreezeDeps): Promise<DatasetManifestV3> {
+  const text = await readParentObject(parent.manifest_uri, deps);
+  if (sha256Hex(text) !== parent.id) throw new ParentUnusable(`the parent manifest does not hash to its id ${parent.id.slice(0, 12)}…`);
+  let raw: unknown;
   try {
-    yield* deps.store.getStream(uri);
+    raw = JSON.parse(text.toString("utf8"));
+  } catch {
+    throw new ParentUnusable("the parent manifest is not JSON");
+  }
+  const parsed = DatasetManifestV3Schema.safeParse(raw);
+  if (!parsed.success) throw new ParentUnusable("the parent manifest is not dataset-manifest/v3");
+  if (parsed.data.itemCount !== parent.item_count) throw new ParentUnusable(`the parent manifest lists ${parsed.data.itemCount} items, its version row ${parent.item_count}`);
+  return parsed.data;
+}
+
+/** A parent page's entries; one that is missing or not what the document lists makes the parent unusable. */
+async function parentPage(ref: ManifestPageRef, deps: FreezeDeps): Promise<ManifestItemV2[]> {
+  const bytes = await readParentObject(ref.uri, deps);
+  if (sha256Hex(bytes) !== ref.sha256) throw new ParentUnusable(`the parent's page ${ref.uri} does not hash to ${ref.sha256.slice(0, 12)}…`);
+  const entries = JSON.parse(bytes.toString("utf8")) as ManifestItemV2[];
+  if (!Array.isArray(entries) || entries.length !== ref.count) throw new ParentUnusable(`the parent's page ${ref.uri} does not hold ${ref.count} entries`);
+  return entries;
+}
+
+async function readParentObject(uri: string, deps: FreezeDeps): Promise<Buffer> {
+  try {
+    return await deps.store.get(uri);
   } catch (err) {
-    if (err instanceof PermanentError && err.code === "object_not_found") throw new ParentUnusable(`the parent manifest ${uri} is missing`);
+    if (err instanceof PermanentError && err.code === "object_not_found") throw new ParentUnusable(`${uri} is missing`);
     throw err;
   }
 }
 
-async function* emptySource(): AsyncGenerator<EntrySegment> {}
-
 /**
- * The accepted items in id order, as manifest changes; `sink` collects what the database part of
- * the freeze applies. An item already a member with the same label keeps its entry (`same`).
+ * The accepted items in id order, as the entries this version writes; `sink` collects what the
+ * database part of the freeze applies and `replaced` the members whose entry changes (with the
+ * seq their current entry was written at). An item already a member with the same label keeps
+ * its entry (`same`).
  */
-async function* changedEntries(input: FreezeInput, sink: MemberChange[], deps: FreezeDeps): AsyncGenerator<ChangedEntry[]> {
+async function* changedEntries(input: FreezeInput, sink: MemberChange[], replaced: Map<string, number>, deps: FreezeDeps): AsyncGenerator<{ itemId: string; json: string }[]> {
   for (let after = ""; ;) {
     const rows = await freezeCandidatesPage(deps.db, input.line, input.task, after, PAGE);
     if (rows.length === 0) return;
     after = rows[rows.length - 1]!.id;
     const exports = await ensureExports(rows, deps);
-    const page: ChangedEntry[] = [];
+    const page: { itemId: string; json: string }[] = [];
     rows.forEach((row, i) => {
       const sample = exports[i];
       if (!sample) return; // an accepted label without content cannot be trained on; it waits
@@ -116,29 +226,33 @@ async function* changedEntries(input: FreezeInput, sink: MemberChange[], deps: F
       // A member keeps its split when its label changes: an evaluation sample never moves into training.
       const split = row.member_split ?? splitOf(row.split_key, input.evalSplitPercent);
       sink.push({ itemId: row.id, annotationId: row.annotation_id, split, kind, changedAt: row.changed_at });
-      page.push({ itemId: row.id, kind, json: kind === "same" ? null : entryJson(row, sample, split) });
+      if (kind === "same") return;
+      if (kind === "replace") replaced.set(row.id, row.member_added_seq!);
+      page.push({ itemId: row.id, json: entryJson(row, sample, split) });
     });
     yield page;
   }
 }
 
 /**
- * The parent's members rebuilt from the database (the fallback when its manifest cannot be
- * merged), a page per segment. They must be as many as the parent's version row says.
+ * The parent's members rebuilt from the database (the fallback when its pages cannot be used),
+ * without those this version replaces. They must be as many as the parent's version row says.
  */
-async function* memberEntries(input: FreezeInput, parent: DatasetVersionRow, deps: FreezeDeps): AsyncGenerator<EntrySegment | null> {
+async function* memberEntries(input: FreezeInput, parent: DatasetVersionRow, replaced: ReadonlyMap<string, number>, deps: FreezeDeps): AsyncGenerator<{ itemId: string; json: string }[]> {
   let count = 0;
   for (let after = ""; ;) {
     const rows = await memberEntriesPage(deps.db, input.line, parent.seq, input.task, after, PAGE);
     if (rows.length === 0) break;
     after = rows[rows.length - 1]!.id;
     const exports = await ensureExports(rows, deps);
-    const entries = rows.flatMap((row, i) => {
+    const entries: { itemId: string; json: string }[] = [];
+    rows.forEach((row, i) => {
       const sample = exports[i];
-      return sample ? [entryJson(row, sample, row.split)] : [];
+      if (!sample) return;
+      count++;
+      if (!replaced.has(row.id)) entries.push({ itemId: row.id, json: entryJson(row, sample, row.split) });
     });
-    count += entries.length;
-    yield segmentOf(entries);
+    yield entries;
   }
   if (count !== parent.item_count) throw new Error(`version ${parent.id} has ${parent.item_count} items, the database has ${count} members with labels for it`);
 }

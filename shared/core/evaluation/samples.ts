@@ -2,8 +2,9 @@ import { PermanentError, describeError } from "../../errors.ts";
 import { summariseIssues } from "../../messages/build.ts";
 import type { DecodedRaster, ImageCodec, ObjectStore } from "../../ports.ts";
 import { CanonicalAnnotationSchema } from "../annotation/canonical.ts";
-import { DatasetManifestSchema, type DatasetManifest, type ManifestItem } from "../datasets/manifest.ts";
-import { canonicalJson, sha256Hex } from "../json.ts";
+import type { DatasetManifest, ManifestItem } from "../datasets/manifest.ts";
+import { loadManifest } from "../datasets/manifest-pages.ts";
+import { sha256Hex } from "../json.ts";
 import type { SampleOrSkip } from "./evaluate.ts";
 import type { EvaluationSample, ItemImages } from "./types.ts";
 
@@ -13,18 +14,16 @@ import type { EvaluationSample, ItemImages } from "./types.ts";
  * memory stays at a handful of items.
  */
 
-/** Parses an untrusted manifest; a corrupt one is a PermanentError (the evaluation fails). */
-export function parseManifest(raw: unknown, uri: string): { manifest: DatasetManifest; versionId: string } {
-  const parsed = DatasetManifestSchema.safeParse(raw);
-  if (!parsed.success) throw new PermanentError("corrupt_manifest", `dataset manifest ${uri} is invalid: ${summariseIssues(parsed.error.issues)}`);
-  // The version id is the SHA-256 of the manifest document in canonical JSON (manifest.ts).
-  return { manifest: parsed.data, versionId: versionIdOf(raw, uri) };
-}
-
-/** `gs://…/<line>/<id>/manifest.json` names its version; otherwise hash the document. */
-function versionIdOf(raw: unknown, uri: string): string {
-  const match = /\/([0-9a-f]{64})\/manifest\.json$/.exec(uri);
-  return match ? match[1]! : sha256Hex(canonicalJson(raw));
+/**
+ * Reads an untrusted manifest from the store, with its pages (v3); a corrupt one is a
+ * PermanentError (the evaluation fails).
+ */
+export async function readStoredManifest(store: ObjectStore, uri: string): Promise<{ manifest: DatasetManifest; versionId: string }> {
+  const raw = parseJsonDocument(await store.get(uri), `dataset manifest ${uri}`);
+  return loadManifest(raw, uri, (ref) => store.get(ref.uri).catch((err: unknown) => {
+    if (err instanceof PermanentError && err.code === "object_not_found") throw new PermanentError("corrupt_manifest", `manifest page ${ref.uri} of ${uri} is missing`);
+    throw err;
+  }));
 }
 
 export function parseJsonDocument(bytes: Uint8Array, what: string): unknown {

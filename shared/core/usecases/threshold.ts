@@ -85,7 +85,7 @@ export async function checkThreshold(message: Envelope<Tick | unknown> | null, d
   if (outcome === "in_flight") return { status: "skipped", detail: "another training run started first" };
   if (outcome === "duplicate") return { status: "duplicate" };
   failpoint("threshold.committed");
-  deps.log.info("dataset version frozen", { versionId: frozen.versionId, seq: frozen.seq, items: frozen.itemCount, fresh: frozen.changes.length, from: frozen.source, trigger });
+  deps.log.info("dataset version frozen", { versionId: frozen.versionId, seq: frozen.seq, items: frozen.itemCount, fresh: frozen.changes.length, from: frozen.source, pagesWritten: frozen.pagesWritten, trigger });
   await launchTrainingRun(runId, deps, message);
   return { status: "done", detail: `dataset ${line} v${frozen.seq} (${frozen.itemCount} items), run ${runId}` };
 }

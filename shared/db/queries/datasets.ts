@@ -92,6 +92,8 @@ export interface FreezeCandidateRow extends EntrySourceRow {
   /** The item's current membership of the line, if any. */
   member_annotation_id: string | null;
   member_split: "train" | "eval" | null;
+  /** The seq of the version that wrote the member's current manifest entry. */
+  member_added_seq: number | null;
   /** When the item became `accepted` (full precision, as text): the freeze moves it only if unchanged. */
   changed_at: string;
 }
@@ -106,7 +108,7 @@ export async function freezeCandidatesPage(db: Queryable, line: string, task: st
     // Member keys are compared under "C", the collation of their indexes.
     `WITH page AS MATERIALIZED (
        SELECT id FROM items WHERE state = 'accepted' AND id COLLATE "C" > $2 ORDER BY id COLLATE "C" LIMIT $3)
-     SELECT ${entryColumns(4)}, m.annotation_id AS member_annotation_id, m.split AS member_split, i.state_changed_at::text AS changed_at
+     SELECT ${entryColumns(4)}, m.annotation_id AS member_annotation_id, m.split AS member_split, m.added_seq AS member_added_seq, i.state_changed_at::text AS changed_at
      FROM page p JOIN items i ON i.id = p.id
      JOIN LATERAL (SELECT a.id, a.canonical, a.exports FROM annotations a WHERE a.item_id = p.id AND a.verdict = 'accepted'
                    ORDER BY a.edited_at DESC, a.received_at DESC LIMIT 1) a ON true

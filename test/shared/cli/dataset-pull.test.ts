@@ -5,7 +5,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { runDatasetPull } from "../../../shared/cli/commands/data-action.ts";
 import type { DataCliIo } from "../../../shared/cli/commands/data.ts";
 import { runMetricsCocoCommand } from "../../../shared/cli/commands/metrics-action.ts";
-import { DatasetManifestV2Schema } from "../../../shared/core/datasets/manifest.ts";
+import { readManifestFile } from "../../../shared/adapters/datasets/manifest-file.ts";
+import type { LoadedManifestV3 } from "../../../shared/core/datasets/manifest.ts";
+import { readStoredManifest } from "../../../shared/core/evaluation/samples.ts";
 import { sha256Hex } from "../../../shared/core/json.ts";
 import { checkThreshold } from "../../../shared/core/usecases/threshold.ts";
 import { latestDatasetVersion } from "../../../shared/db/queries/datasets.ts";
@@ -39,11 +41,14 @@ describe("mlops dataset pull", () => {
     const sink = io();
     await runDatasetPull(t.deps.config, versionId, { out, format: "coco,yolo,masks", split: "all" }, sink);
 
+    // The folder holds the version: manifest.json (its SHA-256 is the version id) and its pages.
     const manifestText = readFileSync(join(out, "manifest.json"), "utf8");
     expect(sha256Hex(manifestText)).toBe(versionId);
-    const manifest = DatasetManifestV2Schema.parse(JSON.parse(manifestText));
+    const { manifest, versionId: readId } = await readManifestFile(join(out, "manifest.json"));
+    expect([manifest.schema, readId]).toEqual(["dataset-manifest/v3", versionId]);
+    expect(readdirSync(join(out, "manifest-pages"))).toHaveLength((manifest as LoadedManifestV3).pages.length);
     expect(manifest.items).toHaveLength(8);
-    for (const item of manifest.items) {
+    for (const item of manifest.items as LoadedManifestV3["items"]) {
       const file = (dir: string, ext: string) => readFileSync(join(out, dir, `${item.itemId}.${ext}`));
       expect(sha256Hex(file("images", "png"))).toBe(item.images.rgb!.sha256);
       expect(sha256Hex(file("nir", "png"))).toBe(item.images.nir!.sha256);
@@ -83,7 +88,7 @@ describe("mlops dataset pull", () => {
     const sink = io();
     await runDatasetPull(t.deps.config, versionId, { out, format: "coco", split: "eval", json: true }, sink);
     const summary = JSON.parse(sink.out) as { items: number; versionId: string };
-    const manifest = DatasetManifestV2Schema.parse(JSON.parse(readFileSync(join(out, "manifest.json"), "utf8")));
+    const { manifest } = await readManifestFile(join(out, "manifest.json"));
     const evalItems = manifest.items.filter((i) => i.split === "eval").map((i) => `${i.itemId}.png`).sort();
     expect(summary.items).toBe(evalItems.length);
     expect(readdirSync(join(out, "images")).sort()).toEqual(evalItems);
@@ -92,8 +97,8 @@ describe("mlops dataset pull", () => {
 
   it("refuses an object whose bytes changed under the version, naming it, and a manifest that is not the version", async () => {
     const versionId = await frozenVersion(4);
-    const manifest = DatasetManifestV2Schema.parse(JSON.parse((await t.store.get(`gs://datasets/default/${versionId}/manifest.json`)).toString("utf8")));
-    const victim = manifest.items[1]!.exports.mask!.uri;
+    const { manifest } = await readStoredManifest(t.store, `gs://datasets/default/${versionId}/manifest.json`);
+    const victim = (manifest as LoadedManifestV3).items[1]!.exports.mask!.uri;
     await t.store.put(victim, Buffer.from("not the mask"));
     await expect(runDatasetPull(t.deps.config, versionId, { out: mkdtempSync(join(tmpdir(), "pull-")), format: "masks", split: "all" }, io()))
       .rejects.toThrow(new RegExp(`${victim.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} has SHA-256`));

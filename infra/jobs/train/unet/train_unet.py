@@ -111,10 +111,37 @@ def read_manifest(data_dir):
             raw = json.loads(f.read().decode("utf-8"))
     except (OSError, ValueError) as err:
         raise BadInput(f"cannot read {path}: {err}")
-    if not isinstance(raw, dict) or raw.get("schema") not in ("dataset-manifest/v1", "dataset-manifest/v2"):
-        raise BadInput("manifest.json is not a dataset-manifest/v1 or v2 document")
+    if not isinstance(raw, dict) or raw.get("schema") not in ("dataset-manifest/v1", "dataset-manifest/v2", "dataset-manifest/v3"):
+        raise BadInput("manifest.json is not a dataset-manifest/v1, v2 or v3 document")
     # The version id is the SHA-256 of the manifest in canonical JSON (shared/core/datasets/freeze.ts).
-    return raw, hashlib.sha256(canonical_json(raw).encode("utf-8")).hexdigest()
+    version_id = hashlib.sha256(canonical_json(raw).encode("utf-8")).hexdigest()
+    if raw["schema"] == "dataset-manifest/v3":
+        raw = dict(raw, items=read_pages(data_dir, raw))
+    return raw, version_id
+
+
+def read_pages(data_dir, manifest):
+    """A v3 manifest's items: its pages in manifest-pages/<sha256>.json, each checked against its SHA-256."""
+    items = []
+    for page in manifest.get("pages", []):
+        sha = str(page.get("sha256", ""))
+        if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+            raise BadInput(f"manifest.json lists a page without a SHA-256: {sha!r}")
+        path = os.path.join(data_dir, "manifest-pages", f"{sha}.json")
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as err:
+            raise BadInput(f"cannot read the manifest page {path}: {err}")
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise BadInput(f"manifest page {path} does not match its SHA-256")
+        entries = json.loads(data.decode("utf-8"))
+        if not isinstance(entries, list) or len(entries) != page.get("count"):
+            raise BadInput(f"manifest page {path} does not hold {page.get('count')} entries")
+        items.extend(entries)
+    if len(items) != manifest.get("itemCount"):
+        raise BadInput(f"manifest.json lists {manifest.get('itemCount')} items, its pages hold {len(items)}")
+    return items
 
 
 def channels_for(items):

@@ -12,7 +12,7 @@ import {
   DatasetManifestV3Schema, MASK_IGNORE_VALUE, ManifestItemV2Schema, versionPrefix,
   type DatasetManifestV3, type ManifestHeader, type ManifestItemV2, type ManifestPageRef,
 } from "./manifest.ts";
-import { MANIFEST_PAGE_ENTRIES, pageBytes, pageUri } from "./manifest-pages.ts";
+import { MANIFEST_PAGE_ENTRIES, pageBytes, pageEntryRanges, pageUri } from "./manifest-pages.ts";
 import { splitOf } from "./split.ts";
 
 /** Rows per database page while freezing: memory stays at a page, whatever the dataset size. */
@@ -107,15 +107,21 @@ export async function freezeManifest(input: FreezeInput, deps: FreezeDeps): Prom
   }
 }
 
+/** A manifest entry: its item id and canonical JSON. */
+interface PageEntry {
+  itemId: string;
+  json: string | Uint8Array;
+}
+
 /** Writes pages (content-addressed, so a page another version wrote already is not written again). */
 class PageWriter {
   written = 0;
   constructor(private readonly line: string, private readonly pageEntries: number, private readonly deps: FreezeDeps) {}
 
   /** Entries (canonical JSON, in id order) as pages of `seq`, `pageEntries` at most each. */
-  async group(seq: number, entries: AsyncIterable<readonly { itemId: string; json: string }[]>): Promise<ManifestPageRef[]> {
+  async group(seq: number, entries: AsyncIterable<readonly PageEntry[]>): Promise<ManifestPageRef[]> {
     const refs: ManifestPageRef[] = [];
-    let batch: { itemId: string; json: string }[] = [];
+    let batch: PageEntry[] = [];
     const flush = async () => {
       if (batch.length > 0) refs.push(await this.write(seq, batch));
       batch = [];
@@ -130,7 +136,7 @@ class PageWriter {
     return refs;
   }
 
-  async write(seq: number, entries: readonly { itemId: string; json: string }[]): Promise<ManifestPageRef> {
+  async write(seq: number, entries: readonly PageEntry[]): Promise<ManifestPageRef> {
     const bytes = pageBytes(entries.map((e) => e.json));
     const sha256 = sha256Hex(bytes);
     const info = await this.deps.store.put(pageUri(this.deps.config.buckets.datasets, this.line, sha256), bytes, { contentType: "application/json", ifAbsent: true });
@@ -166,7 +172,7 @@ async function keptParentPages(parent: DatasetVersionRow, replaced: ReadonlyMap<
       const drop = new Set(ids);
       const rest = entries.filter((e) => !drop.has(e.itemId));
       if (entries.length - rest.length !== drop.size) throw new ParentUnusable(`the parent's page ${ref.uri} lacks members it should hold`);
-      kept[at] = rest.length > 0 ? await writer.write(ref.seq, rest.map((e) => ({ itemId: e.itemId, json: canonicalJson(e) }))) : null;
+      kept[at] = rest.length > 0 ? await writer.write(ref.seq, rest) : null;
     }));
   }
   return kept.filter((p): p is ManifestPageRef => p !== null);
@@ -188,12 +194,12 @@ async function parentDocument(parent: DatasetVersionRow, deps: FreezeDeps): Prom
   return parsed.data;
 }
 
-/** A parent page's entries; one that is missing or not what the document lists makes the parent unusable. */
-async function parentPage(ref: ManifestPageRef, deps: FreezeDeps): Promise<ManifestItemV2[]> {
+/** A parent page's entries as bytes; one that is missing or not what the document lists makes the parent unusable. */
+async function parentPage(ref: ManifestPageRef, deps: FreezeDeps): Promise<PageEntry[]> {
   const bytes = await readParentObject(ref.uri, deps);
   if (sha256Hex(bytes) !== ref.sha256) throw new ParentUnusable(`the parent's page ${ref.uri} does not hash to ${ref.sha256.slice(0, 12)}…`);
-  const entries = JSON.parse(bytes.toString("utf8")) as ManifestItemV2[];
-  if (!Array.isArray(entries) || entries.length !== ref.count) throw new ParentUnusable(`the parent's page ${ref.uri} does not hold ${ref.count} entries`);
+  const entries = pageEntryRanges(bytes);
+  if (!entries || entries.length !== ref.count) throw new ParentUnusable(`the parent's page ${ref.uri} does not hold ${ref.count} entries`);
   return entries;
 }
 

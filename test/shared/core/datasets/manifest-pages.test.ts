@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadManifest, pageBytes, parsePage } from "../../../../shared/core/datasets/manifest-pages.ts";
+import { loadManifest, pageBytes, pageEntryRanges, parsePage } from "../../../../shared/core/datasets/manifest-pages.ts";
 import type { DatasetManifestV3, ManifestItemV2, ManifestPageRef } from "../../../../shared/core/datasets/manifest.ts";
 import { canonicalJson, sha256Hex } from "../../../../shared/core/json.ts";
 
@@ -52,5 +52,17 @@ describe("dataset-manifest/v3 pages", () => {
     expect(() => parsePage(notEntries, { ...p1.ref, sha256: sha256Hex(notEntries), count: 1 })).toThrow(/is invalid/);
     await expect(loadManifest(document([p1.ref, p2.ref], 4), "m.json", reader(pages))).rejects.toThrow(/lists 4 items, its pages hold 3/);
     await expect(loadManifest({ ...document([], 0), pages: [{ uri: "x" }] }, "m.json", reader(pages))).rejects.toMatchObject({ code: "corrupt_manifest" });
+  });
+
+  it("splits a page into its entries' bytes without parsing, whatever their strings hold", () => {
+    const tricky = (id: string) => ({ ...entry(id), label: ref(`${id}},{"exports":{"itemId":"evil"}]`) });
+    const texts = ["it_a", "it_b\u00e9", "it_c"].map((id) => canonicalJson(tricky(id)));
+    const ranges = pageEntryRanges(pageBytes(texts))!;
+    expect(ranges.map((r) => r.itemId)).toEqual(["it_a", "it_b\u00e9", "it_c"]);
+    expect(ranges.map((r) => Buffer.from(r.json).toString("utf8"))).toEqual(texts);
+    // Dropping one and joining the rest gives the page a freeze writes from the remaining entries.
+    expect(pageBytes([ranges[0]!.json, ranges[2]!.json]).equals(pageBytes([texts[0]!, texts[2]!]))).toBe(true);
+    expect(pageEntryRanges(Buffer.from(`[{"itemId":"x"}]`))).toBeNull();
+    expect(pageEntryRanges(Buffer.from(texts[0]!))).toBeNull();
   });
 });

@@ -6,7 +6,12 @@ import { runConsumer } from "../../shared/core/consumers.ts";
 import type { ParsedMessage } from "../../shared/messages/build.ts";
 import { ingest } from "../../shared/core/usecases/ingest.ts";
 import { registerPending } from "../../shared/core/usecases/register.ts";
-import { annotationQueuePage, getPrelabel } from "../../shared/db/queries/prelabels.ts";
+import { annotationQueuePage, getPrelabel, prelabelAcceptanceByModel } from "../../shared/db/queries/prelabels.ts";
+import { pollLabels } from "../../shared/core/usecases/poll.ts";
+import { ontologyFromNames } from "../../shared/core/annotation/ontology.ts";
+import { DEFAULT_ONTOLOGY } from "../../shared/config/schema.ts";
+import { simulatedLabelRow } from "../../shared/demo/annotators.ts";
+import { renderQueuePage } from "../../shared/dashboard/pages/queue.ts";
 import type { AnnotationBackend, ItemPredictor, PrelabelRequest } from "../../shared/ports.ts";
 import { createTestDeps, type TestDeps } from "../helpers/deps.ts";
 import { testDbKind } from "../helpers/db.ts";
@@ -101,6 +106,55 @@ describe(`pre-labels on the local backend (${testDbKind})`, () => {
     const priorities = order.map((e) => e.priority);
     expect(priorities).toEqual([...priorities].sort((a, b) => b - a));
     expect(new Set(priorities).size).toBeGreaterThan(1);
+  });
+
+  it("measures how much of each model's pre-label the annotators kept, once per item, and shows it beside the queue", async () => {
+    const { registered, itemIds } = await setup({ products: 3 });
+    await seedServedModel(t.db, t.store, "mdl_a", 1);
+    await pointAlias(t.db, "staging", "mdl_a");
+    expect((await deliver(registered)).status).toBe("done");
+
+    // Item 0 labelled exactly as pre-labelled; item 1 all "clear" (class 1); item 2 not labelled yet.
+    const ontology = ontologyFromNames(DEFAULT_ONTOLOGY);
+    let expectedKept = 0;
+    let expectedCompared = 0;
+    for (const [k, id] of itemIds.slice(0, 2).entries()) {
+      const prelabel = await sharpCodec.decodePng(await t.store.get((await task(id)).prelabel!.uri));
+      const truth = new Uint8Array(prelabel.data.length);
+      for (let i = 0; i < truth.length; i++) truth[i] = i < 8 ? 0 : k === 0 ? prelabel.data[i]! : 1;
+      // The nodata row (the first) is left out; the others are compared.
+      for (let i = 8; i < truth.length; i++) {
+        expectedCompared++;
+        if (truth[i] === prelabel.data[i]) expectedKept++;
+      }
+      const title = (await t.db.query<{ title: string }>(`SELECT title FROM items WHERE id = $1`, [id])).rows[0]!.title;
+      const row = simulatedLabelRow({ itemId: id, title, groundTruth: { width: 8, height: 6, mask: truth }, ontology, revision: 1, annotator: "ann@x", editedAt: new Date(), mistake: null });
+      await t.store.put(`gs://annotation/inbox/${title}-r1.json`, JSON.stringify(row));
+    }
+    expect((await pollLabels(envelope("poll.tick", { reason: "schedule" }), t.deps)).detail).toBe("2 accepted, 0 rejected, 0 unmatched");
+    const rows = await prelabelAcceptanceByModel(t.db);
+    expect(rows).toEqual([{ modelId: "mdl_a", labels: 2, keptPixels: expectedKept, comparedPixels: expectedCompared }]);
+    expect(expectedKept).toBeLessThan(expectedCompared);
+    expect(expectedKept).toBeGreaterThanOrEqual(40);
+    const compared = await t.db.query<{ item_id: string; kept_pixels: string; compared_pixels: string }>(
+      `SELECT item_id, kept_pixels, compared_pixels FROM prelabels WHERE compared_annotation_id IS NOT NULL ORDER BY item_id`);
+    expect(compared.rows.map((r) => r.item_id)).toEqual(itemIds.slice(0, 2).sort());
+    const first = compared.rows.find((r) => r.item_id === itemIds[0])!;
+    expect([Number(first.kept_pixels), Number(first.compared_pixels)]).toEqual([40, 40]);
+
+    // A later revision of item 1's label does not count again.
+    const title1 = (await t.db.query<{ title: string }>(`SELECT title FROM items WHERE id = $1`, [itemIds[1]])).rows[0]!.title;
+    const again = simulatedLabelRow({ itemId: itemIds[1]!, title: title1, groundTruth: { width: 8, height: 6, mask: new Uint8Array(48) }, ontology, revision: 2, annotator: "ann@x", editedAt: new Date(Date.now() + 5000), mistake: null });
+    await t.store.put(`gs://annotation/inbox/${title1}-r2.json`, JSON.stringify(again));
+    expect((await pollLabels(envelope("poll.tick", { reason: "schedule" }), t.deps)).detail).toMatch(/^1 accepted/);
+    expect((await prelabelAcceptanceByModel(t.db))[0]).toMatchObject({ labels: 2, keptPixels: expectedKept, comparedPixels: expectedCompared });
+
+    // The queue page: the one item still waiting, and the model's acceptance.
+    const page = await annotationQueuePage(t.db, { limit: 10 });
+    expect(page.entries.map((e) => e.itemId)).toEqual([itemIds[2]]);
+    const htmlText = renderQueuePage({ basePath: "", product: "t", objectLink: () => null }, page, 1);
+    expect(htmlText).toContain("Pre-label acceptance by model");
+    expect(htmlText).toContain(`${((100 * expectedKept) / expectedCompared).toFixed(1)} %`);
   });
 
   it("backfills items registered before the first model, a bounded batch per tick", async () => {

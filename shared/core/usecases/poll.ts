@@ -10,6 +10,10 @@ import type { CanonicalAnnotation } from "../annotation/canonical.ts";
 import { ontologyFromNames } from "../annotation/ontology.ts";
 import { checkQuality } from "../annotation/quality.ts";
 import { writeSampleExports } from "../datasets/exports.ts";
+import { MASK_IGNORE_VALUE } from "../datasets/manifest.ts";
+import { semanticMask } from "../annotation/rasterise.ts";
+import { prelabelAgreement } from "../prelabel/acceptance.ts";
+import { prelabelToCompare, recordPrelabelAcceptance } from "../../db/queries/prelabels.ts";
 import { notify, transact } from "../effects.ts";
 import { canonicalJson, sha256Hex } from "../json.ts";
 import type { ConsumerOutcome } from "../consumers.ts";
@@ -119,6 +123,7 @@ async function takeInLabel(label: FetchedLabel, backend: AnnotationBackend, deps
   const verdict = await judge(label, item, deps);
   // The label's dataset files are written now, once, so freezing a version never has to.
   const exports = verdict.verdict === "accepted" && verdict.annotation ? await writeSampleExports(verdict.annotation, verdict.nodataMask, deps) : null;
+  const agreement = verdict.verdict === "accepted" && verdict.annotation ? await compareWithPrelabel(item.id, verdict.annotation, verdict.nodataMask, deps) : null;
   const annotationId = `an_${sha256Hex(`${backend.name}|${ref.labelId}|${editedAt}`).slice(0, 20)}`;
   const canonical = verdict.annotation;
   return transact(deps, cause, async (tx) => {
@@ -135,8 +140,33 @@ async function takeInLabel(label: FetchedLabel, backend: AnnotationBackend, deps
     if (!annotated) return { kind: "stale" } as const;
     const reason = verdict.verdict === "accepted" ? "passed quality checks" : verdict.reasons.join("; ");
     await transitionItem(tx, item.id, ["annotated"], verdict.verdict, verdict.verdict === "rejected" ? { error: reason, error_stage: "quality" } : {}, reason);
+    if (agreement) await recordPrelabelAcceptance(tx, { itemId: item.id, annotationId, ...agreement });
     return { kind: verdict.verdict, itemId: item.id } as const;
   });
+}
+
+/**
+ * How much of the item's pre-label (if it has one not yet compared) this accepted label kept, for
+ * the dashboard's pre-label acceptance per model. A measurement: when the pre-label mask cannot be
+ * read the label is taken in all the same, without it.
+ */
+async function compareWithPrelabel(itemId: string, annotation: CanonicalAnnotation, nodata: Uint8Array | null, deps: Deps): Promise<{ modelId: string; keptPixels: number; comparedPixels: number } | null> {
+  if (deps.config.annotation.task !== "segmentation") return null;
+  const prelabel = await prelabelToCompare(deps.db, itemId);
+  if (!prelabel) return null;
+  try {
+    const raster = await (await deps.codec()).decodePng(await deps.store.get(prelabel.maskUri));
+    const { width, height } = annotation.image;
+    if (raster.width !== width || raster.height !== height) throw new Error(`pre-label is ${raster.width}×${raster.height}, the label ${width}×${height}`);
+    const ignore = nodata && nodata.length === width * height ? nodata : undefined;
+    const label = semanticMask(annotation, { background: 0, ignoreValue: MASK_IGNORE_VALUE, ...(ignore ? { ignore } : {}) });
+    const predicted = raster.channels === 1 ? raster.data : firstChannel(raster.data, raster.channels);
+    const agreement = prelabelAgreement(label, predicted, MASK_IGNORE_VALUE);
+    return agreement && { modelId: prelabel.modelId, ...agreement };
+  } catch (err) {
+    deps.log.warn("pre-label not compared with its label", { itemId, maskUri: prelabel.maskUri, reason: describeError(err) });
+    return null;
+  }
 }
 
 async function judge(label: FetchedLabel, item: ItemRow, deps: Deps): Promise<{ verdict: "accepted" | "rejected"; reasons: string[]; annotation: CanonicalAnnotation | null; nodataMask: Uint8Array | null }> {

@@ -4,7 +4,8 @@
  * Keyset pages (`?after=<priority>~<item id>`), so a long queue costs one index range per page.
  */
 import type { QueueCursor, QueueEntry } from "../../db/queries/pages.ts";
-import { html } from "../html.ts";
+import type { PrelabelAcceptanceRow } from "../../db/queries/prelabels.ts";
+import { html, type SafeHtml } from "../html.ts";
 import { imageSrc, pageShell, type PageOptions } from "./shell.ts";
 
 export const QUEUE_PAGE_SIZE = 50;
@@ -13,6 +14,8 @@ export interface QueuePage {
   entries: QueueEntry[];
   next: QueueCursor | null;
   total: number;
+  /** Pre-label acceptance per model (share of pixels annotators kept), most recent model first. */
+  acceptance: PrelabelAcceptanceRow[];
 }
 
 /** `?after=` value of a cursor, and back (null when malformed). */
@@ -31,6 +34,19 @@ export function parseQueueCursor(value: string | null): QueueCursor | null | "in
 function component(entry: QueueEntry, name: string): string {
   const v = entry.components[name];
   return typeof v === "number" ? v.toFixed(3) : "n/a";
+}
+
+function acceptanceTable(rows: readonly PrelabelAcceptanceRow[]): SafeHtml {
+  if (rows.length === 0) return html`<p class="note">No pre-labelled item has an accepted label yet: acceptance per model shows here once one has.</p>`;
+  const body = rows.map((r) => html`<tr><td>${r.modelId}</td><td class="num">${r.labels}</td>
+<td class="num"><strong>${r.comparedPixels > 0 ? `${((100 * r.keptPixels) / r.comparedPixels).toFixed(1)} %` : "n/a"}</strong></td>
+<td class="num">${r.keptPixels.toLocaleString("en")} / ${r.comparedPixels.toLocaleString("en")}</td></tr>`);
+  return html`<h2>Pre-label acceptance by model</h2>
+<p class="note">Of the pixels of each pre-labelled item's first accepted label (nodata left out), the share where the annotator kept the class the model's pre-label gave.</p>
+<table aria-label="Pre-label acceptance by model">
+<thead><tr><th scope="col">model</th><th scope="col">labels</th><th scope="col">pixels kept</th><th scope="col">kept / compared</th></tr></thead>
+<tbody>${body}</tbody>
+</table>`;
 }
 
 export function renderQueuePage(options: PageOptions, page: QueuePage, rankFrom: number): string {
@@ -53,6 +69,7 @@ ${page.entries.length === 0 ? html`<p class="note">Nothing queued${rankFrom > 1 
 <thead><tr><th scope="col">#</th><th scope="col">item</th><th scope="col">priority</th><th scope="col">uncertainty</th><th scope="col">boundary</th><th scope="col">novelty</th><th scope="col">reason</th><th scope="col">pre-label</th></tr></thead>
 <tbody>${rows}</tbody>
 </table>`}
-${next}`;
+${next}
+${acceptanceTable(page.acceptance)}`;
   return pageShell(options, "Annotation queue", body);
 }

@@ -127,7 +127,7 @@ export interface QueueCursor {
  * A page of the annotation queue, highest priority first (ties by item id, descending), after
  * `after` when given: a keyset page through prelabels_queue_idx, however long the queue.
  */
-export async function annotationQueuePage(db: Queryable, options: { limit: number; after?: QueueCursor | null }): Promise<{ entries: QueueEntry[]; next: QueueCursor | null; total: number }> {
+export async function annotationQueuePage(db: Queryable, options: { limit: number; after?: QueueCursor | null }): Promise<{ entries: QueueEntry[]; next: QueueCursor | null; total: number; acceptance: PrelabelAcceptanceRow[] }> {
   const after = options.after ?? null;
   const { rows } = await db.query<{ item_id: string; title: string | null; priority: number; components: Record<string, unknown>; reason: string; model_id: string | null; mask_uri: string | null; assets: Record<string, { uri?: string }> | null }>(
     `SELECT p.item_id, i.title, p.priority, p.components, p.reason, p.model_id, p.mask_uri, i.assets
@@ -146,5 +146,52 @@ export async function annotationQueuePage(db: Queryable, options: { limit: numbe
     })),
     next: rows.length > options.limit && last ? { priority: Number(last.priority), itemId: last.item_id } : null,
     total: count[0]?.n ?? 0,
+    acceptance: await prelabelAcceptanceByModel(db),
   };
+}
+
+/** A done pre-label not yet compared with a label: what poll compares an accepted label with. */
+export async function prelabelToCompare(db: Queryable, itemId: string): Promise<{ modelId: string; maskUri: string } | null> {
+  const { rows } = await db.query<{ model_id: string; mask_uri: string }>(
+    `SELECT model_id, mask_uri FROM prelabels WHERE item_id = $1 AND state = 'done' AND compared_annotation_id IS NULL AND mask_uri IS NOT NULL AND model_id IS NOT NULL`,
+    [itemId]);
+  return rows[0] ? { modelId: rows[0].model_id, maskUri: rows[0].mask_uri } : null;
+}
+
+/**
+ * Records how much of the item's pre-label its first accepted label kept and adds it to the
+ * model's totals, once per item (a redelivered or later label changes nothing). False when the
+ * pre-label was compared already or is not the model's any more.
+ */
+export async function recordPrelabelAcceptance(
+  tx: Queryable,
+  a: { itemId: string; annotationId: string; modelId: string; keptPixels: number; comparedPixels: number },
+): Promise<boolean> {
+  const { rows } = await tx.query(
+    `WITH compared AS (
+       UPDATE prelabels SET kept_pixels = $4, compared_pixels = $5, compared_annotation_id = $2, updated_at = now()
+       WHERE item_id = $1 AND model_id = $3 AND state = 'done' AND compared_annotation_id IS NULL
+       RETURNING model_id)
+     INSERT INTO prelabel_acceptance AS t (model_id, labels, kept_pixels, compared_pixels)
+     SELECT model_id, 1, $4, $5 FROM compared
+     ON CONFLICT (model_id) DO UPDATE SET labels = t.labels + 1, kept_pixels = t.kept_pixels + EXCLUDED.kept_pixels,
+       compared_pixels = t.compared_pixels + EXCLUDED.compared_pixels, updated_at = now()
+     RETURNING 1`,
+    [a.itemId, a.annotationId, a.modelId, a.keptPixels, a.comparedPixels],
+  );
+  return rows.length > 0;
+}
+
+export interface PrelabelAcceptanceRow {
+  modelId: string;
+  labels: number;
+  keptPixels: number;
+  comparedPixels: number;
+}
+
+/** Pre-label acceptance per model, the most recently updated first (one row per model). */
+export async function prelabelAcceptanceByModel(db: Queryable, limit = 20): Promise<PrelabelAcceptanceRow[]> {
+  const { rows } = await db.query<{ model_id: string; labels: string; kept_pixels: string; compared_pixels: string }>(
+    `SELECT model_id, labels, kept_pixels, compared_pixels FROM prelabel_acceptance ORDER BY updated_at DESC, model_id LIMIT $1`, [limit]);
+  return rows.map((r) => ({ modelId: r.model_id, labels: Number(r.labels), keptPixels: Number(r.kept_pixels), comparedPixels: Number(r.compared_pixels) }));
 }

@@ -1,7 +1,7 @@
 import { createHash, createPublicKey, verify, type KeyObject } from "node:crypto";
 
 /**
- * Signature verification as the fake Encord server does it. Written from encord-api.md §1.2/§1.4
+ * Signature verification as the fake Encord server does it. Written from docs/encord.md §2.2/§2.3
  * directly (not by calling the client's signing code), so a client bug cannot hide behind a
  * shared helper.
  */

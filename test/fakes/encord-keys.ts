@@ -102,5 +102,5 @@ export function openSshRsa(): string {
   return armour(container({ cipher: "none", kdf: "none", kdfOptions: Buffer.alloc(0), publicBlob, privateSection }));
 }
 
-/** The §1.6 test vector seed: bytes 00, 01, …, 1f. */
+/** The test-vector seed of docs/encord.md §2.4: bytes 00, 01, …, 1f. */
 export const VECTOR_SEED = Buffer.from(Array.from({ length: 32 }, (_, i) => i));

@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 /**
  * In-memory state of the fake Encord server: storage folders and items, upload jobs, datasets and
  * their data rows, the project with its workflow stages, and one label row per data row. Field
- * names mirror the wire shapes in encord-api.md so handlers stay thin.
+ * names mirror the wire shapes in docs/encord.md so handlers stay thin.
  */
 
 export interface FakeIntegration {
@@ -175,7 +175,7 @@ export function encordTimestamp(date: Date, micros = 0): string {
   return `${iso.slice(0, 19)}.${us}`;
 }
 
-/** The long form label rows use (§6.2): `Thu, 09 Feb 2023 14:12:03 UTC`, whole seconds. */
+/** The long form label rows use (docs/encord.md §8): `Thu, 09 Feb 2023 14:12:03 UTC`, whole seconds. */
 export function longTimestamp(zonelessIso: string): string {
   return new Date(`${zonelessIso.slice(0, 19)}Z`).toUTCString().replace("GMT", "UTC");
 }

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { encordTimestamp, longTimestamp, type FakeEncordState, type FakeLabelRow, syncLabelRows } from "./encord-state.ts";
 
 /**
- * v1 "query" endpoints of the fake Encord (encord-api.md §1.3, §3.2, §5.5, §6.1): everything is a
+ * v1 "query" endpoints of the fake Encord (docs/encord.md §1, §4, §6.3, §7.1): everything is a
  * POST to `/public`, the logical method is in the body, results and errors come back in a
  * 200 body `{"status": …, "response": …, "payload": …}` with snake_case keys.
  */
@@ -183,7 +183,7 @@ function linkItems(ctx: V1Context): V1Result {
 }
 
 /**
- * `labelrow` PUT (encord-api.md §11.2, `EncordClientProject.create_label_rows`): uid = data hashes;
+ * `labelrow` PUT (docs/encord.md §9.1, `EncordClientProject.create_label_rows`): uid = data hashes;
  * each row without a label gets its `label_hash` and an empty label (one data unit per image,
  * sized as the image) and is answered in full; a row that has one is answered as it is.
  */
@@ -225,9 +225,9 @@ function createLabelRows(ctx: V1Context): V1Result {
 }
 
 /**
- * `labelrow` POST (encord-api.md §11.1, `save_label_rows`): `labels[i]` overwrites the row `uid[i]`
+ * `labelrow` POST (docs/encord.md §9.2, `save_label_rows`): `labels[i]` overwrites the row `uid[i]`
  * whole. Bitmasks must cover their unit (W×H of the frame: the SDK's `to_encord_dict` refuses
- * others, §11.4), name a bitmask object of the ontology, and have an `object_answers` entry.
+ * others, docs/encord.md §9.3), name a bitmask object of the ontology, and have an `object_answers` entry.
  */
 function saveLabelRows(ctx: V1Context): V1Result {
   const { state } = ctx;

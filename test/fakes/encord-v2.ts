@@ -4,7 +4,7 @@ import {
 } from "./encord-state.ts";
 
 /**
- * v2 REST endpoints of the fake Encord (encord-api.md §3.1, §4): camelCase JSON, paging by
+ * v2 REST endpoints of the fake Encord (docs/encord.md §4, §5): camelCase JSON, paging by
  * `pageToken`, booleans in query strings as `True`/`False`, errors as HTTP statuses with
  * `{"message": …}`.
  */
@@ -137,7 +137,7 @@ interface Unit {
   clientMetadata: unknown;
 }
 
-/** Validates the structured `dataItems` form (encord-api.md §4.2) into units, or says what is wrong. */
+/** Validates the structured `dataItems` form (docs/encord.md §5.2) into units, or says what is wrong. */
 function readUnits(dataItems: Record<string, unknown>): Unit[] | string {
   const units: Unit[] = [];
   for (const image of (dataItems.images as unknown[] | undefined) ?? []) {
@@ -281,7 +281,7 @@ function getProject(ctx: V2Context, projectHash: string): FakeResponse {
 }
 
 /**
- * Task priorities (encord-api.md §11.6, `workflow_set_priority`): `{priorities: [[dataHash, p], …]}`,
+ * Task priorities (docs/encord.md §9.5, `workflow_set_priority`): `{priorities: [[dataHash, p], …]}`,
  * p a float in 0–1; workflow projects only. Idempotent: the last value wins.
  */
 function setPriorities(ctx: V2Context, projectHash: string): FakeResponse {

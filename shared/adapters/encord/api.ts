@@ -9,7 +9,7 @@ import {
 } from "./schemas.ts";
 
 /**
- * Typed Encord calls (encord-api.md §3). Each response is validated with zod; a response that
+ * Typed Encord calls (docs/encord.md §4 Calls). Each response is validated with zod; a response that
  * does not have the documented shape is a TransientError (a proxy page, a half-deployed server),
  * never a crash deeper in.
  */
@@ -19,7 +19,7 @@ export interface CloudIntegration {
   title: string;
 }
 
-/** Structured `dataItems` of an upload job (camelCase wire keys, encord-api.md §4.2). */
+/** Structured `dataItems` of an upload job (camelCase wire keys, docs/encord.md §5.2 Upload jobs). */
 export interface DataUploadItems {
   images?: {
     objectUrl: string;
@@ -38,7 +38,7 @@ export interface DataUploadItems {
   skipDuplicateUrls: boolean;
 }
 
-/** `labelrowmetadata` filters (encord-api.md §5.5); unset keys are sent as null, as the SDK does. */
+/** `labelrowmetadata` filters (docs/encord.md §6.3); unset keys are sent as null, as the SDK does. */
 export interface LabelRowFilters {
   editedAfter?: string | null;
   editedBefore?: string | null;
@@ -49,7 +49,7 @@ export interface LabelRowFilters {
 }
 
 const PAGE_SIZE = 1000;
-/** Long-poll window per request: the dataset route caps at 60 s, a safe choice for both (§10.4). */
+/** Long-poll window per request: the dataset route caps at 60 s, a safe choice for both (docs/encord.md §5.3). */
 export const UPLOAD_POLL_SECONDS = 60;
 
 function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.infer<T> {
@@ -164,7 +164,7 @@ export class EncordApi {
     return parse(LabelRowSchema.array(), response ?? [], "labelrow") as Record<string, unknown>[];
   }
   /**
-   * Creates label rows for data that has none yet (encord-api.md §11.2: v1 `labelrow` PUT, uid = data
+   * Creates label rows for data that has none yet (docs/encord.md §9.1: v1 `labelrow` PUT, uid = data
    * hashes, `multi_request`): answers the new rows with their `label_hash`. Not idempotent, so not
    * retried; a caller that lost the answer re-lists with `labelrowmetadata` first.
    */
@@ -177,7 +177,7 @@ export class EncordApi {
   }
 
   /**
-   * Saves whole label rows (encord-api.md §11.1: v1 `labelrow` POST, `labels[i]` belongs to `uid[i]`;
+   * Saves whole label rows (docs/encord.md §9.2: v1 `labelrow` POST, `labels[i]` belongs to `uid[i]`;
    * a full overwrite of each row, sent retryable as the SDK sends it).
    */
   async saveLabelRows(projectHash: string, rows: readonly { labelHash: string; row: Record<string, unknown> }[]): Promise<void> {
@@ -187,7 +187,7 @@ export class EncordApi {
     });
   }
 
-  /** Workflow task priorities, 0–1 (encord-api.md §11.6: v2 POST `projects/{p}/priorities`, keyed by data hash). */
+  /** Workflow task priorities, 0–1 (docs/encord.md §9.5: v2 POST `projects/{p}/priorities`, keyed by data hash). */
   async setPriorities(projectHash: string, priorities: readonly [dataHash: string, priority: number][]): Promise<void> {
     await this.http.v2({ method: "POST", path: `projects/${encodeURIComponent(projectHash)}/priorities`, body: { priorities }, retryable: true });
   }

@@ -37,7 +37,7 @@ export class EncordAuthError extends EncordApiError {
 /** v1 codes meaning "your credentials are not accepted". */
 export const V1_AUTH_CODES: ReadonlySet<string> = new Set(["AUTHENTICATION_ERROR", "AUTHORISATION_ERROR", "SSH_KEY_NOT_FOUND_ERROR"]);
 
-/** Every v1 code the SDK maps to a specific exception (encord-api.md §8.2): Encord's verdicts, not faults. */
+/** Every v1 code the SDK maps to a specific exception (docs/encord.md §10.2): Encord's verdicts, not faults. */
 export const V1_KNOWN_CODES: ReadonlySet<string> = new Set([
   "AUTHENTICATION_ERROR", "AUTHORISATION_ERROR", "RESOURCE_NOT_FOUND_ERROR", "METHOD_NOT_ALLOWED_ERROR", "OPERATION_NOT_ALLOWED",
   "ANSWER_DICTIONARY_ERROR", "CORRUPTED_LABEL_ERROR", "FILE_TYPE_NOT_SUPPORTED_ERROR", "FILE_SIZE_NOT_SUPPORTED_ERROR",

@@ -9,7 +9,7 @@ import { signV1, signV2, v2Created } from "./signing.ts";
 export { encodeQuery, parseRetryAfter, v2Scope } from "./http-parts.ts";
 
 /**
- * Transport for Encord's two APIs (encord-api.md §0, §1, §8): signs each attempt afresh, applies a
+ * Transport for Encord's two APIs (docs/encord.md §1, §2, §10): signs each attempt afresh, applies a
  * timeout, retries what the SDK retries (network errors, 413/429/500/502/503, plus 504) with
  * backoff and `Retry-After`, and maps errors:
  *

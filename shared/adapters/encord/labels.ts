@@ -7,7 +7,7 @@ import { isEncordCode } from "./errors.ts";
 import { MultiLabelLimitPayloadSchema } from "./schemas.ts";
 
 /**
- * Fetching labels (encord-api.md §6.1); which labels to fetch is poll.ts's business.
+ * Fetching labels (docs/encord.md §7.1); which labels to fetch is poll.ts's business.
  *
  * `fetchLabels` reads label rows in multi GETs of at most 100, shrinking the chunk when Encord
  * answers MULTI_LABEL_LIMIT_ERROR, and converts each row to the canonical annotation. A row that

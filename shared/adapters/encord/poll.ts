@@ -7,7 +7,7 @@ import type { LabelRowMetadata } from "./schemas.ts";
 import { encordTimeOf, normaliseEncordTime } from "./time.ts";
 
 /**
- * Which finished labels to look at (encord-api.md §5.4, §5.5). A poll must not skip a label, and
+ * Which finished labels to look at (docs/encord.md §6.2–6.4). A poll must not skip a label, and
  * must cost a bounded amount whatever the size of the project. What the SDK tells us:
  *
  * - `labelrowmetadata` (encord/client.py `list_label_rows`) is the only listing that carries a
@@ -123,7 +123,7 @@ function shift(normalised: string, seconds: number): string {
 }
 
 function refOf(ctx: EncordContext, row: LabelRowMetadata, completeStage: string): LabelRef | null {
-  // Rows with no label yet: reading them would make Encord create one (a write, §6.1).
+  // Rows with no label yet: reading them would make Encord create one (a write, docs/encord.md §7.1).
   if (!row.label_hash) return null;
   // Defensive: a server that ignored the stage filter must not feed unfinished work to training.
   if (row.workflow_graph_node && row.workflow_graph_node.title !== completeStage) return null;

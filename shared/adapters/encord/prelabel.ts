@@ -7,12 +7,12 @@ import type { PrelabelRequest } from "../../ports.ts";
 import type { EncordContext } from "./context.ts";
 
 /**
- * Pre-labels on Encord (encord-api.md §11.7): the item's label row is found by our item id in its
+ * Pre-labels on Encord (docs/encord.md §9.6): the item's label row is found by our item id in its
  * client metadata (`labelrowmetadata`, uninitialised rows included), created when it has no
- * `label_hash` yet (§11.2, PUT), read whole (§6.1), given one bitmask object per class present —
- * `manualAnnotation: false`, which is how Encord marks model output (§11.5) — and saved whole
- * (§11.1: a save overwrites the row, so everything else in it is kept as read). The task's workflow
- * priority is set to the item's priority (§11.6, 0–1, keyed by data hash).
+ * `label_hash` yet (§9.1, PUT), read whole (§7.1), given one bitmask object per class present —
+ * `manualAnnotation: false`, which is how Encord marks model output (§9.4) — and saved whole
+ * (§9.2: a save overwrites the row, so everything else in it is kept as read). The task's workflow
+ * priority is set to the item's priority (§9.5, 0–1, keyed by data hash).
  *
  * Idempotent: object hashes are derived from (item, model, class), and a save replaces our earlier
  * machine-made objects, so a repeated call writes the same row. A row holding any object a person

@@ -6,7 +6,7 @@ import type { EncordContext } from "./context.ts";
 import type { StorageFolder, StorageItem, UploadJobState } from "./schemas.ts";
 
 /**
- * Registration (encord-api.md §4.2, §5): one upload job per batch of ≤ 1,000 items into the
+ * Registration (docs/encord.md §5): one upload job per batch of ≤ 1,000 items into the
  * configured storage folder, then a link of the new storage items to the dataset.
  *
  * Starting an upload job is not idempotent and has no idempotency token, and a job keeps running on

@@ -2,7 +2,7 @@ import { z } from "zod";
 
 /**
  * zod schemas for the Encord responses the backend reads. The SDK parses responses with pydantic
- * models that accept both camelCase and snake_case (encord-api.md §2, §10.1), so each object level
+ * models that accept both camelCase and snake_case (docs/encord.md §3.1 Casing), so each object level
  * here does the same: keys are renamed to one casing before validation. Unknown keys pass through.
  */
 
@@ -113,7 +113,7 @@ export const ProjectDatasetSchema = camelObject({ datasetHash: z.string().min(1)
 
 const nullableString = z.string().nullish().transform((v) => v ?? null);
 
-/** One entry of v1 `labelrowmetadata` (encord-api.md §5.5). */
+/** One entry of v1 `labelrowmetadata` (docs/encord.md §6.3). */
 export const LabelRowMetadataSchema = snakeObject({
   label_hash: nullableString,
   data_hash: z.string().min(1),

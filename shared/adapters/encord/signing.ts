@@ -2,7 +2,7 @@ import { createHash, sign } from "node:crypto";
 import type { EncordKey } from "./keys.ts";
 
 /**
- * Encord's two request-signing schemes (reference: encord-api.md §1.2 and §1.4). Both sign with
+ * Encord's two request-signing schemes (docs/encord.md §2.2 and §2.3). Both sign with
  * Ed25519 and name the key by its raw public key in hex. What is signed must be the exact bytes
  * sent, so callers serialise the body once and pass the same bytes here and to `fetch`.
  */

@@ -1,5 +1,5 @@
 /**
- * Encord timestamps come in several shapes (encord-api.md §5.5, §6.2): ISO without a zone (UTC)
+ * Encord timestamps come in several shapes (docs/encord.md §8 Timestamps): ISO without a zone (UTC)
  * with microseconds, ISO with an offset, `YYYY-MM-DD HH:MM:SS`, and `Thu, 09 Feb 2023 14:12:03 UTC`.
  * Everything is normalised to one fixed-width UTC form with microseconds,
  * `2023-03-21T09:58:08.472959+00:00` (Python `isoformat()`, which the SDK sends), so that:

@@ -1,7 +1,7 @@
 import { z } from "zod";
 
 /**
- * Encord attribute answers (§6.6) ⇄ canonical `attributes` (name → value).
+ * Encord attribute answers (docs/encord.md §7.6) ⇄ canonical `attributes` (name → value).
  *
  * Without the editor ontology a radio answer cannot be told from a checklist with one box ticked,
  * so both stay arrays of option names; text stays a string and numeric a number. Writing back

@@ -1,7 +1,7 @@
 import { PermanentError } from "../../errors.ts";
 import { decodeRowMajor, encodeRowMajor, stringToCounts, sumCounts } from "./rle.ts";
 
-/** Geometry of Encord frame objects (encord-api.md §6.4, §6.5), for the label-row reader. */
+/** Geometry of Encord frame objects (docs/encord.md §7.4, §7.5), for the label-row reader. */
 
 export interface EncordBitmask {
   top: number;

@@ -5,7 +5,7 @@ import { classById, type Ontology } from "./ontology.ts";
 import { countsToString } from "./rle.ts";
 
 /**
- * Canonical annotation → Encord label row in the wire shape of encord-api.md §6.2–6.6. Used by
+ * Canonical annotation → Encord label row in the wire shape of docs/encord.md §7.2–7.6. Used by
  * the demo annotator simulator and the fake Encord server, so the reader is exercised on the same
  * shapes Encord sends. Classes not bound to an Encord object get a stand-in feature hash
  * (`class-<id>`); the reader then matches them by name.

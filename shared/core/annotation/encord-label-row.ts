@@ -9,7 +9,7 @@ import { frameCounts, polygonRings, rotatedEnvelope } from "./encord-geometry.ts
 export { toEncordLabelRow, type EncordUnitSpec, type ToEncordLabelRowOptions } from "./encord-label-row-write.ts";
 
 /**
- * Encord label row (encord-api.md §6) → canonical annotation. Only `image` and `img_group` rows
+ * Encord label row (docs/encord.md §7 Label rows) → canonical annotation. Only `image` and `img_group` rows
  * are ours: a product is an image group of an RGB and a NIR unit of the same size, and an object
  * drawn on either is the same object (one per `objectHash`, first occurrence wins).
  * Coordinates arrive normalised to 0..1 and leave in pixels. Provenance: `label_hash`, the row's
@@ -219,7 +219,7 @@ function canonicalObject(object: FrameObject, answers: readonly AttributeAnswer[
     }
     case "rotatable_bounding_box": {
       // Canonical boxes are axis-aligned: a rotated box becomes its axis-aligned envelope. Encord
-      // does not document theta's unit (§10.13); we read degrees, rotating about the box centre.
+      // does not document theta's unit (docs/encord.md §7.4, §11); we read degrees, rotating about the box centre.
       const b = object.rotatableBoundingBox ?? missing();
       return { ...base, kind: "box", box: rotatedEnvelope(b.x * width, b.y * height, b.w * width, b.h * height, b.theta) };
     }

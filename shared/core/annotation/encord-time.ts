@@ -1,5 +1,5 @@
 /**
- * Encord timestamps come in several shapes (encord-api.md §6.2, §10.3): the long form
+ * Encord timestamps come in several shapes (docs/encord.md §8 Timestamps): the long form
  * `"Thu, 09 Feb 2023 14:12:03 UTC"` (or GMT), `"2023-02-09 14:12:03"`, and ISO-8601 with or
  * without a zone. A missing zone means UTC, as on Encord's servers. Parsed by hand because
  * `Date.parse` accepts other strings differently per engine and reads zoneless ISO as local time.

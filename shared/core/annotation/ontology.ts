@@ -29,7 +29,7 @@ export function ontologyFromNames(names: readonly string[]): Ontology {
   return { classes: names.map((name, id) => ({ id, name })) };
 }
 
-/** Only the parts of Encord's editor ontology (§6.7) we read. */
+/** Only the parts of Encord's editor ontology (docs/encord.md §7.7) we read. */
 const EncordEditorOntologySchema = z.object({
   objects: z
     .array(

@@ -69,7 +69,7 @@ export function maskArea(counts: readonly number[]): number {
 }
 
 // ---------------------------------------------------------------------------------------------
-// COCO / Encord compressed string (pycocotools `rleToString` / `rleFrString`, Encord §6.5).
+// COCO / Encord compressed string (pycocotools `rleToString` / `rleFrString`, docs/encord.md §7.5).
 // Each count (a delta against counts[i-2] from index 3 on) is written as 5-bit groups, least
 // significant first, 48 added to each; 0x20 marks "more groups follow" and 0x10 on the last group
 // is the sign. Arithmetic instead of `<<`/`>>`: JS shifts wrap at 32 bits.

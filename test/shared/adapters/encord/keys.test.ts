@@ -7,7 +7,7 @@ import { PermanentError } from "../../../../shared/errors.ts";
 import { ENCRYPTED_KEY_MESSAGE, loadEncordKey, openSshPublicLine, parseEncordKey } from "../../../../shared/adapters/encord/keys.ts";
 import { ed25519PublicKeyOfSeed, generateTestKey, openSshEd25519, openSshEncryptedEd25519, openSshRsa, VECTOR_SEED } from "../../../fakes/encord-keys.ts";
 
-// encord-api.md §1.6: the public key of the seed 00..1f.
+// docs/encord.md §2.4: the public key of the seed 00..1f.
 const VECTOR_PUBLIC_KEY_HEX = "03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8";
 
 function refusal(fn: () => unknown): PermanentError {
@@ -21,7 +21,7 @@ function refusal(fn: () => unknown): PermanentError {
 }
 
 describe("parseEncordKey", () => {
-  it("reads an unencrypted OpenSSH Ed25519 key and derives the §1.6 public key", () => {
+  it("reads an unencrypted OpenSSH Ed25519 key and derives the vector's public key", () => {
     const key = parseEncordKey(openSshEd25519(VECTOR_SEED));
     expect(key.publicKeyHex).toBe(VECTOR_PUBLIC_KEY_HEX);
     expect(key.privateKey.asymmetricKeyType).toBe("ed25519");

@@ -44,7 +44,7 @@ const rowOf = (x: EncordHarness, itemId: string) => {
   return x.fake.state.labelRows.get(dataRow.dataHash)!;
 };
 
-describe("Encord pre-labels (label row writing, §11)", () => {
+describe("Encord pre-labels (label row writing, docs/encord.md §9)", () => {
   it("creates the row, saves one machine-made bitmask per class on the RGB unit, and sets the task priority", async () => {
     const { x, backend } = await registered(2);
     await backend.prelabel!(request("item_S2_00001", "mdl_1", 0.7));

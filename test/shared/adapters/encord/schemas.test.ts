@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { CloudIntegrationsSchema, LabelRowMetadataSchema, StorageItemSchema, UploadJobStateSchema } from "../../../../shared/adapters/encord/schemas.ts";
 import { encordTimeOf, normaliseEncordTime } from "../../../../shared/adapters/encord/time.ts";
 
-describe("response schemas accept both casings (encord-api.md §2, §10.1)", () => {
+describe("response schemas accept both casings (docs/encord.md §3.1)", () => {
   it("reads v2 camelCase and snake_case alike", () => {
     const camel = CloudIntegrationsSchema.parse({ result: [{ integrationUuid: "u1", title: "a" }] });
     const snake = CloudIntegrationsSchema.parse({ result: [{ integration_uuid: "u1", title: "a" }] });

@@ -4,7 +4,7 @@ import { parseEncordKey } from "../../../../shared/adapters/encord/keys.ts";
 import { contentDigest, signV1, signV2, signatureBase, signatureParams, v2Created } from "../../../../shared/adapters/encord/signing.ts";
 import { openSshEd25519, VECTOR_SEED } from "../../../fakes/encord-keys.ts";
 
-// All expected values below are the §1.6 vectors of encord-api.md (produced by the Python SDK).
+// All expected values below are the vectors of docs/encord.md §2.4 (produced by the Python SDK).
 const PUB = "03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8";
 const V1_BODY = '{"query_type": "labelrowmetadata", "query_method": "GET", "values": {"uid": null, "payload": {"data_title_eq": "x"}}}';
 const V1_SIGNATURE = "9cd47bc12a2c19b79bb2568fe5eb8cfda261595f227fba16e0c86b9c6ffc8e09bf83c51c5eb8cf0bac34857ace8eb2d09d42b1b39260bedb88e8a6e11d294f08";
@@ -15,7 +15,7 @@ const EMPTY_DIGEST = "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:";
 const key = parseEncordKey(openSshEd25519(VECTOR_SEED));
 
 describe("v1 signing", () => {
-  it("matches the SDK's Authorization header for the §1.6 body", () => {
+  it("matches the SDK's Authorization header for the vector's body", () => {
     expect(signV1(V1_BODY, key)).toBe(`${PUB}:${V1_SIGNATURE}`);
   });
 
@@ -25,7 +25,7 @@ describe("v1 signing", () => {
 });
 
 describe("v2 signing", () => {
-  it("matches the SDK's Signature for the §1.6 GET with created=1700000000", () => {
+  it("matches the SDK's Signature for the vector's GET with created=1700000000", () => {
     const created = v2Created(new Date(1_700_000_030_000));
     expect(created).toBe(1_700_000_000);
     const headers = signV2({ method: "GET", target: V2_TARGET, body: undefined, created }, key);

@@ -22,7 +22,7 @@ function ok(result: LabelConversion): CanonicalAnnotation {
   return result.annotation;
 }
 
-/** An `image` label row, 8×4 px, in the documented wire shape (§6.2–6.6), written by hand. */
+/** An `image` label row, 8×4 px, in the documented wire shape (docs/encord.md §7.2–7.6), written by hand. */
 function imageRow(objects: unknown[], extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     label_hash: "LH-1",

@@ -13,7 +13,7 @@ import {
 } from "../../../../shared/core/annotation/rle.ts";
 import { firstDifference, maskFromRows, seededRandom } from "./fixtures.ts";
 
-// The Encord §6.5 vector: rows 0110 / 0110 / 0001 (width 4, height 3).
+// The Encord vector of docs/encord.md §7.5: rows 0110 / 0110 / 0001 (width 4, height 3).
 const VECTOR_ROWS = ["0110", "0110", "0001"];
 
 describe("row-major RLE", () => {

@@ -4,7 +4,7 @@ import { assertSafeItemId } from "../../../shared/adapters/datasets/download.ts"
 export { assertSafeItemId };
 
 /**
- * The DATA_DIR a trainer receives from the training wrapper (DESIGN.md §5):
+ * The DATA_DIR a trainer receives from the training wrapper (docs/jobs.md "The trainer process"):
  *
  *   DATA_DIR/
  *     manifest.json                 the dataset version's manifest, byte for byte as stored

@@ -1,6 +1,6 @@
 /**
  * The baseline trainer: a per-pixel spectral classifier (MLP) for segmentation, exported as ONNX.
- * It follows the training job contract (DESIGN.md §5) like any team trainer would, as a separate
+ * It follows the trainer contract (docs/jobs.md "The trainer process") like any team trainer would, as a separate
  * process started by the wrapper:
  *
  *   DATA_DIR         the dataset (layout in functions/jobs/train/data-dir.ts)

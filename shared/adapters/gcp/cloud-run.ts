@@ -50,7 +50,7 @@ export async function createCloudRunApi(): Promise<CloudRunApi> {
  * JobRunner on Cloud Run jobs. `launch` starts an execution with per-run overrides (env, task
  * timeout) and returns its name straight from the operation's metadata: a function has at most
  * 540 s and a GPU task up to an hour, so the operation is never awaited. RunJob has no idempotency
- * token; the caller claims a row before launching and stores the name after (see DESIGN §4).
+ * token; the caller claims a row before launching and stores the name after (README "Architecture", Jobs).
  */
 export class CloudRunJobRunner implements JobRunner {
   private readonly options: CloudRunJobRunnerOptions;

@@ -147,7 +147,7 @@ export class LabelStudioApi {
 
   /**
    * GET /api/predictions/?task=ID: the task's predictions, a plain list (label_studio_sdk
-   * predictions/raw_client.py `list` types it `List[Prediction]`; reference §3.2 "Reading").
+   * predictions/raw_client.py `list` types it `List[Prediction]`; docs/labelstudio.md "Pre-labels").
    */
   async listPredictions(task: number): Promise<{ id: number; model_version: string | null }[]> {
     const body = await this.transport.request({ method: "GET", path: "predictions/", query: { task } });

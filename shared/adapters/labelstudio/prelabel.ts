@@ -8,7 +8,7 @@ import { itemIdOf } from "./register.ts";
 
 /**
  * Pre-labels as Label Studio predictions (POST /api/predictions/ with `model_version` and `score`;
- * labelstud.io/guide/predictions, reference §3.2): one brush per class present, drawn with alpha
+ * labelstud.io/guide/predictions, docs/labelstudio.md "Pre-labels"): one brush per class present, drawn with alpha
  * 255. Annotators see the prediction of the project's selected model version and correct it. The
  * score is the item's labelling priority: the Data Manager shows and sorts by a prediction score
  * column, which is how the queue is ordered for tasks imported before they were scored

@@ -4,7 +4,8 @@ import { nanMean } from "./segmentation.ts";
 /**
  * Image classification metrics from a confusion matrix (rows ground truth, columns prediction).
  *
- * Definitions (anchors.md §14.3, last paragraph):
+ * Definitions (the usual confusion-matrix ones; macro F1 averages over the same classes as
+ * scikit-learn's `f1_score(average="macro")`, those in the ground truth or the predictions):
  * - accuracy = trace / number of samples;
  * - per-class precision = tp / predicted (null when the class was never predicted) and recall =
  *   tp / support (null when the class has no ground truth);

@@ -2,8 +2,9 @@ import { PermanentError } from "../../errors.ts";
 
 /**
  * Dataset-level semantic segmentation metrics, the way mmsegmentation's `IoUMetric` computes them
- * (anchors.md §14.3): one confusion matrix is accumulated over every pixel of every image, and
- * all metrics derive from it (not a mean of per-image IoUs).
+ * (`intersect_and_union`, `total_area_to_metrics` in mmseg/evaluation/metrics/iou_metric.py): one
+ * confusion matrix is accumulated over every pixel of every image, and all metrics derive from it
+ * (not a mean of per-image IoUs).
  *
  * - Pixels whose ground truth equals the ignore index (nodata) are skipped.
  * - A prediction outside `0..K-1` (a label the model should not emit, or a model class the dataset

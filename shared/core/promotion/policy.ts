@@ -4,14 +4,15 @@ import type { MetricThreshold, PromotionPolicy } from "./policy-schema.ts";
 /**
  * The promotion decision: pure, one function, every rule a named check with one human line.
  *
- * Threshold semantics follow MLflow's `validate_evaluation_results` exactly (anchors.md §3):
- * `threshold` uses ≥ (≤ when lower is better); `min_absolute_change` needs candidate ≥ champion + Δ
- * (≤ champion − Δ); `min_relative_change` needs (candidate − champion) / champion ≥ r ((champion −
- * candidate) / champion ≥ r), falling back to "strictly better by 1e-10" when the champion's value
- * is exactly 0; a metric missing (or undefined) on either side fails its check. With no champion
- * only the absolute threshold is checked (MLflow's `baseline_result=None`).
+ * Threshold semantics follow MLflow's `MetricThreshold` and `mlflow.validate_evaluation_results`
+ * exactly (mlflow/models/evaluation/validation.py): `threshold` uses ≥ (≤ when lower is better);
+ * `min_absolute_change` needs candidate ≥ champion + Δ (≤ champion − Δ); `min_relative_change`
+ * needs (candidate − champion) / champion ≥ r ((champion − candidate) / champion ≥ r), falling back
+ * to "strictly better by 1e-10" when the champion's value is exactly 0; a metric missing (or
+ * undefined) on either side fails its check. With no champion only the absolute threshold is checked
+ * (MLflow's `baseline_result=None`).
  *
- * What MLflow does not have (anchors.md §12):
+ * What MLflow's validation does not have:
  * - `min_eval_items`: too small an evaluation proves nothing;
  * - `added_classes_tolerated_drop`: when the candidate knows classes the champion does not, the
  *   improvement requirement against the champion's primary metric is replaced by "drops by at most

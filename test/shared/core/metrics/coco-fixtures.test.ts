@@ -3,10 +3,11 @@ import { cocoEvaluate } from "../../../../shared/core/metrics/coco.ts";
 import type { CocoDetectionResult, CocoGroundTruth, CocoStats } from "../../../../shared/core/metrics/coco.ts";
 
 /**
- * Golden fixtures A–F of anchors §14.1 (pycocotools 2.0.11, six published digits), each also
- * derived by hand from COCOeval's definition. Notation: after dropping ignored detections, tp/fp
- * are cumulative counts in score order, rc = tp / npig, pr = tp / (tp + fp + ε) with ε = 2⁻⁵² (so a
- * lone first TP has pr = 1/(1+ε), 1 up to 2e-16), the envelope is the running max from the right,
+ * Golden fixtures A–F: the six digits pycocotools 2.0.11's `COCOeval.summarize()` prints, each also
+ * derived by hand from COCOeval's definition (cocoapi PythonAPI/pycocotools/cocoeval.py).
+ * Notation: after dropping ignored detections, tp/fp are cumulative counts in score order,
+ * rc = tp / npig, pr = tp / (tp + fp + ε) with ε = 2⁻⁵² (so a lone first TP has pr = 1/(1+ε), 1 up
+ * to 2e-16), the envelope is the running max from the right,
  * and AP at one IoU threshold = (1/101) Σ_r envelope[first i with rc[i] ≥ r], 0 where rc never
  * reaches r. recThrs r = 0, .01, …, 1; "r ≤ .5" covers 51 of them, "r ≤ 2/3" 67.
  */

@@ -72,13 +72,15 @@ export async function freezeManifest(input: FreezeInput, deps: FreezeDeps): Prom
   const { parent } = input;
   const attempt = async (source: "parent" | "database"): Promise<FrozenManifest> => {
     const writer = new PageWriter(input.line, input.pageEntries ?? MANIFEST_PAGE_ENTRIES, deps);
-    // The changes first: their pages are this version's, and the replaced ids tell which parent
+    // The parent's document first (small, and an unusable one sends us to the database at once);
+    // then the changes: their pages are this version's, and the replaced ids tell which parent
     // entries to drop.
+    const parentPages = parent && source === "parent" ? (await parentDocument(parent, deps)).pages : null;
     const changes: MemberChange[] = [];
     const replaced = new Map<string, number>();
     const fresh = await writer.group(seq, changedEntries(input, changes, replaced, deps));
     const kept = !parent ? []
-      : source === "parent" ? await keptParentPages(parent, replaced, writer, deps)
+      : parentPages ? await keptParentPages(parentPages, replaced, writer, deps)
       : await writer.group(parent.seq, memberEntries(input, parent, replaced, deps));
     const inserted = changes.filter((c) => c.kind === "insert");
     const itemCount = (parent?.item_count ?? 0) + inserted.length;
@@ -155,8 +157,7 @@ const REWRITE_CONCURRENCY = 4;
  * page), so it is in the page of the smallest seq ≥ `added_seq` whose id range holds it: only
  * those pages are read.
  */
-async function keptParentPages(parent: DatasetVersionRow, replaced: ReadonlyMap<string, number>, writer: PageWriter, deps: FreezeDeps): Promise<ManifestPageRef[]> {
-  const { pages } = await parentDocument(parent, deps);
+async function keptParentPages(pages: readonly ManifestPageRef[], replaced: ReadonlyMap<string, number>, writer: PageWriter, deps: FreezeDeps): Promise<ManifestPageRef[]> {
   const dropsByPage = new Map<number, string[]>();
   for (const [id, addedSeq] of replaced) {
     const at = pages.findIndex((p) => p.seq >= addedSeq && id >= p.first && id <= p.last);

@@ -144,7 +144,31 @@ export function describeIssues(label: string, error: z.ZodError, limit = 5): str
   return more > 0 ? `${lines.join("; ")}; … and ${more} more` : lines.join("; ");
 }
 
+/**
+ * True when `input` is something `CocoGroundTruthSchema` accepts, checked without allocating (the
+ * detections' fast path below, for the same reason: zod copies every image and annotation).
+ * Anything it rejects goes through zod, the authority on validity and error messages.
+ */
+function isWellFormedGroundTruth(input: unknown): input is z.output<typeof CocoGroundTruthSchema> {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) return false;
+  const { images, annotations, categories } = input as Record<string, unknown>;
+  if (!Array.isArray(images) || !Array.isArray(annotations) || !Array.isArray(categories)) return false;
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+  const finite = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+  for (const image of images) if (!isObject(image) || !Number.isSafeInteger(image.id)) return false;
+  for (const category of categories) if (!isObject(category) || !Number.isSafeInteger(category.id) || typeof category.name !== "string") return false;
+  for (const a of annotations) {
+    if (!isObject(a) || !Number.isSafeInteger(a.id) || !Number.isSafeInteger(a.image_id) || !Number.isSafeInteger(a.category_id)) return false;
+    const { bbox, area, iscrowd } = a;
+    if (!Array.isArray(bbox) || bbox.length !== 4 || !finite(bbox[0]) || !finite(bbox[1]) || !finite(bbox[2]) || !finite(bbox[3]) || bbox[2] < 0 || bbox[3] < 0) return false;
+    if (area !== undefined && (!finite(area) || area < 0)) return false;
+    if (iscrowd !== undefined && iscrowd !== 0 && iscrowd !== 1 && typeof iscrowd !== "boolean") return false;
+  }
+  return true;
+}
+
 export function parseCocoGroundTruth(input: unknown): z.output<typeof CocoGroundTruthSchema> {
+  if (isWellFormedGroundTruth(input)) return input;
   const parsed = CocoGroundTruthSchema.safeParse(input);
   if (!parsed.success) {
     throw new PermanentError("invalid_coco_ground_truth", `invalid COCO ground truth: ${describeIssues("gt", parsed.error)}`);

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { PermanentError } from "../../../../shared/errors.ts";
 import { cocoEvaluate, parseCocoDetections } from "../../../../shared/core/metrics/coco.ts";
 import type { CocoDetectionResult, CocoGroundTruth } from "../../../../shared/core/metrics/coco.ts";
+import { CocoGroundTruthSchema, parseCocoGroundTruth } from "../../../../shared/core/metrics/coco-types.ts";
 
 const gt: CocoGroundTruth = {
   images: [{ id: 1 }],
@@ -58,6 +59,38 @@ describe("cocoEvaluate — input validation", () => {
 
     const repeated = { ...gt, annotations: [gt.annotations[0]!, { ...gt.annotations[0]! }] };
     expect(permanentError(() => cocoEvaluate(repeated, [])).message).toContain("gt.annotations[1].id 1 is used twice");
+  });
+
+  it("takes the ground truth's fast path exactly where the schema accepts it", () => {
+    const ann = gt.annotations[0]!;
+    const cases: unknown[] = [
+      gt,
+      { ...gt, extra: 1, images: [{ id: 1, file_name: "a.png" }] },
+      { ...gt, annotations: [{ ...ann, area: undefined, iscrowd: true }] },
+      { ...gt, annotations: [{ ...ann, iscrowd: 2 }] },
+      { ...gt, annotations: [{ ...ann, area: -1 }] },
+      { ...gt, annotations: [{ ...ann, bbox: [0, 0, 10, Infinity] }] },
+      { ...gt, annotations: [{ ...ann, bbox: [0, 0, 10] }] },
+      { ...gt, annotations: [{ ...ann, image_id: 2 ** 60 }] },
+      { ...gt, annotations: [{ ...ann, category_id: "1" }] },
+      { ...gt, images: [{ id: 1.5 }] },
+      { ...gt, images: [null] },
+      { ...gt, categories: [{ id: 1 }] },
+      { ...gt, categories: undefined },
+      [gt],
+      null,
+    ];
+    for (const input of cases) {
+      const zodAccepts = CocoGroundTruthSchema.safeParse(input).success;
+      let ours = true;
+      try {
+        parseCocoGroundTruth(input);
+      } catch (err) {
+        expect(err).toBeInstanceOf(PermanentError);
+        ours = false;
+      }
+      expect([JSON.stringify(input), ours]).toEqual([JSON.stringify(input), zodAccepts]);
+    }
   });
 
   it("refuses options COCOeval cannot mean", () => {

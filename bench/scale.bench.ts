@@ -21,7 +21,7 @@ import { applyRetention } from "../shared/core/usecases/retention.ts";
 import { migrate } from "../shared/db/migrate.ts";
 import { loadMigrations } from "../shared/db/migrations.ts";
 import { readStatusSnapshot } from "../shared/db/queries/status.ts";
-import { deliveriesDue, requeueInflightDeliveries } from "../shared/runtime/local/deliveries.ts";
+import { deliveriesOutstanding, requeueInflightDeliveries } from "../shared/runtime/local/deliveries.ts";
 import type { Db } from "../shared/ports.ts";
 import { fillCore, fillRecords, fillTraffic, fillTransitionDays, fillTransitions, withoutSecondaryIndexes, type FillPlan } from "./scale/fill.ts";
 import { perUploadQueries } from "./scale/queries.ts";
@@ -139,7 +139,7 @@ async function measureSize(url: string, items: number, storeRoot: string): Promi
     log("per-upload queries");
     const queries = await perUploadQueries(db, client, RUNS);
     log("dispatcher idle check and start");
-    const idleMs = await median(() => deliveriesDue(db));
+    const idleMs = await median(() => deliveriesOutstanding(db));
     const startMs = await median(() => requeueInflightDeliveries(db));
 
     const freezes: FreezeRun[] = [];
@@ -173,7 +173,7 @@ async function measureSize(url: string, items: number, storeRoot: string): Promi
     const bytesBefore = (await tableSizes(client)).reduce((a, t) => a + t.bytes, 0);
     log(`before retention: ${(bytesBefore / 2 ** 30).toFixed(2)} GiB, ${(bytesBefore / items / 1024).toFixed(2)} KB per item`);
     const snapshotBeforeRetentionMs = await median(() => readStatusSnapshot(db));
-    const idleBeforeRetentionMs = await median(() => deliveriesDue(db));
+    const idleBeforeRetentionMs = await median(() => deliveriesOutstanding(db));
 
     const retention = await runRetention(db, Number(process.env.SCALE_RETENTION_SECONDS ?? 60), log);
     return {

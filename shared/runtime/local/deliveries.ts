@@ -49,14 +49,16 @@ export class LocalDeliveriesPublisher implements Publisher {
 }
 
 /**
- * Whether any delivery is due or in flight. Two index probes on the small pending and inflight
- * sets (partial indexes), never a count of every delivery row: finished rows pile up until
- * retention deletes them.
+ * Whether any delivery is still to be made: pending (due now or waiting out a retry's back-off) or
+ * in flight. A retry scheduled for later counts: a caller waiting for the dispatcher to settle
+ * must not take "nothing due this instant" for "nothing left to do". Two index probes on the small
+ * pending and inflight sets (partial indexes), never a count of every delivery row: finished rows
+ * pile up until retention deletes them.
  */
-export async function deliveriesDue(db: Queryable): Promise<boolean> {
+export async function deliveriesOutstanding(db: Queryable): Promise<boolean> {
   const { rows } = await db.query<{ busy: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM local_deliveries WHERE state = 'pending' AND next_attempt_at <= now())
-         OR EXISTS (SELECT 1 FROM local_deliveries WHERE state = 'inflight' AND next_attempt_at <= now()) AS busy`,
+    `SELECT EXISTS (SELECT 1 FROM local_deliveries WHERE state = 'pending')
+         OR EXISTS (SELECT 1 FROM local_deliveries WHERE state = 'inflight') AS busy`,
   );
   return rows[0]?.busy === true;
 }
@@ -120,11 +122,11 @@ export class LocalDispatcher {
     await this.flushAcks();
   }
 
-  /** Resolves when nothing is due or in flight (tests and the demo use it to settle). */
+  /** True when nothing is pending (now or after a back-off) or in flight: tests and the demo settle on it. */
   async idle(): Promise<boolean> {
     if (this.inflight.size > 0) return false;
     await this.flushAcks();
-    return !(await deliveriesDue(this.deps.db)) && this.inflight.size === 0;
+    return !(await deliveriesOutstanding(this.deps.db)) && this.inflight.size === 0;
   }
 
   private onWake = (): void => this.schedule(0);
@@ -217,11 +219,15 @@ export class LocalDispatcher {
       if (row.attempts >= this.options.maxAttempts) {
         this.stats.dead++;
         this.options.onOutcome?.(row.consumer, "dead");
-        await this.deps.db.query(
-          `UPDATE local_deliveries SET state = 'dead', last_error = $3, lease_until = NULL, updated_at = now() WHERE message_id = $1 AND consumer = $2`,
-          [row.message_id, row.consumer, error],
-        );
-        await recordDeadLetter(this.deps.db, { consumer: row.consumer, messageId: row.message_id, reason: `gave up after ${row.attempts} attempts: ${error}`, payload: row.envelope });
+        // One transaction: a crash between the two would leave a dead delivery with no dead letter
+        // to replay, and a reader would see the one without the other.
+        await this.deps.db.transaction(async (tx) => {
+          await tx.query(
+            `UPDATE local_deliveries SET state = 'dead', last_error = $3, lease_until = NULL, updated_at = now() WHERE message_id = $1 AND consumer = $2`,
+            [row.message_id, row.consumer, error],
+          );
+          await recordDeadLetter(tx, { consumer: row.consumer, messageId: row.message_id, reason: `gave up after ${row.attempts} attempts: ${error}`, payload: row.envelope });
+        });
         this.deps.log.error("delivery dead-lettered", { consumer: row.consumer, messageId: row.message_id, error });
         return;
       }

@@ -76,6 +76,25 @@ describe(`local deliveries (${testDbKind})`, () => {
     await until(async () => (await t.db.query(`SELECT 1 FROM local_deliveries WHERE consumer = 'reconcile' AND state = 'done'`)).rowCount === 1);
   });
 
+  it("is not idle while a retry waits out its back-off, and writes the dead letter with the dead state", async () => {
+    t = await createTestDeps({ normaliser: fakeNormaliser() });
+    const publisher = new LocalDeliveriesPublisher(t.db);
+    t.deps.store.head = async () => {
+      throw new TransientError("rate limited", { retryAfterMs: 60_000 });
+    };
+    dispatcher = new LocalDispatcher(t.deps, publisher, { concurrency: 1, maxAttempts: 2, idleMs: 20 });
+    await dispatcher.start();
+    await publisher.publish(envelope("object.finalized", { bucket: "archive", name: "later.zip", generation: "1" }));
+    await until(async () => (await t.db.query(`SELECT 1 FROM local_deliveries WHERE state = 'pending' AND attempts = 1`)).rowCount === 1);
+    // Nothing is due for a minute, but the delivery is not finished: a caller settling on idle() waits.
+    expect(await dispatcher.idle()).toBe(false);
+    await t.db.query(`UPDATE local_deliveries SET next_attempt_at = now()`);
+    await until(async () => (await t.db.query(`SELECT 1 FROM local_deliveries WHERE state = 'dead'`)).rowCount === 1);
+    // The first read that sees the dead state also sees its dead letter (one transaction).
+    expect((await t.db.query(`SELECT 1 FROM dead_letters WHERE consumer = 'ingest'`)).rowCount).toBe(1);
+    expect(await dispatcher.idle()).toBe(true);
+  });
+
   it("acknowledges a malformed message and records it (no retry storm)", async () => {
     t = await createTestDeps();
     const publisher = new LocalDeliveriesPublisher(t.db);

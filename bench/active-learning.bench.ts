@@ -28,11 +28,27 @@ const TEST = 40;
 const SEED_LABELS = 4;
 const BATCH = 4;
 const MAX_LABELS = 80;
-const REPEATS = 3;
-const TARGET_SHARE = 0.95;
+const REPEATS = 6;
+/**
+ * The headline target: 99 % of the full-pool mIoU. With every model trained to convergence (see
+ * `training`), 4 random labels already reach ~97 % on these scenes, so a 95 % target is met by the
+ * seed set in both orders and measures nothing. 95 % and 100 % are printed beside it.
+ */
+const TARGET_SHARE = 0.99;
 const LABEL_SAVING_TARGET = 0.3;
 const PIXEL_SAVING_TARGET = 0.5;
-const TRAINING: Omit<TrainOptions, "seed"> = { hidden: 16, samplesPerImage: 400, epochs: 10 };
+const SAMPLES_PER_IMAGE = 400;
+/** The full-pool model's optimisation budget: POOL × 400 samples × 10 epochs in batches of 256. */
+const STEPS = Math.ceil((POOL * SAMPLES_PER_IMAGE * 10) / 256);
+/**
+ * Every model gets the same number of Adam steps as the full-pool reference, however few images it
+ * has, as the product's trainer gives small datasets thousands of steps (6 000 pixels per image,
+ * 30 epochs). A fixed epoch count here would leave a 4-image model with 62 steps, and the curve
+ * would measure the optimiser's budget rather than what the labels teach.
+ */
+function training(images: number): Omit<TrainOptions, "seed"> {
+  return { hidden: 16, samplesPerImage: SAMPLES_PER_IMAGE, epochs: Math.max(10, Math.ceil((STEPS * 256) / (images * SAMPLES_PER_IMAGE))) };
+}
 
 type Strategy = "random" | "priority";
 
@@ -54,7 +70,7 @@ async function simulate(strategy: Strategy, pool: readonly SimImage[], test: rea
   let without = withPre;
   edits.set(labelled.length, { with: withPre, without });
   for (;;) {
-    const model = await train(labelled.map((i) => pool[i]!), { ...TRAINING, seed: rep + 1 });
+    const model = await train(labelled.map((i) => pool[i]!), { ...training(labelled.length), seed: rep + 1 });
     curve.set(labelled.length, meanIoU(model, test));
     if (labelled.length >= MAX_LABELS || remaining.size === 0) break;
     let chosen: number[];
@@ -95,7 +111,7 @@ export const activeLearningBench: BenchSuite = async () => {
   const started = performance.now();
   const pool = Array.from({ length: POOL }, (_, k) => simImage(10_000 + k, SIZE));
   const test = Array.from({ length: TEST }, (_, k) => simImage(50_000 + k, SIZE));
-  const full = meanIoU(await train(pool, { ...TRAINING, seed: 1 }), test);
+  const full = meanIoU(await train(pool, { ...training(pool.length), seed: 1 }), test);
   const target = TARGET_SHARE * full;
 
   const runs: Record<Strategy, Run[]> = { random: [], priority: [] };
@@ -119,6 +135,11 @@ export const activeLearningBench: BenchSuite = async () => {
     console.log(`${String(labels).padStart(6)}  ${random.get(labels)!.toFixed(3).padStart(11)}  ${(priority.get(labels)?.toFixed(3) ?? "").padStart(13)}  ${(e ? Math.round(e.without).toString() : "").padStart(16)}  ${(e ? Math.round(e.with).toString() : "").padStart(23)}`);
   }
 
+  // The headline is TARGET_SHARE; the others show where the curves part.
+  for (const share of [0.95, 0.99, 1]) {
+    const goal = share * full;
+    console.log(`labels to mIoU ≥ ${goal.toFixed(3)} (${share} × full pool): random ${labelsToReach(random, goal) ?? `> ${MAX_LABELS}`}, priority ${labelsToReach(priority, goal) ?? `> ${MAX_LABELS}`}`);
+  }
   const needRandom = labelsToReach(random, target);
   const needPriority = labelsToReach(priority, target);
   // Not reached within MAX_LABELS counts as MAX_LABELS + BATCH: a bound, said so in the note.

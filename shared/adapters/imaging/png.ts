@@ -1,26 +1,12 @@
 /**
- * PNG output for the normaliser and plain-image re-encoding, through sharp (libvips).
- *
- * Compression level 1 without adaptive filtering: on a 1024² demo scene it encodes the RGB PNG in
- * about two thirds of the time of level 6 (a quarter of level 6 with adaptive filtering) for
- * ~20 % more bytes. The PNGs stay lossless; they are working copies for annotators, not archives
- * (the archive bucket keeps the original upload).
+ * Plain images (PNG, JPEG, 8-bit TIFF) decoded through sharp (libvips) and written as RGB PNG.
+ * sharp is imported when a plain image arrives, not when this module loads: a GeoTIFF product
+ * never needs libvips (its PNGs are written by ./png-encode.ts).
  */
-import sharp from "sharp";
 import { PermanentError } from "../../errors.ts";
 import { bandStatistics, type BandStats } from "../../core/drift/stats.ts";
 import type { NormaliseLimits } from "../../ports.ts";
-
-const PNG_OPTIONS = { compressionLevel: 1, adaptiveFiltering: false } as const;
-
-/** Encodes interleaved 8-bit samples (1 = grey, 3 = RGB) as PNG. */
-export function encodeRawPng(data: Uint8Array, width: number, height: number, channels: 1 | 3): Promise<Buffer> {
-  // sharp 0.35 writes one-channel raw input as an sRGB (3-channel) PNG unless told it is grey.
-  return sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), { raw: { width, height, channels } })
-    .toColourspace(channels === 1 ? "b-w" : "srgb")
-    .png(PNG_OPTIONS)
-    .toBuffer();
-}
+import { encodeRawPng } from "./png-encode.ts";
 
 export interface PlainImagePng {
   /** Null with `output: "raw"`: `rgb` holds the samples instead. */
@@ -54,6 +40,7 @@ export async function reencodeAsRgbPng(input: Uint8Array, what: "image" | "tiff"
   const code = what === "tiff" ? "corrupt_tiff" : "corrupt_image";
   const noun = what === "tiff" ? "TIFF" : "image";
   const { limits } = options;
+  const { default: sharp } = await import("sharp");
   const failed = (err: unknown) => new PermanentError(code, `cannot decode the ${noun}: ${(err as Error).message}`, { cause: err });
   const metadata = await sharp(input, { limitInputPixels: false })
     .metadata()

@@ -8,7 +8,7 @@
 import { PermanentError } from "../../errors.ts";
 import type { NormaliseLimits, NormaliseOptions, NormalisedImage, NormalisedOutput } from "../../ports.ts";
 import { bandStatistics } from "../../core/drift/stats.ts";
-import { encodeRawPng } from "./png.ts";
+import { encodeRawPng } from "./png-encode.ts";
 import { buildNodataMask, stretchRange, writeStretched, type StretchRange } from "./stretch.ts";
 import type { SampleArray, TiffRaster } from "./tiff-raster.ts";
 

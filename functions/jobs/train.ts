@@ -139,7 +139,7 @@ async function train(jobEnv: TrainJobEnv, deps: TrainingJobDeps, workDir: string
 
   let uploadError: unknown = null;
   const tick = setInterval(() => {
-    checkpoints.upload().catch((err: unknown) => {
+    checkpoints.upload({ settledOnly: true }).catch((err: unknown) => {
       uploadError ??= err;
       log.warn("checkpoint upload failed; will retry", { error: describeError(err) });
     });

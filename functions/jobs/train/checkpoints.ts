@@ -8,9 +8,17 @@ import type { Logger, ObjectStore } from "../../../shared/ports.ts";
  * one-hour GPU task cap resumes where it stopped. Uploads only files that changed since the last
  * upload, one sync at a time (a periodic tick and a SIGTERM can ask at the same moment), and skip
  * the trainer's half-written temporary files.
+ *
+ * While the trainer runs (`settledOnly`), a file is uploaded only once it looks the same (size and
+ * mtime) as at the previous tick: a trainer that writes its checkpoint in place (`torch.save` to
+ * the final name does) is caught mid-write by a tick, and a torn copy in the bucket is what a
+ * resumed run would load if the job died before the next tick. Once the trainer has stopped,
+ * every changed file goes up.
  */
 export class CheckpointSync {
   private readonly uploaded = new Map<string, string>();
+  /** Each file's signature at the previous upload pass (settled = unchanged since then). */
+  private readonly seen = new Map<string, string>();
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -40,14 +48,17 @@ export class CheckpointSync {
     return count;
   }
 
-  /** Uploads new or changed files; returns how many. Calls are serialised. */
-  upload(): Promise<number> {
-    const run = this.queue.then(() => this.uploadNow());
+  /**
+   * Uploads new or changed files (with `settledOnly`, those unchanged since the previous pass);
+   * returns how many. Calls are serialised.
+   */
+  upload(options: { settledOnly?: boolean } = {}): Promise<number> {
+    const run = this.queue.then(() => this.uploadNow(options.settledOnly ?? false));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async uploadNow(): Promise<number> {
+  private async uploadNow(settledOnly: boolean): Promise<number> {
     let count = 0;
     for (const path of await listFiles(this.localDir)) {
       const rel = relative(this.localDir, path).split(sep).join("/");
@@ -59,6 +70,9 @@ export class CheckpointSync {
         continue; // renamed or removed while we looked
       }
       if (this.uploaded.get(rel) === sig) continue;
+      const settled = this.seen.get(rel) === sig;
+      this.seen.set(rel, sig);
+      if (settledOnly && !settled) continue;
       try {
         await this.store.upload(path, joinUri(this.prefixUri, rel));
       } catch (err) {

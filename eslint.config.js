@@ -25,6 +25,13 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       curly: ["error", "multi-line"],
       eqeqeq: ["error", "smart"],
+      // `import { z } from "zod"` makes esbuild keep all of zod (every locale included: 464 KB
+      // instead of 109 KB in the CLI and function bundles, ~70 ms of a cold start); the namespace
+      // import lets it drop what is unused.
+      "no-restricted-syntax": [
+        "error",
+        { selector: "ImportDeclaration[source.value='zod'] > ImportSpecifier", message: 'Import zod as a namespace: import * as z from "zod".' },
+      ],
     },
   },
   {

@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
-import { z } from "zod";
+import * as z from "zod";
 import { makeDemoProduct } from "../shared/adapters/demo/products.ts";
 import type { BenchResult, BenchSuite } from "./types.ts";
 

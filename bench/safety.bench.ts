@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { crc32, deflateRawSync } from "node:zlib";
-import { z } from "zod";
+import * as z from "zod";
 import { createPgDb } from "../shared/adapters/db/pg.ts";
 import { createPgliteDb } from "../shared/adapters/db/pglite.ts";
 import { writeGeoTiff } from "../shared/adapters/imaging/geotiff-writer.ts";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { ALL_SECTIONS, type ConfigSection } from "./config/sections.ts";
 import { BACKENDS, BUCKETS, FUNCTIONS, JOBS, SERVICES, type JobName } from "./deployables.ts";
 import { MESSAGE_TYPES, SUBSCRIPTIONS, type MessageType } from "./messages/topics.ts";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { PromotionPolicySchema } from "../core/promotion/policy-schema.ts";
 import { ALL_SECTIONS, type ConfigSection } from "./sections.ts";
 import { DEFAULT_PRIORITY_WEIGHTS } from "../core/prelabel/priority.ts";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * Manual commands on the commands topic. The CLI publishes them; operators can also publish by

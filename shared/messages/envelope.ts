@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * The envelope of every message. `id` is ours (not Pub/Sub's message id) so a message republished

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /** int64 fields arrive as strings from GCS (and as numbers from some tools): keep them as strings. */
 const Int64String = z.union([z.string().regex(/^\d+$/), z.number().int().nonnegative()]).transform(String);

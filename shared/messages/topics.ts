@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type * as z from "zod";
 import { CommandSchema } from "./commands.ts";
 import {
   AnnotationsAcceptedSchema, DatasetVersionCreatedSchema, EvaluationCompletedSchema, EvaluationFailedSchema,

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { handleDelivery } from "../core/delivery.ts";
 import { isMessageType, type ConsumerName } from "../messages/topics.ts";
 import type { Deps } from "../ports.ts";

@@ -12,7 +12,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
-import { z } from "zod";
+import * as z from "zod";
 import { describeError } from "../errors.ts";
 import type { Logger } from "../ports.ts";
 import { ServingError, type PredictOutcome, type Predictor } from "./predictor.ts";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { sha256Hex } from "../../../shared/core/json.ts";
 import { joinUri } from "../../../shared/core/uri.ts";
 import { describeError } from "../../../shared/errors.ts";

@@ -17,7 +17,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { z } from "zod";
+import * as z from "zod";
 import { describeError, PermanentError } from "../../../shared/errors.ts";
 import { summariseIssues } from "../../../shared/messages/build.ts";
 import { TRAINER_EXIT_BAD_INPUT } from "../../../shared/messages/jobs.ts";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { TransientError } from "../../errors.ts";
 import { EncordApiError } from "./errors.ts";
 import type { EncordTransport, QueryParams } from "./http.ts";

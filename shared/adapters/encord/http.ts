@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { TransientError } from "../../errors.ts";
 import type { Clock, Logger } from "../../ports.ts";
 import { EncordApiError, EncordAuthError, V1_AUTH_CODES, V1_KNOWN_CODES, detailText } from "./errors.ts";

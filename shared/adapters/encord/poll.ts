@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { PermanentError } from "../../errors.ts";
 import type { LabelRef } from "../../ports.ts";
 import type { EncordContext } from "./context.ts";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * zod schemas for the Encord responses the backend reads. The SDK parses responses with pydantic

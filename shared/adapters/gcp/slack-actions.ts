@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { z } from "zod";
+import * as z from "zod";
 import { buildEnvelope } from "../../messages/build.ts";
 import type { Command } from "../../messages/commands.ts";
 import type { Clock, Logger, Publisher } from "../../ports.ts";

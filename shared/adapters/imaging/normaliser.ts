@@ -13,7 +13,7 @@
  * follows the limits in `NormaliseOptions.limits`, not the size or claims of the upload: see
  * `docs/normalise-limits.md`. The normaliser writes nothing anywhere: entry names only name things.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { NORMALISE_LIMIT_DEFAULTS } from "../../config/schema.ts";
 import { PermanentError } from "../../errors.ts";
 import type { ByteSource, NormalisedOutput, Normaliser } from "../../ports.ts";

@@ -35,21 +35,30 @@ export async function encodeRawPng(data: Uint8Array, width: number, height: numb
     rows[dst] = 0;
     rows.set(data.subarray(src, src + stride), dst + 1);
   }
-  const idat = await deflateAsync(rows, { level: 1 });
+  // One output chunk larger than any level-1 stream of these rows (zlib's deflateBound: the input
+  // plus 5 bytes per 16 KiB stored block, plus the header), so zlib hands it back without a concat.
+  const idat = await deflateAsync(rows, { level: 1, chunkSize: rows.length + 5 * Math.ceil(rows.length / 16_384) + 64 });
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
   ihdr[8] = 8; // bit depth
   ihdr[9] = COLOUR_TYPE[channels];
   // compression method 0, filter method 0, interlace method 0 (bytes 10–12, already zero)
-  return Buffer.concat([SIGNATURE, chunk("IHDR", ihdr), chunk("IDAT", idat), chunk("IEND", Buffer.alloc(0))]);
+  // The file is assembled in one buffer: the compressed rows are copied once.
+  const out = Buffer.allocUnsafe(SIGNATURE.length + (12 + ihdr.length) + (12 + idat.length) + 12);
+  let at = SIGNATURE.copy(out, 0);
+  at = writeChunk(out, at, "IHDR", ihdr);
+  at = writeChunk(out, at, "IDAT", idat);
+  writeChunk(out, at, "IEND", Buffer.alloc(0));
+  return out;
 }
 
-function chunk(type: string, data: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, "latin1");
-  data.copy(out, 8);
-  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-  return out;
+/** Writes one chunk (length, type, data, CRC-32 of type and data) at `at`; returns the end. */
+function writeChunk(out: Buffer, at: number, type: string, data: Buffer): number {
+  out.writeUInt32BE(data.length, at);
+  out.write(type, at + 4, "latin1");
+  data.copy(out, at + 8);
+  const end = at + 8 + data.length;
+  out.writeUInt32BE(crc32(out.subarray(at + 4, end)), end);
+  return end + 4;
 }

@@ -109,7 +109,7 @@ export async function normaliseProduct(
     };
   }
 
-  // libvips encodes on its own threads: the three PNGs compress in parallel.
+  // zlib deflates on libuv's thread pool: the three PNGs compress in parallel.
   const [rgbPng, nirPng, maskPng] = await Promise.all([
     encodeRawPng(rgb, width, height, 3),
     nir ? encodeRawPng(nir, width, height, 1) : null,

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { TransientError } from "../../errors.ts";
 import { ParsedLabelConfigSchema } from "../../core/annotation/labelstudio-config.ts";
 import type { LabelStudioTransport } from "./http.ts";

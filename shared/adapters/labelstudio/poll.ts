@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import type { LabelRef } from "../../ports.ts";
 import type { LsAnnotation, LsTask, TaskQuery } from "./api.ts";
 import type { LabelStudioContext } from "./context.ts";

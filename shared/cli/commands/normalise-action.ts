@@ -1,6 +1,6 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { ConfigError, loadConfig } from "../../config/load.ts";
 import { PermanentError } from "../../errors.ts";
 import type { NormaliseOptions, NormalisedOutput } from "../../ports.ts";

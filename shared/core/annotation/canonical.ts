@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * The canonical annotation: one JSON document per sample, whatever the backend. Coordinates are in

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * Encord attribute answers (docs/encord.md §7.6) ⇄ canonical `attributes` (name → value).

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { PermanentError } from "../../errors.ts";
 import type { CanonicalAnnotation, CanonicalObject, Classification } from "./canonical.ts";
 import { AttributeAnswerSchema, answersToAttributes, singleOptionNames, type AttributeAnswer } from "./encord-answers.ts";

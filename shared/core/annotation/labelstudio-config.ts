@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * The Label Studio labeling config for our ontology, and how to tell whether a project's config

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { describeError } from "../../errors.ts";
 import type { CanonicalAnnotation, CanonicalObject, Provenance } from "./canonical.ts";
 import { brushRleToAlpha, maskToBrushRle } from "./labelstudio-rle.ts";

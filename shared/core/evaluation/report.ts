@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * The evaluation report (`report.json` under the evaluation's REPORT_PREFIX). The promote consumer

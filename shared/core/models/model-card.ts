@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * The model card (`model.json`) every trainer writes next to `model.onnx`. The evaluator reads

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * The promotion policy. Threshold names follow MLflow's `MetricThreshold` (`threshold`,

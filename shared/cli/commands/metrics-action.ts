@@ -1,7 +1,8 @@
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { describeError, PermanentError } from "../../errors.ts";
 import { cocoEvaluate, formatCocoSummary, formatPerClassTable, readDetectionColumns } from "../../core/metrics/coco.ts";
-import type { CocoDetectionResult, CocoGroundTruth } from "../../core/metrics/coco.ts";
+import type { CocoDetectionResult, CocoGroundTruth, DetectionColumns } from "../../core/metrics/coco.ts";
 import type { MetricsCliIo, MetricsCocoFlags } from "./metrics.ts";
 
 async function readBytes(path: string, what: string): Promise<Buffer> {
@@ -24,14 +25,30 @@ function parseJson(bytes: Buffer, path: string, what: string): unknown {
   }
 }
 
+/** The detections file read through a small buffer, or null when it needs the full parser. */
+function readColumns(path: string): DetectionColumns | null {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (err) {
+    throw new PermanentError("unreadable_file", `cannot read the detections file ${path}: ${describeError(err)}`);
+  }
+  try {
+    return readDetectionColumns((into, offset, length) => readSync(fd, into, offset, length, null), fstatSync(fd).size);
+  } catch {
+    return null; // a read error mid-way: the full read reports it
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** The work of `mlops metrics coco` (declared in metrics.ts), output passed in; returns the exit code. */
 export async function runMetricsCocoCommand(flags: MetricsCocoFlags, io: Pick<MetricsCliIo, "stdout" | "stderr">): Promise<number> {
   try {
     const gt = await readJson(flags.gt, "ground-truth");
-    const dtBytes = await readBytes(flags.dt, "detections");
-    // The plain results shape is read straight into columns (no object per detection); anything
-    // else goes through JSON.parse and the schema. Latin-1 maps bytes 1:1: the reader takes ASCII only.
-    const dt = readDetectionColumns(dtBytes.toString("latin1")) ?? (parseJson(dtBytes, flags.dt, "detections") as CocoDetectionResult[]);
+    // The plain results shape is streamed straight into columns (no object per detection, no copy
+    // of the file in memory); anything else goes through JSON.parse and the schema.
+    const dt = readColumns(flags.dt) ?? (parseJson(await readBytes(flags.dt, "detections"), flags.dt, "detections") as CocoDetectionResult[]);
     // cocoEvaluate validates both with zod; the casts only satisfy the compiler.
     const result = cocoEvaluate(gt as CocoGroundTruth, dt, { useCats: !flags.classAgnostic });
     for (const warning of result.warnings) io.stderr(`warning: ${warning}\n`);

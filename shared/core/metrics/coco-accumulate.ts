@@ -1,4 +1,3 @@
-import { FALSE_POSITIVE, TRUE_POSITIVE } from "./coco-evaluate-images.ts";
 import type { CocoParams, ImageEvaluation } from "./coco-evaluate-images.ts";
 import { sortIndicesByScoreDesc } from "./coco-sort.ts";
 
@@ -36,12 +35,16 @@ export function accumulate(evaluation: ImageEvaluation, params: CocoParams): Coc
   const AT = A * T;
   const precision = new Float64Array(T * R * K * A * M).fill(-1);
   const recall = new Float64Array(T * K * A * M).fill(-1);
-  const { outcome, rank, score, nonIgnoredGt, categoryStart } = evaluation;
+  const { truePositive, falsePositive, rank, score, nonIgnoredGt, categoryStart } = evaluation;
+  const allThresholds = (1 << T) - 1;
 
   const total = score.length;
   const sorted = new Int32Array(total);
   const scratch = new Int32Array(total);
   const kept = new Int32Array(total);
+  // False positives so far per (area, threshold): those at every threshold (most of them: one
+  // count per area) plus those at some thresholds only.
+  const falseAtAll = new Int32Array(A);
   const falsePositives = new Int32Array(AT);
   const truePositives = new Int32Array(AT);
   // fpAtTp[at * tpCapacity + j]: false positives seen when the (j + 1)-th true positive arrived.
@@ -74,14 +77,25 @@ export function accumulate(evaluation: ImageEvaluation, params: CocoParams): Coc
         const position = sorted[i]!;
         if (rank[position]! < maxDet) kept[nk++] = position;
       }
+      falseAtAll.fill(0);
       falsePositives.fill(0);
       truePositives.fill(0);
       for (let i = 0; i < nk; i++) {
-        const row = kept[i]! * AT;
-        for (let at = 0; at < AT; at++) {
-          const result = outcome[row + at]!;
-          if (result === FALSE_POSITIVE) falsePositives[at]!++;
-          else if (result === TRUE_POSITIVE) fpAtTp[at * tpCapacity + truePositives[at]!++] = falsePositives[at]!;
+        const row = kept[i]! * A;
+        for (let a = 0; a < A; a++) {
+          const tp = truePositive[row + a]!;
+          const fp = falsePositive[row + a]!;
+          if (tp === 0) {
+            if (fp === allThresholds) {
+              falseAtAll[a]!++;
+              continue;
+            }
+            if (fp === 0) continue; // ignored at every threshold
+          }
+          for (let t = 0, at = a * T; t < T; t++, at++) {
+            if (fp & (1 << t)) falsePositives[at]!++;
+            else if (tp & (1 << t)) fpAtTp[at * tpCapacity + truePositives[at]!++] = falseAtAll[a]! + falsePositives[at]!;
+          }
         }
       }
       for (let a = 0; a < A; a++) {

@@ -12,10 +12,8 @@ export interface CocoParams {
   useCats: boolean;
 }
 
-/** Per-detection outcome at one (area range, IoU threshold). */
-export const FALSE_POSITIVE = 0;
-export const TRUE_POSITIVE = 1;
-export const IGNORED = 2;
+/** IoU thresholds fit one 16-bit mask per (detection, area range). */
+export const MAX_IOU_THRESHOLDS = 16;
 
 /**
  * COCOeval's `evalImgs`, packed. Detections are laid out category by category, each category's
@@ -32,8 +30,13 @@ export interface ImageEvaluation {
   score: Float64Array;
   /** Rank of the detection within its image and category (0 = highest score). */
   rank: Int32Array;
-  /** Outcome at [(position * A + a) * T + t]: FALSE_POSITIVE, TRUE_POSITIVE or IGNORED. */
-  outcome: Uint8Array;
+  /**
+   * Outcome at [position * A + a], bit t for IoU threshold t: a true positive, a false positive,
+   * or in neither mask when ignored. Two bits per cell instead of a byte: the arrays are the
+   * largest the evaluation writes, and fresh memory is what a cold run pays most for.
+   */
+  truePositive: Uint16Array;
+  falsePositive: Uint16Array;
   /** Non-ignored GT per [k * A + a] (`npig`). */
   nonIgnoredGt: Int32Array;
   /** Non-None entries of `evalImgs`. */
@@ -45,6 +48,7 @@ export function evaluateImages(data: PreparedCoco, params: CocoParams): ImageEva
   const K = params.useCats ? data.catIds.length : 1;
   const A = params.areaRanges.length;
   const T = params.iouThrs.length;
+  if (T > MAX_IOU_THRESHOLDS) throw new Error(`at most ${MAX_IOU_THRESHOLDS} IoU thresholds are supported, got ${T}`);
   const maxDet = params.maxDets[params.maxDets.length - 1]!;
   const { gt, dt } = data;
   const groups = groupBoxes(gt, dt, data.catIds.length, data.imgIds.length, params.useCats);
@@ -54,7 +58,8 @@ export function evaluateImages(data: PreparedCoco, params: CocoParams): ImageEva
   const out: GroupOutput = {
     score: new Float64Array(dt.count),
     rank: new Int32Array(dt.count),
-    outcome: new Uint8Array(dt.count * A * T),
+    truePositive: new Uint16Array(dt.count * A),
+    falsePositive: new Uint16Array(dt.count * A),
     nonIgnoredGt: new Int32Array(K * A),
   };
   const thresholds = params.iouThrs.map((t) => Math.min(t, 1 - 1e-10));
@@ -85,7 +90,8 @@ export function evaluateImages(data: PreparedCoco, params: CocoParams): ImageEva
     categoryEvaluated,
     score: out.score.subarray(0, position),
     rank: out.rank.subarray(0, position),
-    outcome: out.outcome.subarray(0, position * A * T),
+    truePositive: out.truePositive.subarray(0, position * A),
+    falsePositive: out.falsePositive.subarray(0, position * A),
     nonIgnoredGt: out.nonIgnoredGt,
     evalImgsCount: groups.count * A,
   };
@@ -94,7 +100,8 @@ export function evaluateImages(data: PreparedCoco, params: CocoParams): ImageEva
 interface GroupOutput {
   score: Float64Array;
   rank: Int32Array;
-  outcome: Uint8Array;
+  truePositive: Uint16Array;
+  falsePositive: Uint16Array;
   nonIgnoredGt: Int32Array;
 }
 
@@ -113,11 +120,11 @@ function evaluateGroup(
   const { gt, dt } = data;
   const A = params.areaRanges.length;
   const T = thresholds.length;
-  const AT = A * T;
+  const allThresholds = (1 << T) - 1;
   const G = truths.length;
   const D = detections.length;
   scratch.reserve(G, D);
-  const { iou, gtArea, gtCrowd, gtUnrecorded, dtArea, order, orderIgnored, matchedAt } = scratch;
+  const { iou, gtArea, gtCrowd, gtUnrecorded, dtArea, dtBestIou, order, orderIgnored, matchedAt } = scratch;
 
   for (let j = 0; j < G; j++) {
     const truth = truths[j]!;
@@ -130,7 +137,13 @@ function evaluateGroup(
     dtArea[d] = dt.area[det]!;
     out.score[position + d] = dt.score[det]!;
     out.rank[position + d] = d;
-    for (let j = 0; j < G; j++) iou[d * G + j] = boxIou(dt.box, det * 4, gt.box, truths[j]! * 4, gtCrowd[j] === 1);
+    let bestIou = 0;
+    for (let j = 0; j < G; j++) {
+      const value = boxIou(dt.box, det * 4, gt.box, truths[j]! * 4, gtCrowd[j] === 1);
+      iou[d * G + j] = value;
+      if (value > bestIou) bestIou = value;
+    }
+    dtBestIou[d] = bestIou;
   }
 
   if (G === 0) {
@@ -139,9 +152,7 @@ function evaluateGroup(
     for (let a = 0; a < A; a++) {
       const [lo, hi] = params.areaRanges[a]!;
       for (let d = 0; d < D; d++) {
-        const result = dtArea[d]! < lo || dtArea[d]! > hi ? IGNORED : FALSE_POSITIVE;
-        const at = (position + d) * AT + a * T;
-        for (let t = 0; t < T; t++) out.outcome[at + t] = result;
+        if (!(dtArea[d]! < lo || dtArea[d]! > hi)) out.falsePositive[(position + d) * A + a] = allThresholds;
       }
     }
     return;
@@ -167,7 +178,10 @@ function evaluateGroup(
       for (let d = 0; d < D; d++) {
         let best = thresholds[t]!;
         let m = -1;
-        for (let j = 0; j < G; j++) {
+        // Below the threshold against every GT (most detections of a crowded image), the search
+        // cannot match: skip it.
+        const candidates = dtBestIou[d]! >= best ? G : 0;
+        for (let j = 0; j < candidates; j++) {
           const truth = order[j]!;
           // A matched GT is taken unless it is a crowd region.
           if (matchedAt[j] === stamp && gtCrowd[truth] === 0) continue;
@@ -179,18 +193,18 @@ function evaluateGroup(
           m = j;
         }
         const outside = dtArea[d]! < lo || dtArea[d]! > hi;
-        let result: number;
+        const cell = (position + d) * A + a;
         if (m === -1) {
           // Unmatched: a false positive unless its own area is outside the range.
-          result = outside ? IGNORED : FALSE_POSITIVE;
+          if (!outside) out.falsePositive[cell]! |= 1 << t;
         } else {
           matchedAt[m] = stamp;
           // dtMatches holds the GT id, and an id of 0 reads as "unmatched" downstream.
           const recorded = gtUnrecorded[order[m]!] === 0;
-          if (orderIgnored[m] === 1 || (!recorded && outside)) result = IGNORED;
-          else result = recorded ? TRUE_POSITIVE : FALSE_POSITIVE;
+          if (orderIgnored[m] === 1 || (!recorded && outside)) continue; // ignored
+          if (recorded) out.truePositive[cell]! |= 1 << t;
+          else out.falsePositive[cell]! |= 1 << t;
         }
-        out.outcome[(position + d) * AT + a * T + t] = result;
       }
     }
   }
@@ -220,6 +234,7 @@ class GroupScratch {
   orderIgnored = new Uint8Array(16);
   matchedAt = new Int32Array(16);
   dtArea = new Float64Array(128);
+  dtBestIou = new Float64Array(128);
   private stamp = 0;
 
   constructor(sortBuffer: Int32Array) {
@@ -228,7 +243,10 @@ class GroupScratch {
 
   reserve(G: number, D: number): void {
     if (this.iou.length < G * D) this.iou = new Float64Array(G * D * 2);
-    if (this.dtArea.length < D) this.dtArea = new Float64Array(D * 2);
+    if (this.dtArea.length < D) {
+      this.dtArea = new Float64Array(D * 2);
+      this.dtBestIou = new Float64Array(D * 2);
+    }
     if (this.order.length < G) {
       this.gtArea = new Float64Array(G * 2);
       this.gtCrowd = new Uint8Array(G * 2);

@@ -143,19 +143,28 @@ export function prepareCoco(gtInput: unknown, dtInput: unknown): PreparedCoco {
   if (dtCount < results.count) {
     warnings.push(`${results.count - dtCount} detection(s) have a category_id missing from "categories" and are not evaluated`);
   }
-  const dt = { ...allocate(dtCount), score: new Float64Array(dtCount) };
+  // With every detection evaluated (the norm) the boxes and scores are the columns themselves:
+  // a copy of them is tens of megabytes of fresh memory for a large results file.
+  const all = dtCount === results.count;
+  const dt = {
+    count: dtCount,
+    img: new Int32Array(dtCount),
+    cat: new Int32Array(dtCount),
+    box: all ? results.bbox : new Float64Array(dtCount * 4),
+    area: new Float64Array(dtCount),
+    score: all ? results.score : new Float64Array(dtCount),
+  };
   const bbox = results.bbox;
   for (let i = 0, j = 0; i < results.count; i++) {
     const cat = categories.positionOf(results.categoryId[i]!);
     if (cat < 0) continue;
     dt.img[j] = images.positionOf(results.imageId[i]!);
     dt.cat[j] = cat;
-    dt.box[j * 4] = bbox[i * 4]!;
-    dt.box[j * 4 + 1] = bbox[i * 4 + 1]!;
-    dt.box[j * 4 + 2] = bbox[i * 4 + 2]!;
-    dt.box[j * 4 + 3] = bbox[i * 4 + 3]!;
     dt.area[j] = bbox[i * 4 + 2]! * bbox[i * 4 + 3]!;
-    dt.score[j] = results.score[i]!;
+    if (!all) {
+      dt.box.set(bbox.subarray(i * 4, i * 4 + 4), j * 4);
+      dt.score[j] = results.score[i]!;
+    }
     j++;
   }
 

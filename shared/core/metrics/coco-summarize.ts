@@ -52,24 +52,37 @@ function matchingIndices(values: ArrayLike<number>, wanted: number): number[] {
   return out;
 }
 
-/** `_summarize`: gathers `s[t, :, :, aind, mind]` (or the recall slice) in C order, then the mean. */
+/** Reused by summarizeOne: the AP gather alone is T·R·K values (a million for 80 classes). */
+let gatherBuffer = new Float64Array(0);
+
+/**
+ * `_summarize`: gathers `s[t, :, :, aind, mind]` (or the recall slice) in C order, keeps the cells
+ * above −1 and takes their mean — in one pass into a reused buffer, in the same order.
+ */
 function summarizeOne(acc: CocoAccumulation, params: CocoParams, precisionNotRecall: boolean, sel: Selection, k?: number): number {
   const { T, R, K, A, M } = acc.counts;
   const tind = sel.iouThr === null ? [...Array(T).keys()] : matchingIndices(params.iouThrs, sel.iouThr);
   const a = AREA_LABELS.indexOf(sel.area);
   const mind = matchingIndices(params.maxDets, sel.maxDets);
-  const kind = k === undefined ? [...Array(K).keys()] : [k];
-  const gathered: number[] = [];
+  const kFrom = k ?? 0;
+  const kTo = k === undefined ? K : k + 1;
+  const most = tind.length * (precisionNotRecall ? R : 1) * (kTo - kFrom) * mind.length;
+  if (gatherBuffer.length < most) gatherBuffer = new Float64Array(most);
+  const kept = gatherBuffer;
+  let n = 0;
+  const source = precisionNotRecall ? acc.precision : acc.recall;
   for (const t of tind) {
-    if (precisionNotRecall) {
-      for (let r = 0; r < R; r++) {
-        for (const kk of kind) for (const m of mind) gathered.push(acc.precision[(((t * R + r) * K + kk) * A + a) * M + m]!);
+    for (let r = 0; r < (precisionNotRecall ? R : 1); r++) {
+      const base = precisionNotRecall ? (t * R + r) * K : t * K;
+      for (let kk = kFrom; kk < kTo; kk++) {
+        for (const m of mind) {
+          const value = source[((base + kk) * A + a) * M + m]!;
+          if (value > -1) kept[n++] = value;
+        }
       }
-    } else {
-      for (const kk of kind) for (const m of mind) gathered.push(acc.recall[((t * K + kk) * A + a) * M + m]!);
     }
   }
-  return meanOfDefined(gathered);
+  return n === 0 ? -1 : pairwiseSum(kept, 0, n) / n;
 }
 
 /**

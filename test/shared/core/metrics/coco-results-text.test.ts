@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createPrng } from "../../../../shared/core/demo/prng.ts";
 import { cocoEvaluate, type CocoGroundTruth } from "../../../../shared/core/metrics/coco.ts";
-import { readDetectionColumns } from "../../../../shared/core/metrics/coco-results-text.ts";
+import { bytesSource, readDetectionColumns, type ByteSource } from "../../../../shared/core/metrics/coco-results-text.ts";
 
 /** What JSON.parse makes of the same text, as columns. */
 function viaJson(text: string) {
@@ -54,6 +54,52 @@ describe("readDetectionColumns", () => {
     ["a byte order mark", '\ufeff[]'],
   ])("leaves %s to JSON.parse and the schema (returns null)", (_what, text) => {
     expect(readDetectionColumns(text)).toBeNull();
+  });
+
+  it("reads across the source's chunk boundaries, whatever their size", () => {
+    const prng = createPrng(3);
+    const dets = Array.from({ length: 3000 }, (_, i) => ({
+      image_id: i + 1,
+      category_id: 1 + prng.int(5),
+      bbox: [prng.next() * 600, prng.next() * 400, prng.next() * 90, prng.next() * 90],
+      score: prng.next(),
+    }));
+    const text = JSON.stringify(dets, null, prng.int(2) ? 1 : 0);
+    const bytes = new TextEncoder().encode(text);
+    const expected = viaJson(text);
+    for (const chunk of [1, 7, 4093, 65_536]) {
+      // A source that hands over at most `chunk` bytes per call, as a slow pipe would.
+      const whole = bytesSource(bytes);
+      const trickle: ByteSource = (into, offset, length) => whole(into, offset, Math.min(length, chunk));
+      const columns = readDetectionColumns(trickle)!;
+      expect(columns.count).toBe(dets.length);
+      expect([...columns.bbox]).toEqual(expected.bbox);
+      expect([...columns.score]).toEqual(expected.score);
+    }
+  });
+
+  it("reads a detection longer than its look-ahead (odd whitespace) right, or leaves it to JSON.parse", () => {
+    const plain = (id: number) => `{"image_id": ${id}, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 0.5}`;
+    const padded = `{"image_id": 0,${" ".repeat(5000)}"category_id": 1, "bbox": [0, 0, 1, 1], "score": 0.5}`;
+    const outcomes = new Set<string>();
+    // Slide the padded detection across the end of the reader's first 1 MiB buffer.
+    let before = 0;
+    for (let at = 1; at < (1 << 20) - 6000; before++) at += plain(before + 1).length + 1;
+    for (let n = before; n < before + 120; n += 3) {
+      const text = `[${[...Array.from({ length: n }, (_, i) => plain(i + 1)), padded, plain(n + 1)].join(",")}]`;
+      const columns = readDetectionColumns(text);
+      if (columns === null) {
+        outcomes.add("null");
+      } else {
+        outcomes.add("read");
+        expect([...columns.imageId]).toEqual(viaJson(text).imageId);
+      }
+    }
+    // Both happen: read whole when it fits the buffer, declined where it straddles a refill.
+    expect(outcomes).toEqual(new Set(["null", "read"]));
+    // Long whitespace between detections and after the list is always fine.
+    const spaced = `[${plain(1)},${"\n".repeat(9000)}${plain(2)}]${" ".repeat(3_000_000)}`;
+    expect(readDetectionColumns(spaced)?.count).toBe(2);
   });
 
   it("reads an empty list", () => {

@@ -4,8 +4,9 @@ import { AREA_LABELS } from "./coco-types.ts";
 import type { AreaLabel, CocoPerClass, CocoStats } from "./coco-types.ts";
 
 /**
- * NumPy's pairwise summation (`pairwise_sum_DOUBLE`, blocks of 128 with 8 accumulators), so that
- * means come out bit-identical to `np.mean` rather than merely close.
+ * NumPy's pairwise summation (`pairwise_sum_DOUBLE`, blocks of 128 with 8 accumulators) of one
+ * buffer-sized block: `numpySum` puts the blocks together, so that means come out bit-identical to
+ * `np.mean` rather than merely close.
  */
 export function pairwiseSum(values: ArrayLike<number>, start: number, n: number): number {
   if (n < 8) {
@@ -31,12 +32,27 @@ export function pairwiseSum(values: ArrayLike<number>, start: number, n: number)
   return pairwiseSum(values, start, half) + pairwiseSum(values, start + half, n - half);
 }
 
+/**
+ * NumPy's sum of a contiguous float64 array, as `np.add.reduce` runs it: the ufunc loop gets the
+ * array in buffer-sized blocks (8192 elements, `np.getbufsize()`), sums each block pairwise and
+ * adds the block sums left to right onto 0. For more than 8192 values this differs from one
+ * pairwise sum over everything in the last bit, and COCOeval's AP mean is over T·R·K values
+ * (80,800 for 80 classes).
+ */
+export function numpySum(values: ArrayLike<number>, n: number): number {
+  let sum = 0;
+  for (let start = 0; start < n; start += NUMPY_BUFSIZE) sum += pairwiseSum(values, start, Math.min(NUMPY_BUFSIZE, n - start));
+  return sum;
+}
+
+const NUMPY_BUFSIZE = 8192;
+
 /** `np.mean(s[s > -1])`, or −1 when nothing is above −1 (COCOeval's "undefined"). */
 export function meanOfDefined(values: ArrayLike<number>, count = values.length): number {
   const kept = new Float64Array(count);
   let n = 0;
   for (let i = 0; i < count; i++) if (values[i]! > -1) kept[n++] = values[i]!;
-  return n === 0 ? -1 : pairwiseSum(kept, 0, n) / n;
+  return n === 0 ? -1 : numpySum(kept, n) / n;
 }
 
 interface Selection {
@@ -82,7 +98,7 @@ function summarizeOne(acc: CocoAccumulation, params: CocoParams, precisionNotRec
       }
     }
   }
-  return n === 0 ? -1 : pairwiseSum(kept, 0, n) / n;
+  return n === 0 ? -1 : numpySum(kept, n) / n;
 }
 
 /**

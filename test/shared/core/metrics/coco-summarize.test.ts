@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { formatFixed, formatPerClassTable } from "../../../../shared/core/metrics/coco-format.ts";
 import { sortIndicesByScoreDesc } from "../../../../shared/core/metrics/coco-sort.ts";
-import { meanOfDefined, pairwiseSum } from "../../../../shared/core/metrics/coco-summarize.ts";
+import { readFileSync } from "node:fs";
+import { meanOfDefined, numpySum, pairwiseSum } from "../../../../shared/core/metrics/coco-summarize.ts";
 import { IOU_THRESHOLDS, linspace, RECALL_THRESHOLDS } from "../../../../shared/core/metrics/coco-types.ts";
 import { cocoEvaluate, formatCocoSummary } from "../../../../shared/core/metrics/coco.ts";
 
@@ -33,6 +34,25 @@ describe("NumPy-compatible means", () => {
     // Summed left to right the same values stay at 1.
     const values = [1, ...Array(8).fill(2 ** -53)];
     expect(pairwiseSum(values, 0, values.length)).toBe(1 + 2 ** -50);
+  });
+
+  it("sums and averages exactly as NumPy does, in 8192-element blocks (vectors written by NumPy)", () => {
+    const fixture = JSON.parse(readFileSync(new URL("../../../fixtures/coco/numpy-sums.json", import.meta.url), "utf8")) as {
+      sums: { n: number; sum: string; mean: string; plainPairwiseDiffers: boolean }[];
+    };
+    // float.hex() spelling: 0x1.<13 hex digits>p<exponent>.
+    const fromHex = (hex: string) => {
+      const [, mantissa, exponent] = /^0x1\.([0-9a-f]+)p([+-]\d+)$/.exec(hex)!;
+      return (1 + parseInt(mantissa!, 16) / 16 ** mantissa!.length) * 2 ** Number(exponent);
+    };
+    for (const { n, sum, mean, plainPairwiseDiffers } of fixture.sums) {
+      const values = Float64Array.from({ length: n }, (_, i) => (((i * 7919 + 13) % 10007) / 10007) * 2 ** ((i % 11) - 5));
+      expect(numpySum(values, n), `n = ${n}`).toBe(fromHex(sum));
+      expect(meanOfDefined(values), `n = ${n}`).toBe(fromHex(mean));
+      // The cases the blocks decide: one pairwise sum over all of them is another double.
+      if (plainPairwiseDiffers) expect(pairwiseSum(values, 0, n)).not.toBe(fromHex(sum));
+    }
+    expect(fixture.sums.filter((s) => s.plainPairwiseDiffers).length).toBeGreaterThan(0);
   });
 
   it("averages only values above −1 and reports −1 when there are none", () => {

@@ -41,12 +41,23 @@ export async function normaliseProduct(
   const outputChannels = 3 + (options.nirBand === null ? 0 : 1);
   // What is held besides the band arrays, phase by phase (the largest is the reserve): while
   // decoding, an inflated entry (released once decoded); while stretching, the mask and the 8-bit
-  // outputs; while encoding, those and PNGs at worst as large as them, the band arrays gone. So
+  // outputs; while encoding, those and each PNG's filtered rows and zlib output (about their size).
+  // When the band arrays, blocks in flight and all of that fit MAX_DECODE_BYTES together, each PNG
+  // starts on zlib's thread pool as soon as its pixels are final, so the other core compresses
+  // while this one stretches; otherwise the band arrays go first, as large products need. So
   // MAX_DECODE_BYTES bounds everything an upload makes ingest hold at once, inflated entry included.
   const outputs = pixels * (1 + outputChannels);
   const bandBytes = distinct.reduce((sum, band) => sum + pixels * raster.sampleBytes[band]!, 0);
-  const reserve = Math.max(raster.heldBytes, outputs, 2 * outputs - bandBytes);
-  const read = await raster.planRead(distinct, reserve);
+  const reserveFor = (early: boolean) => Math.max(raster.heldBytes, early ? 3 * outputs : Math.max(outputs, 3 * outputs - bandBytes));
+  let overlap = options.output === "png";
+  let read: Awaited<ReturnType<TiffRaster["planRead"]>>;
+  try {
+    read = await raster.planRead(distinct, reserveFor(overlap));
+  } catch (err) {
+    if (!overlap || !(err instanceof PermanentError && err.code === "decode_too_large")) throw err;
+    overlap = false;
+    read = await raster.planRead(distinct, reserveFor(false));
+  }
   await verify();
   const arrays = await read();
   // The band arrays are copies: an inflated entry (up to MAX_INFLATED_BYTES) can go now.
@@ -76,16 +87,31 @@ export async function normaliseProduct(
     warnings.push(`single_value: ${message}`);
   }
 
+  const png = options.output === "png";
+  const encode = (data: Uint8Array, channels: 1 | 3) => {
+    const encoding = encodeRawPng(data, width, height, channels);
+    encoding.catch(() => undefined); // awaited below; this only keeps an early throw from orphaning it
+    return encoding;
+  };
+  // Started now when memory allows (see `overlap`), else once the band arrays are gone.
+  const encodeEarly = (data: Uint8Array, channels: 1 | 3) => (png && overlap ? encode(data, channels) : null);
+  let maskPng = nodataPixels > 0 ? encodeEarly(mask, 1) : null;
   const rgb = new Uint8Array(pixels * 3);
   options.rgbBands.forEach((band, channel) => writeStretched(bandArray(band), mask, rangeOf(band), rgb, channel, 3));
+  let rgbPng = encodeEarly(rgb, 3);
   let nir: Uint8Array | null = null;
   if (options.nirBand !== null) {
     nir = new Uint8Array(pixels);
     writeStretched(bandArray(options.nirBand), mask, rangeOf(options.nirBand), nir, 0, 1);
   }
-  // Everything below works on the 8-bit outputs: the band arrays (the largest allocation) go
-  // before the PNGs are encoded.
+  let nirPng = nir ? encodeEarly(nir, 1) : null;
+  // Everything below works on the 8-bit outputs: the band arrays (the largest allocation) go.
   arrays.length = 0;
+  if (png && !overlap) {
+    maskPng = nodataPixels > 0 ? encode(mask, 1) : null;
+    rgbPng = encode(rgb, 3);
+    nirPng = nir ? encode(nir, 1) : null;
+  }
 
   // What the model will see, over valid pixels: the input drift features.
   const statsMask = nodataPixels > 0 ? mask : null;
@@ -98,7 +124,7 @@ export async function normaliseProduct(
     },
     nodataFraction: nodataPixels / pixels,
   };
-  if (options.output === "raw") {
+  if (!png) {
     const raw = {
       rgb: { width, height, channels: 3, data: rgb },
       ...(nir ? { nir: { width, height, channels: 1, data: nir } } : {}),
@@ -109,15 +135,10 @@ export async function normaliseProduct(
     };
   }
 
-  // zlib deflates on libuv's thread pool: the three PNGs compress in parallel.
-  const [rgbPng, nirPng, maskPng] = await Promise.all([
-    encodeRawPng(rgb, width, height, 3),
-    nir ? encodeRawPng(nir, width, height, 1) : null,
-    nodataPixels > 0 ? encodeRawPng(mask, width, height, 1) : null,
-  ]);
-  const images: NormalisedImage[] = [{ role: "rgb", png: rgbPng }];
-  if (nirPng) images.push({ role: "nir", png: nirPng });
+  const [rgbEncoded, nirEncoded, maskEncoded] = await Promise.all([rgbPng!, nirPng, maskPng]);
+  const images: NormalisedImage[] = [{ role: "rgb", png: rgbEncoded }];
+  if (nirEncoded) images.push({ role: "nir", png: nirEncoded });
   return {
-    kind: "product", productName, width, height, images, nodataMask: maskPng, nodataPixels, bandCount, bandStats, ...(warnings.length ? { warnings } : {}),
+    kind: "product", productName, width, height, images, nodataMask: maskEncoded, nodataPixels, bandCount, bandStats, ...(warnings.length ? { warnings } : {}),
   };
 }

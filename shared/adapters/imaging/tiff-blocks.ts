@@ -8,9 +8,33 @@ import { inflate } from "node:zlib";
 import type { GeoTIFFImage, TypedArray } from "geotiff";
 import { PermanentError } from "../../errors.ts";
 import type { ByteSource } from "../../ports.ts";
-import { blockBytes } from "./tiff-decoders.ts";
+import type { TiffImage } from "./tiff-ifd.ts";
 
 const inflateAsync = promisify(inflate);
+
+export interface BlockParameters {
+  tileWidth: number;
+  tileHeight: number;
+  planarConfiguration: number;
+  bitsPerSample: number[];
+  predictor: number;
+}
+
+/** Compressions read by the product path: none, LZW, deflate, Adobe deflate, PackBits. */
+export const SUPPORTED_COMPRESSIONS: ReadonlyMap<number, string> = new Map([
+  [1, "none"],
+  [5, "LZW"],
+  [8, "deflate"],
+  [32946, "deflate"],
+  [32773, "PackBits"],
+]);
+
+/** The bytes one decoded strip or tile holds (all samples for chunky, one for planar data). */
+export function blockBytes(p: Pick<BlockParameters, "tileWidth" | "tileHeight" | "planarConfiguration" | "bitsPerSample">): number {
+  const bits = p.planarConfiguration === 2 ? Math.max(...p.bitsPerSample) : p.bitsPerSample.reduce((a, b) => a + b, 0);
+  return Math.ceil((p.tileWidth * bits) / 8) * p.tileHeight;
+}
+
 
 export type SampleArray = TypedArray;
 
@@ -61,7 +85,7 @@ export interface BlockTable {
   maxCount: number;
 }
 
-export async function blockTable(source: ByteSource, image: GeoTIFFImage, header: Header): Promise<BlockTable> {
+export async function blockTable(source: ByteSource, image: TiffImage, header: Header): Promise<BlockTable> {
   const { width, height, bits } = header;
   const directory = image.fileDirectory;
   const tiled = image.isTiled;
@@ -108,7 +132,7 @@ export interface FastLayout {
   deflate: boolean;
 }
 
-export function fastLayout(image: GeoTIFFImage, header: Header): FastLayout | null {
+export function fastLayout(image: TiffImage, header: Header): FastLayout | null {
   const { bits, formats, uniform, compression, predictor } = header;
   const ArrayType = ARRAY_TYPES[`${formats[0]}/${bits[0]}`];
   const eligible =

@@ -9,31 +9,10 @@
  */
 import { inflateSync } from "node:zlib";
 import { addDecoder, getDecoder } from "geotiff";
+import { blockBytes, type BlockParameters } from "./tiff-blocks.ts";
 
 type GeotiffDecoderParameters = Parameters<typeof getDecoder>[1];
 
-interface BlockParameters {
-  tileWidth: number;
-  tileHeight: number;
-  planarConfiguration: number;
-  bitsPerSample: number[];
-  predictor: number;
-}
-
-/** Compressions read by the product path: none, LZW, deflate, Adobe deflate, PackBits. */
-export const SUPPORTED_COMPRESSIONS: ReadonlyMap<number, string> = new Map([
-  [1, "none"],
-  [5, "LZW"],
-  [8, "deflate"],
-  [32946, "deflate"],
-  [32773, "PackBits"],
-]);
-
-/** The bytes one decoded strip or tile holds (all samples for chunky, one for planar data). */
-export function blockBytes(p: Pick<BlockParameters, "tileWidth" | "tileHeight" | "planarConfiguration" | "bitsPerSample">): number {
-  const bits = p.planarConfiguration === 2 ? Math.max(...p.bitsPerSample) : p.bitsPerSample.reduce((a, b) => a + b, 0);
-  return Math.ceil((p.tileWidth * bits) / 8) * p.tileHeight;
-}
 
 abstract class BoundedDecoder {
   constructor(readonly parameters: BlockParameters) {}

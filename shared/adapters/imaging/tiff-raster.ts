@@ -1,8 +1,9 @@
 /**
  * Opens a (Geo)TIFF from a byte source and reads selected bands into one typed array each.
  *
- * The file is read by ranges: geotiff.js parses the header and tags through a source that refuses
- * oversized reads, and strips or tiles are fetched one by one. Before anything large is allocated,
+ * The file is read by ranges: the header and tags are parsed by `tiff-ifd.ts` (or, for what it
+ * declines and for every layout but the fast one, by geotiff.js, loaded only then) through reads
+ * that refuse oversized requests, and strips or tiles are fetched one by one. Before anything large is allocated,
  * the strip/tile table is checked against the file (every block inside it, plausible sizes) and
  * the memory the read will take (band arrays, blocks in flight, plus what the caller will add) is
  * checked against `maxDecodeBytes`.
@@ -18,13 +19,13 @@
  * Every failure caused by the file's bytes becomes a PermanentError (`corrupt_tiff` unless a more
  * precise code applies).
  */
-import { GeoTIFF, type GeoTIFFImage } from "geotiff";
+import type { GeoTIFF, GeoTIFFImage } from "geotiff";
 import { NORMALISE_LIMIT_DEFAULTS } from "../../config/schema.ts";
 import { PermanentError } from "../../errors.ts";
 import type { ByteSource, NormaliseLimits } from "../../ports.ts";
 import { memorySource } from "./byte-source.ts";
-import { blockTable, corruptTiff, fastLayout, readStrips, readWithGeotiff, type Header, type SampleArray } from "./tiff-blocks.ts";
-import { SUPPORTED_COMPRESSIONS } from "./tiff-decoders.ts";
+import { blockTable, corruptTiff, fastLayout, readStrips, readWithGeotiff, SUPPORTED_COMPRESSIONS, type Header, type SampleArray } from "./tiff-blocks.ts";
+import { readFirstIfd, type TiffImage } from "./tiff-ifd.ts";
 
 export { corruptTiff, type SampleArray };
 
@@ -73,11 +74,21 @@ function sampleBytesOf(bits: number, format: number): number {
 
 export async function openTiff(input: ByteSource | Uint8Array, limits: Pick<NormaliseLimits, "maxDecodeBytes"> = NORMALISE_LIMIT_DEFAULTS): Promise<TiffRaster> {
   const source = input instanceof Uint8Array ? memorySource(input) : input;
-  let image: GeoTIFFImage;
+  let image: TiffImage;
+  // Set when geotiff.js opened the file: every layout but the fast one reads through it.
+  let geotiffImage: GeoTIFFImage | null = null;
   let header: Header & { bandCount: number; photometric: number | undefined };
   try {
-    image = await (await GeoTIFF.fromSource(geotiffSource(source, limits.maxDecodeBytes))).getImage();
-    header = await readHeader(image);
+    const own = await readFirstIfd(source, limits.maxDecodeBytes);
+    const ownHeader = own && (await readHeader(own));
+    if (own && ownHeader && fastLayout(own, ownHeader)) {
+      image = own;
+      header = ownHeader;
+    } else {
+      geotiffImage = await openWithGeotiff(source, limits.maxDecodeBytes);
+      image = geotiffImage;
+      header = await readHeader(geotiffImage);
+    }
   } catch (err) {
     if (err instanceof PermanentError) throw err;
     throw corruptTiff(`cannot parse the header or first image directory (${(err as Error).message})`, err);
@@ -88,7 +99,7 @@ export async function openTiff(input: ByteSource | Uint8Array, limits: Pick<Norm
 
   const planRead = async (bands: readonly number[], reserveBytes: number) => {
     try {
-      return await plan(source, image, header, bands, reserveBytes, limits.maxDecodeBytes);
+      return await plan(source, image, geotiffImage, header, bands, reserveBytes, limits.maxDecodeBytes);
     } catch (err) {
       if (err instanceof PermanentError) throw err;
       throw corruptTiff(`the strip or tile table is damaged (${(err as Error).message})`, err);
@@ -114,7 +125,13 @@ export async function openTiff(input: ByteSource | Uint8Array, limits: Pick<Norm
   };
 }
 
-async function readHeader(image: GeoTIFFImage): Promise<Header & { bandCount: number; photometric: number | undefined }> {
+/** geotiff.js, loaded on first use, with the bounded block decoders registered. */
+async function openWithGeotiff(source: ByteSource, maxRead: number): Promise<GeoTIFFImage> {
+  const [{ GeoTIFF }] = await Promise.all([import("geotiff"), import("./tiff-decoders.ts")]);
+  return (await GeoTIFF.fromSource(geotiffSource(source, maxRead))).getImage();
+}
+
+async function readHeader(image: TiffImage): Promise<Header & { bandCount: number; photometric: number | undefined }> {
   const directory = image.fileDirectory;
   const bandCount = image.getSamplesPerPixel();
   const bits = toNumbers(await directory.loadValue("BitsPerSample"), bandCount, 1);
@@ -175,7 +192,13 @@ function toNumbers(value: unknown, count: number, fallback: number): number[] {
 }
 
 async function plan(
-  source: ByteSource, image: GeoTIFFImage, header: Header, bands: readonly number[], reserveBytes: number, maxDecodeBytes: number,
+  source: ByteSource,
+  image: TiffImage,
+  geotiffImage: GeoTIFFImage | null,
+  header: Header,
+  bands: readonly number[],
+  reserveBytes: number,
+  maxDecodeBytes: number,
 ): Promise<() => Promise<SampleArray[]>> {
   const { width, height, compression } = header;
   const compressionName = SUPPORTED_COMPRESSIONS.get(compression);
@@ -199,6 +222,8 @@ async function plan(
   let blocks: number;
   let inFlight = 1;
   let windowBlockRows = 1;
+  // Only the fast layout is ever kept on tiff-ifd.ts's directory; the rest comes from geotiff.js.
+  if (!fast && geotiffImage === null) throw new Error("a layout geotiff.js must read was opened without it");
   if (fast) {
     const perStrip = table.rawBytes + table.maxCount;
     inFlight = Math.max(1, Math.min(STRIPS_IN_FLIGHT, table.down, Math.floor(IN_FLIGHT_BYTES / perStrip)));
@@ -214,7 +239,7 @@ async function plan(
   if (total > maxDecodeBytes) throw tooLarge(total, blocks);
   return async () => {
     try {
-      return fast ? await readStrips(source, fast, table, header, bands, inFlight) : await readWithGeotiff(image, header, table, bands, windowBlockRows);
+      return fast ? await readStrips(source, fast, table, header, bands, inFlight) : await readWithGeotiff(geotiffImage!, header, table, bands, windowBlockRows);
     } catch (err) {
       if (err instanceof PermanentError) throw err;
       throw corruptTiff(`pixel data is damaged or truncated (${(err as Error).message})`, err);

@@ -64,13 +64,15 @@ async function runNormalise(file: string, flags: Flags, io: NormaliseCliIo): Pro
     stretchPercentiles: flags.stretch === undefined ? defaults.stretchPercentiles : flags.stretch,
     nodataValue: flags.nodata ?? defaults.nodataValue,
   };
+  // Loaded here so `mlops --help` and the other commands never load the normaliser; compiled
+  // while the file is read on the thread pool.
+  const normaliserModule = import("../../adapters/imaging/normaliser.ts");
   const input = await readFile(file).catch((err: NodeJS.ErrnoException) => {
     throw new UsageError(`cannot read ${file}: ${err.code === "ENOENT" ? "no such file" : err.message}`);
   });
 
   const started = performance.now();
-  // Loaded here so `mlops --help` and the other commands never load sharp and geotiff.
-  const { createNormaliser } = await import("../../adapters/imaging/normaliser.ts");
+  const { createNormaliser } = await normaliserModule;
   // The same limits and single-value policy as ingest, so the preview fails where ingest would.
   const policy = { limits: defaults.limits, singleValueImages: defaults.singleValueImages };
   const output = await createNormaliser().normalise(input, basename(file), { ...options, ...policy });

@@ -14,10 +14,7 @@
  * archive bucket keeps the original upload). The deflate runs on libuv's thread pool, so the
  * RGB, NIR and nodata PNGs of a product compress in parallel.
  */
-import { promisify } from "node:util";
-import { crc32, deflate } from "node:zlib";
-
-const deflateAsync = promisify(deflate);
+import { crc32, createDeflate } from "node:zlib";
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 /** IHDR colour types (§11.2.2): 0 greyscale, 2 truecolour. */
 const COLOUR_TYPE = { 1: 0, 3: 2 } as const;
@@ -37,7 +34,7 @@ export async function encodeRawPng(data: Uint8Array, width: number, height: numb
   }
   // One output chunk larger than any level-1 stream of these rows (zlib's deflateBound: the input
   // plus 5 bytes per 16 KiB stored block, plus the header), so zlib hands it back without a concat.
-  const idat = await deflateAsync(rows, { level: 1, chunkSize: rows.length + 5 * Math.ceil(rows.length / 16_384) + 64 });
+  const idat = await deflateChunks(rows, rows.length + 5 * Math.ceil(rows.length / 16_384) + 64);
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
@@ -45,7 +42,8 @@ export async function encodeRawPng(data: Uint8Array, width: number, height: numb
   ihdr[9] = COLOUR_TYPE[channels];
   // compression method 0, filter method 0, interlace method 0 (bytes 10–12, already zero)
   // The file is assembled in one buffer: the compressed rows are copied once.
-  const out = Buffer.allocUnsafe(SIGNATURE.length + (12 + ihdr.length) + (12 + idat.length) + 12);
+  const idatLength = idat.reduce((n, chunk) => n + chunk.length, 0);
+  const out = Buffer.allocUnsafe(SIGNATURE.length + (12 + ihdr.length) + (12 + idatLength) + 12);
   let at = SIGNATURE.copy(out, 0);
   at = writeChunk(out, at, "IHDR", ihdr);
   at = writeChunk(out, at, "IDAT", idat);
@@ -53,12 +51,32 @@ export async function encodeRawPng(data: Uint8Array, width: number, height: numb
   return out;
 }
 
+/**
+ * The zlib stream of `rows` as the chunks zlib produced. The one-shot `deflate()` joins them into
+ * a new buffer (it makes at least two, even when one is large enough), and the PNG is assembled
+ * from them anyway: one copy of the compressed bytes instead of two.
+ */
+async function deflateChunks(rows: Buffer, chunkSize: number): Promise<Buffer[]> {
+  const deflater = createDeflate({ level: 1, chunkSize });
+  const chunks: Buffer[] = [];
+  deflater.on("data", (chunk: Buffer) => chunks.push(chunk));
+  await new Promise<void>((resolve, reject) => {
+    deflater.once("end", resolve);
+    deflater.once("error", reject);
+    deflater.end(rows);
+  });
+  return chunks;
+}
+
 /** Writes one chunk (length, type, data, CRC-32 of type and data) at `at`; returns the end. */
-function writeChunk(out: Buffer, at: number, type: string, data: Buffer): number {
-  out.writeUInt32BE(data.length, at);
+function writeChunk(out: Buffer, at: number, type: string, data: Buffer | readonly Buffer[]): number {
+  const parts = Buffer.isBuffer(data) ? [data] : data;
+  const length = parts.reduce((n, part) => n + part.length, 0);
+  out.writeUInt32BE(length, at);
   out.write(type, at + 4, "latin1");
-  data.copy(out, at + 8);
-  const end = at + 8 + data.length;
+  let write = at + 8;
+  for (const part of parts) write += part.copy(out, write);
+  const end = at + 8 + length;
   out.writeUInt32BE(crc32(out.subarray(at + 4, end)), end);
   return end + 4;
 }

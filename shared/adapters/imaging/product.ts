@@ -7,10 +7,10 @@
  */
 import { PermanentError } from "../../errors.ts";
 import type { NormaliseLimits, NormaliseOptions, NormalisedImage, NormalisedOutput } from "../../ports.ts";
-import { bandStatistics } from "../../core/drift/stats.ts";
+import { statsOfHistogram } from "../../core/drift/stats.ts";
 import { encodeRawPng } from "./png-encode.ts";
 import { buildNodataMask, stretchRange, writeStretched, type StretchRange } from "./stretch.ts";
-import type { SampleArray, TiffRaster } from "./tiff-raster.ts";
+import type { BandSamples, TiffRaster } from "./tiff-raster.ts";
 
 export type ResolvedOptions = NormaliseOptions & { limits: NormaliseLimits; singleValueImages: "warn" | "fail" };
 
@@ -60,9 +60,10 @@ export async function normaliseProduct(
   }
   await verify();
   const arrays = await read();
-  // The band arrays are copies: an inflated entry (up to MAX_INFLATED_BYTES) can go now.
+  // The bands are decoded strips or copies: an inflated entry (up to MAX_INFLATED_BYTES) can go
+  // now (uncompressed strips read in place are views into it, and keep it).
   raster.release();
-  const bandArray = (oneBased: number): SampleArray => arrays[distinct.indexOf(oneBased - 1)]!;
+  const bandArray = (oneBased: number): BandSamples => arrays[distinct.indexOf(oneBased - 1)]!;
 
   const nodata = options.nodataValue ?? raster.nodata;
   const { mask, count: nodataPixels } = buildNodataMask(arrays, nodata, pixels);
@@ -97,12 +98,14 @@ export async function normaliseProduct(
   const encodeEarly = (data: Uint8Array, channels: 1 | 3) => (png && overlap ? encode(data, channels) : null);
   let maskPng = nodataPixels > 0 ? encodeEarly(mask, 1) : null;
   const rgb = new Uint8Array(pixels * 3);
-  options.rgbBands.forEach((band, channel) => writeStretched(bandArray(band), mask, rangeOf(band), rgb, channel, 3));
+  // Each write also counts its valid pixels' values: the drift statistics below.
+  const rgbHistograms = options.rgbBands.map((band, channel) => writeStretched(bandArray(band), mask, rangeOf(band), rgb, channel, 3));
   let rgbPng = encodeEarly(rgb, 3);
   let nir: Uint8Array | null = null;
+  let nirHistogram: Float64Array | null = null;
   if (options.nirBand !== null) {
     nir = new Uint8Array(pixels);
-    writeStretched(bandArray(options.nirBand), mask, rangeOf(options.nirBand), nir, 0, 1);
+    nirHistogram = writeStretched(bandArray(options.nirBand), mask, rangeOf(options.nirBand), nir, 0, 1);
   }
   let nirPng = nir ? encodeEarly(nir, 1) : null;
   // Everything below works on the 8-bit outputs: the band arrays (the largest allocation) go.
@@ -114,13 +117,12 @@ export async function normaliseProduct(
   }
 
   // What the model will see, over valid pixels: the input drift features.
-  const statsMask = nodataPixels > 0 ? mask : null;
   const bandStats = {
     bands: {
-      red: bandStatistics(rgb, 3, 0, pixels, statsMask),
-      green: bandStatistics(rgb, 3, 1, pixels, statsMask),
-      blue: bandStatistics(rgb, 3, 2, pixels, statsMask),
-      ...(nir ? { nir: bandStatistics(nir, 1, 0, pixels, statsMask) } : {}),
+      red: statsOfHistogram(rgbHistograms[0]!),
+      green: statsOfHistogram(rgbHistograms[1]!),
+      blue: statsOfHistogram(rgbHistograms[2]!),
+      ...(nirHistogram ? { nir: statsOfHistogram(nirHistogram) } : {}),
     },
     nodataFraction: nodataPixels / pixels,
   };

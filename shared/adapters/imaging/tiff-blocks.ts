@@ -38,6 +38,32 @@ export function blockBytes(p: Pick<BlockParameters, "tileWidth" | "tileHeight" |
 
 export type SampleArray = TypedArray;
 
+/** Pixels [firstPixel, firstPixel + pixels) of one band: data[start], data[start + stride], … */
+export interface SampleRun {
+  data: SampleArray;
+  start: number;
+  stride: number;
+  firstPixel: number;
+  pixels: number;
+}
+
+/** One band's samples, every pixel once, in runs (a band array is one run of stride 1). */
+export type BandSamples = readonly SampleRun[];
+
+export function wholeBand(data: SampleArray): BandSamples {
+  return [{ data, start: 0, stride: 1, firstPixel: 0, pixels: data.length }];
+}
+
+/** The band as one array of `pixels` samples of its type (tests and small consumers). */
+export function bandArray(band: BandSamples, pixels: number): SampleArray {
+  if (band.length === 1 && band[0]!.stride === 1 && band[0]!.data.length === pixels) return band[0]!.data;
+  const out = new (band[0]!.data.constructor as new (length: number) => SampleArray)(pixels);
+  for (const { data, start, stride, firstPixel, pixels: n } of band) {
+    for (let i = 0, s = start; i < n; i++, s += stride) out[firstPixel + i] = data[s]!;
+  }
+  return out;
+}
+
 /** More strips or tiles than any sane layout (a 10980² image in one-row strips has 10980). */
 const MAX_BLOCKS = 1 << 20;
 
@@ -147,14 +173,21 @@ export function fastLayout(image: TiffImage, header: Header): FastLayout | null 
   return eligible ? { ArrayType, bytesPerSample: bits[0]! / 8, deflate: compression !== 1 } : null;
 }
 
+/**
+ * The fast path. When every sample of a pixel is read (the common case: RGB and NIR of a 4-band
+ * product), the decoded strips are kept and each band is a run per strip over them, with no copy.
+ * Otherwise the wanted samples are copied into band arrays, so unread bands are not held.
+ */
 export async function readStrips(
   source: ByteSource, layout: FastLayout, table: BlockTable, header: Header, bands: readonly number[], inFlight: number,
-): Promise<SampleArray[]> {
+): Promise<BandSamples[]> {
   const { width, height, nodata } = header;
   const samples = header.bits.length;
   const { ArrayType, bytesPerSample } = layout;
   const { blockHeight: rowsPerStrip, offsets, counts, down: strips } = table;
-  const out = bands.map(() => new ArrayType(new ArrayBuffer(width * height * bytesPerSample), 0, width * height));
+  const inPlace = new Set(bands).size === samples;
+  const out = inPlace ? [] : bands.map(() => new ArrayType(new ArrayBuffer(width * height * bytesPerSample), 0, width * height));
+  const runs: SampleRun[][] = bands.map(() => new Array<SampleRun>(strips));
 
   const readStrip = async (stripIndex: number, rows: number): Promise<SampleArray | null> => {
     const offset = offsets[stripIndex]!;
@@ -184,8 +217,16 @@ export async function readStrips(
     const pixels = rows * width;
     const data = await readStrip(strip, rows);
     bands.forEach((band, k) => {
-      if (data) copySamples(data, samples, band, out[k]!, firstPixel, pixels);
-      else out[k]!.fill(nodata ?? 0, firstPixel, firstPixel + pixels);
+      if (inPlace) {
+        // A sparse strip reads as nodata, as GDAL reads it.
+        runs[k]![strip] = data
+          ? { data, start: band, stride: samples, firstPixel, pixels }
+          : { data: new ArrayType(new ArrayBuffer(pixels * bytesPerSample), 0, pixels).fill(nodata ?? 0), start: 0, stride: 1, firstPixel, pixels };
+      } else if (data) {
+        copySamples(data, samples, band, out[k]!, firstPixel, pixels);
+      } else {
+        out[k]!.fill(nodata ?? 0, firstPixel, firstPixel + pixels);
+      }
     });
   };
 
@@ -199,7 +240,7 @@ export async function readStrips(
   // allSettled, then rethrow: no strip promise is left rejecting after we have given up.
   const failure = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failure) throw failure.reason;
-  return out;
+  return inPlace ? runs : out.map(wholeBand);
 }
 
 /**
@@ -216,7 +257,7 @@ function copySamples(source: SampleArray, samples: number, band: number, target:
 }
 
 /** geotiff.js reads every block of a window at once: a few rows of blocks per call bound that. */
-export async function readWithGeotiff(image: GeoTIFFImage, header: Header, table: BlockTable, bands: readonly number[], windowBlockRows: number): Promise<SampleArray[]> {
+export async function readWithGeotiff(image: GeoTIFFImage, header: Header, table: BlockTable, bands: readonly number[], windowBlockRows: number): Promise<BandSamples[]> {
   const { width, height } = header;
   const rowsPerWindow = windowBlockRows * table.blockHeight;
   let out: SampleArray[] | null = null;
@@ -226,5 +267,5 @@ export async function readWithGeotiff(image: GeoTIFFImage, header: Header, table
     out ??= part.map((array) => new (array.constructor as new (length: number) => SampleArray)(width * height));
     part.forEach((array, k) => out![k]!.set(array as never, top * width));
   }
-  return out ?? [];
+  return (out ?? []).map(wholeBand);
 }

@@ -24,10 +24,10 @@ import { NORMALISE_LIMIT_DEFAULTS } from "../../config/schema.ts";
 import { PermanentError } from "../../errors.ts";
 import type { ByteSource, NormaliseLimits } from "../../ports.ts";
 import { memorySource } from "./byte-source.ts";
-import { blockTable, corruptTiff, fastLayout, readStrips, readWithGeotiff, SUPPORTED_COMPRESSIONS, type Header, type SampleArray } from "./tiff-blocks.ts";
+import { bandArray, blockTable, corruptTiff, fastLayout, readStrips, readWithGeotiff, SUPPORTED_COMPRESSIONS, type BandSamples, type Header, type SampleArray } from "./tiff-blocks.ts";
 import { readFirstIfd, type TiffImage } from "./tiff-ifd.ts";
 
-export { corruptTiff, type SampleArray };
+export { corruptTiff, type BandSamples, type SampleArray };
 
 /** Matches libuv's default thread pool (4), which runs zlib's asynchronous inflates. */
 const STRIPS_IN_FLIGHT = 4;
@@ -57,8 +57,8 @@ export interface TiffRaster {
    * Checks the strip/tile table and that reading `bands` plus `reserveBytes` (what the caller
    * allocates besides the band arrays) fits `maxDecodeBytes`; returns the read itself.
    */
-  planRead(bands: readonly number[], reserveBytes: number): Promise<() => Promise<SampleArray[]>>;
-  /** Reads the given 0-based bands, each into its own array of the file's sample type. */
+  planRead(bands: readonly number[], reserveBytes: number): Promise<() => Promise<BandSamples[]>>;
+  /** Reads the given 0-based bands, each as one array of the file's sample type. */
   readBands(bands: readonly number[], reserveBytes?: number): Promise<SampleArray[]>;
   /** Bytes of the file this process holds in memory for the decode (an inflated zip entry), else 0. */
   heldBytes: number;
@@ -118,7 +118,7 @@ export async function openTiff(input: ByteSource | Uint8Array, limits: Pick<Norm
     sampleBytes,
     planRead,
     async readBands(bands, reserveBytes = 0) {
-      return (await planRead(bands, reserveBytes))();
+      return (await (await planRead(bands, reserveBytes))()).map((band) => bandArray(band, width * height));
     },
     heldBytes: source.release ? source.size : 0,
     release: () => source.release?.(),
@@ -199,7 +199,7 @@ async function plan(
   bands: readonly number[],
   reserveBytes: number,
   maxDecodeBytes: number,
-): Promise<() => Promise<SampleArray[]>> {
+): Promise<() => Promise<BandSamples[]>> {
   const { width, height, compression } = header;
   const compressionName = SUPPORTED_COMPRESSIONS.get(compression);
   if (compressionName === undefined) {

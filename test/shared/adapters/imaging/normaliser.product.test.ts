@@ -1,5 +1,6 @@
 import { writeArrayBuffer } from "geotiff";
 import { describe, expect, it } from "vitest";
+import { bandStatistics } from "../../../../shared/core/drift/stats.ts";
 import { createNormaliser } from "../../../../shared/adapters/imaging/normaliser.ts";
 import { writeGeoTiff } from "../../../../shared/adapters/imaging/geotiff-writer.ts";
 import { makeProductZip } from "../../../../shared/adapters/imaging/product-zip.ts";
@@ -27,6 +28,31 @@ function expectedLinear(values: ArrayLike<number>, masked: Set<number> = new Set
 }
 
 describe("normaliser: products", () => {
+  it("reads strips in place or copies bands to the same images, with drift statistics of what it wrote", async () => {
+    // 5 bands over several strips (of ~256 KiB), with nodata: RGB + NIR read 4 of the 5 samples
+    // (copied into band arrays), a 4-band file has all of them read (strips kept in place).
+    const width = 300;
+    const height = 700;
+    const bands = Array.from({ length: 5 }, (_, b) =>
+      Float32Array.from({ length: width * height }, (_, i) => (i % 97 === 0 ? -9999 : Math.sin(i * 0.001 * (b + 1)) * 100 + b)),
+    );
+    const five = await normaliser.normalise(productZip("FIVE", { width, height, bands, nodata: -9999, compression: "deflate" }), "FIVE.zip", options());
+    const four = await normaliser.normalise(productZip("FOUR", { width, height, bands: bands.slice(0, 4), nodata: -9999, compression: "deflate" }), "FOUR.zip", options());
+    expect(four.images.map((i) => i.png)).toEqual(five.images.map((i) => i.png));
+    expect(four.bandStats).toEqual(five.bandStats);
+    // The statistics are those of the written PNGs over valid pixels.
+    const rgb = await decode(four.images[0]!.png);
+    const nir = await decode(four.images[1]!.png);
+    const mask = (await decode(four.nodataMask)).data;
+    expect(four.nodataPixels).toBe(Math.ceil((width * height) / 97));
+    expect(four.bandStats!.bands).toEqual({
+      red: bandStatistics(rgb.data, 3, 0, width * height, mask),
+      green: bandStatistics(rgb.data, 3, 1, width * height, mask),
+      blue: bandStatistics(rgb.data, 3, 2, width * height, mask),
+      nir: bandStatistics(nir.data, 1, 0, width * height, mask),
+    });
+  });
+
   it("maps bands to channels as configured and writes RGB + NIR PNGs of the raster's size", async () => {
     const b = patternedBands();
     const zip = productZip("S2_TEST", { width: 4, height: 2, bands: [b.blue, b.green, b.red, b.nir], compression: "deflate" });

@@ -9,7 +9,7 @@ import { openTiff } from "../../../../shared/adapters/imaging/tiff-raster.ts";
 const TAGS = [
   "ImageWidth", "ImageLength", "BitsPerSample", "Compression", "PhotometricInterpretation", "StripOffsets", "SamplesPerPixel", "RowsPerStrip",
   "StripByteCounts", "PlanarConfiguration", "Predictor", "TileWidth", "TileLength", "TileOffsets", "TileByteCounts", "SampleFormat", "GDAL_NODATA",
-];
+] as const;
 
 /** A tag value as plain data: lists of numbers (typed or not), numbers, strings. */
 const plain = (value: unknown) => (value !== null && typeof value === "object" ? Array.from(value as ArrayLike<number>, Number) : value);

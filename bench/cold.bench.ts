@@ -218,6 +218,8 @@ async function benchCoco(dir: string): Promise<BenchResult[]> {
     { name: "faster-coco-eval", module: "faster_coco_eval", recorded: RECORDED.fasterCocoEval.seconds, factor: 3 },
   ];
   const results: BenchResult[] = [];
+  // The stats pycocotools printed here, when it ran: the numbers the evaluator promises.
+  let reference: number[] | null = null;
   for (const ref of references) {
     let refSeconds = ref.recorded;
     let source = "recorded";
@@ -229,11 +231,19 @@ async function benchCoco(dir: string): Promise<BenchResult[]> {
         refSeconds = run.wallMs / 1000;
         source = "measured here";
         const theirs = JSON.parse(run.stdout.trim().split("\n").pop() ?? "[]") as number[];
-        // "Same numbers": all twelve stats bit for bit, or the row fails whatever the speed.
+        if (ref.module === "pycocotools") reference = theirs;
+        // "Same numbers": all twelve stats bit for bit, or the row fails whatever the speed —
+        // except where this tool differs from pycocotools itself and ours is pycocotools' value
+        // (faster-coco-eval's C++ accumulate rounds a last bit differently now and then).
         const differing = STAT_KEYS.filter((k, i) => ours[k] !== theirs[i]);
-        same = differing.length === 0;
+        const theirOwn = differing.filter((k) => reference !== null && reference[STAT_KEYS.indexOf(k)] === ours[k]);
+        same = differing.length === theirOwn.length;
         const worst = Math.max(...STAT_KEYS.map((k, i) => Math.abs((ours[k] ?? NaN) - (theirs[i] ?? NaN))));
-        agreement = same ? `; all 12 stats identical to ${ref.name}'s` : `; ${differing.join(", ")} differ from ${ref.name}'s (max |Δ| ${worst.toExponential(1)})`;
+        agreement =
+          differing.length === 0
+            ? `; all 12 stats identical to ${ref.name}'s`
+            : `; ${differing.join(", ")} differ from ${ref.name}'s (max |Δ| ${worst.toExponential(1)})` +
+              (same ? `, where ${ref.name} differs from pycocotools and ours is pycocotools' value` : "");
       }
     }
     const speedup = refSeconds / seconds;

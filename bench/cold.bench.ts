@@ -241,8 +241,8 @@ async function benchCoco(dir: string): Promise<BenchResult[]> {
         const worst = Math.max(...STAT_KEYS.map((k, i) => Math.abs((ours[k] ?? NaN) - (theirs[i] ?? NaN))));
         agreement =
           differing.length === 0
-            ? `; all 12 stats identical to ${ref.name}'s`
-            : `; ${differing.join(", ")} differ from ${ref.name}'s (max |Δ| ${worst.toExponential(1)})` +
+            ? `; all 12 stats identical to ${ref.name}`
+            : `; ${differing.join(", ")} differ from ${ref.name} (max |Δ| ${worst.toExponential(1)})` +
               (same ? `, where ${ref.name} differs from pycocotools and ours is pycocotools' value` : "");
       }
     }

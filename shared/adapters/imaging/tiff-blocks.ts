@@ -187,7 +187,7 @@ export async function readStrips(
   const { blockHeight: rowsPerStrip, offsets, counts, down: strips } = table;
   const inPlace = new Set(bands).size === samples;
   const out = inPlace ? [] : bands.map(() => new ArrayType(new ArrayBuffer(width * height * bytesPerSample), 0, width * height));
-  const runs: SampleRun[][] = bands.map(() => new Array<SampleRun>(strips));
+  const runs: SampleRun[][] = inPlace ? bands.map(() => new Array<SampleRun>(strips)) : [];
 
   const readStrip = async (stripIndex: number, rows: number): Promise<SampleArray | null> => {
     const offset = offsets[stripIndex]!;

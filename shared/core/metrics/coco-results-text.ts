@@ -1,4 +1,4 @@
-import { decimalToDouble } from "./decimal.ts";
+import { decimalToDouble, POW10 } from "./decimal.ts";
 
 /**
  * A COCO results file read straight from its bytes into columns, for the common shape only:
@@ -41,7 +41,6 @@ const LOOKAHEAD = 4096;
 const BUFFER_BYTES = 1 << 20;
 /** `{"image_id":0,"category_id":0,"bbox":[0,0,0,0],"score":0},` — no detection is shorter. */
 const SHORTEST_DETECTION = 57;
-const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i); // exact doubles up to 1e22
 const HEAD_LIMIT = 1e15; // significant digits beyond the 15th go to `tail`
 /** Key spellings as bytes, in column order: image_id, category_id, bbox, score. */
 const KEYS = ["image_id", "category_id", "bbox", "score"].map((key) => Array.from(key, (c) => c.charCodeAt(0)));

@@ -17,7 +17,8 @@
 
 const SPLITTER = 134217729; // 2^27 + 1, Veltkamp's split for Dekker's exact product
 const MARGIN = 2 ** -90; // relative; far above the residual's rounding error, far below half a gap
-const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i); // exact doubles up to 1e22
+/** Powers of ten held exactly by a double (up to 1e22). */
+export const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i); // exact doubles up to 1e22
 
 const bits = new Float64Array(1);
 const words = new Uint32Array(bits.buffer);

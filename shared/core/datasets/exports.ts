@@ -29,10 +29,22 @@ export function labelDocument(annotation: CanonicalAnnotation, datasetsBucket: s
 }
 
 /**
- * Writes (if absent) the label, YOLO and mask files of an accepted label. `nodata` is the item's
- * decoded nodata mask (255 = no data), or null when the image had none.
+ * The label's class-id mask at the image's size, MASK_IGNORE_VALUE where the source had no data
+ * (`nodata`: the item's decoded nodata mask, 255 = no data, or null): the mask file's pixels, and
+ * what a pre-label is compared with.
  */
-export async function writeSampleExports(annotation: CanonicalAnnotation, nodata: Uint8Array | null, deps: ExportDeps): Promise<SampleExports> {
+export function labelMask(annotation: CanonicalAnnotation, nodata: Uint8Array | null): Uint8Array {
+  const { width, height } = annotation.image;
+  const ignore = nodata && nodata.length === width * height ? nodata : undefined;
+  return semanticMask(annotation, { background: 0, ignoreValue: MASK_IGNORE_VALUE, ...(ignore ? { ignore } : {}) });
+}
+
+/**
+ * Writes (if absent) the label, YOLO and mask files of an accepted label. `nodata` is the item's
+ * decoded nodata mask (255 = no data), or null when the image had none; `mask`, the label's
+ * `labelMask` when the caller already has it (it is not rasterised twice).
+ */
+export async function writeSampleExports(annotation: CanonicalAnnotation, nodata: Uint8Array | null, deps: ExportDeps, mask?: Uint8Array): Promise<SampleExports> {
   const bucket = deps.config.buckets.datasets;
   const label = labelDocument(annotation, bucket);
   await deps.store.put(label.uri, label.json, { contentType: "application/json", ifAbsent: true });
@@ -45,8 +57,7 @@ export async function writeSampleExports(annotation: CanonicalAnnotation, nodata
   const out: SampleExports = { label: { uri: label.uri, sha256: label.sha256 }, yolo };
   if (deps.config.annotation.task === "segmentation") {
     const { width, height } = annotation.image;
-    const ignore = nodata && nodata.length === width * height ? nodata : undefined;
-    const data = semanticMask(annotation, { background: 0, ignoreValue: MASK_IGNORE_VALUE, ...(ignore ? { ignore } : {}) });
+    const data = mask ?? labelMask(annotation, nodata);
     const png = await (await deps.codec()).encodePng({ width, height, channels: 1, data });
     const sha256 = sha256Hex(png);
     const uri = objectUri(bucket, `exports/masks/${sha256}.png`);

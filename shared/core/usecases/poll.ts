@@ -9,9 +9,8 @@ import { recordDeadLetter } from "../../db/queries/dead-letters.ts";
 import type { CanonicalAnnotation } from "../annotation/canonical.ts";
 import { ontologyFromNames } from "../annotation/ontology.ts";
 import { checkQuality } from "../annotation/quality.ts";
-import { writeSampleExports } from "../datasets/exports.ts";
+import { labelMask, writeSampleExports } from "../datasets/exports.ts";
 import { MASK_IGNORE_VALUE } from "../datasets/manifest.ts";
-import { semanticMask } from "../annotation/rasterise.ts";
 import { prelabelAgreement } from "../prelabel/acceptance.ts";
 import { prelabelToCompare, recordPrelabelAcceptance } from "../../db/queries/prelabels.ts";
 import { notify, transact } from "../effects.ts";
@@ -122,8 +121,11 @@ async function takeInLabel(label: FetchedLabel, backend: AnnotationBackend, deps
 
   const verdict = await judge(label, item, deps);
   // The label's dataset files are written now, once, so freezing a version never has to.
-  const exports = verdict.verdict === "accepted" && verdict.annotation ? await writeSampleExports(verdict.annotation, verdict.nodataMask, deps) : null;
-  const agreement = verdict.verdict === "accepted" && verdict.annotation ? await compareWithPrelabel(item.id, verdict.annotation, verdict.nodataMask, deps) : null;
+  const accepted = verdict.verdict === "accepted" ? verdict.annotation : null;
+  // Rasterised once: the mask export and the pre-label comparison read the same pixels.
+  const mask = accepted && deps.config.annotation.task === "segmentation" ? labelMask(accepted, verdict.nodataMask) : null;
+  const exports = accepted ? await writeSampleExports(accepted, verdict.nodataMask, deps, mask ?? undefined) : null;
+  const agreement = accepted && mask ? await compareWithPrelabel(item.id, accepted.image, mask, deps) : null;
   const annotationId = `an_${sha256Hex(`${backend.name}|${ref.labelId}|${editedAt}`).slice(0, 20)}`;
   const canonical = verdict.annotation;
   return transact(deps, cause, async (tx) => {
@@ -150,16 +152,13 @@ async function takeInLabel(label: FetchedLabel, backend: AnnotationBackend, deps
  * the dashboard's pre-label acceptance per model. A measurement: when the pre-label mask cannot be
  * read the label is taken in all the same, without it.
  */
-async function compareWithPrelabel(itemId: string, annotation: CanonicalAnnotation, nodata: Uint8Array | null, deps: Deps): Promise<{ modelId: string; keptPixels: number; comparedPixels: number } | null> {
-  if (deps.config.annotation.task !== "segmentation") return null;
+async function compareWithPrelabel(itemId: string, image: { width: number; height: number }, label: Uint8Array, deps: Deps): Promise<{ modelId: string; keptPixels: number; comparedPixels: number } | null> {
   const prelabel = await prelabelToCompare(deps.db, itemId);
   if (!prelabel) return null;
   try {
     const raster = await (await deps.codec()).decodePng(await deps.store.get(prelabel.maskUri));
-    const { width, height } = annotation.image;
+    const { width, height } = image;
     if (raster.width !== width || raster.height !== height) throw new Error(`pre-label is ${raster.width}×${raster.height}, the label ${width}×${height}`);
-    const ignore = nodata && nodata.length === width * height ? nodata : undefined;
-    const label = semanticMask(annotation, { background: 0, ignoreValue: MASK_IGNORE_VALUE, ...(ignore ? { ignore } : {}) });
     const predicted = raster.channels === 1 ? raster.data : firstChannel(raster.data, raster.channels);
     const agreement = prelabelAgreement(label, predicted, MASK_IGNORE_VALUE);
     return agreement && { modelId: prelabel.modelId, ...agreement };

@@ -247,8 +247,8 @@ export const FUNCTIONS = {
     publishes: MESSAGE_TYPES,
     sections: [...CONSUMER, "buckets", "policy"],
     heavy: [],
-    // backfill lists the archive.
-    buckets: { archive: "viewer" },
+    // backfill lists the archive; a finished batch prediction's drift.json is read from models.
+    buckets: { archive: "viewer", models: "viewer" },
     // predict: batch prediction over a prefix.
     launches: ["predict"],
     memory: "512Mi",

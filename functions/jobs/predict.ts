@@ -7,8 +7,10 @@ import { joinUri } from "../../shared/core/uri.ts";
 import type { JobDeps } from "../../shared/runtime/job-deps.ts";
 import { JOB_EXIT } from "../../shared/messages/jobs.ts";
 import {
-  PREDICTION_SUMMARY_FILE, PredictionSummarySchema, parsePredictJobEnv, type PredictJobEnv, type PredictionSummary,
+  PREDICTION_DRIFT_FILE, PREDICTION_SUMMARY_FILE, PredictionSummarySchema, driftSampleIndices, parsePredictJobEnv, type PredictJobEnv,
+  type PredictionDrift, type PredictionSummary,
 } from "../../shared/messages/predict-job.ts";
+import { imageFeatures } from "../../shared/core/drift/stats.ts";
 import { Predictor, ServingError, type ModelLoader } from "../../shared/serving/predictor.ts";
 import { servingNormaliseOptions } from "../../shared/serving/create.ts";
 import type { Normaliser } from "../../shared/ports.ts";
@@ -26,6 +28,8 @@ import { ClassPixelTally } from "./predict/tally.ts";
  *   the job goes on; the run still succeeds.
  * - Memory is bounded: PREDICT_CONCURRENCY inputs (2 by default) are held at once; only counts,
  *   names and class fractions are kept per input.
+ * - The drift features of an evenly spaced sample of the inputs go to drift.json, which the run's
+ *   completion adds to the input-drift window: imagery scored in batch is watched as served imagery is.
  * - Reruns are safe: a mask is rewritten with the same bytes at the same name; summary.json is
  *   written last, and when it exists the job only republishes `prediction.completed` (same id).
  *
@@ -60,7 +64,8 @@ export async function runPredictionJob(rawEnv: Record<string, string | undefined
       return JOB_EXIT.ok;
     }
     predictor = await openPredictor(env, deps);
-    const summary = await predictAll(env, predictor, { ...deps, log });
+    const { summary, drift } = await predictAll(env, predictor, { ...deps, log });
+    await deps.store.put(joinUri(env.OUTPUT_PREFIX, PREDICTION_DRIFT_FILE), `${JSON.stringify(drift)}\n`, { contentType: "application/json" });
     await deps.store.put(summaryUri, `${JSON.stringify(summary, null, 2)}\n`, { contentType: "application/json" });
     await publishCompleted(env, summary, deps);
     log.info("batch prediction completed", { summaryUri, ...summary.counts });
@@ -106,7 +111,7 @@ async function openPredictor(env: PredictJobEnv, deps: PredictJobDeps): Promise<
   return predictor;
 }
 
-async function predictAll(env: PredictJobEnv, predictor: Predictor, deps: PredictJobDeps): Promise<PredictionSummary> {
+async function predictAll(env: PredictJobEnv, predictor: Predictor, deps: PredictJobDeps): Promise<{ summary: PredictionSummary; drift: PredictionDrift }> {
   const listed = await deps.store.list(env.SOURCE_PREFIX);
   // Never predict our own outputs when the source prefix holds the output prefix.
   const inputs = relativeInputs(listed.map((o) => `gs://${o.bucket}/${o.name}`), env.SOURCE_PREFIX, env.OUTPUT_PREFIX);
@@ -114,6 +119,8 @@ async function predictAll(env: PredictJobEnv, predictor: Predictor, deps: Predic
   const tally = new ClassPixelTally();
   const predictions: PredictionSummary["predictions"] = [];
   const failures: PredictionSummary["failures"] = [];
+  const sampled = driftSampleIndices(inputs.length);
+  const driftImages: PredictionDrift["images"] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < inputs.length) {
@@ -124,6 +131,10 @@ async function predictAll(env: PredictJobEnv, predictor: Predictor, deps: Predic
         const outcome = await predictor.predictObject(env.ALIAS, input.uri, maskUri);
         tally.add(outcome.prediction);
         predictions.push({ input: input.uri, mask: maskUri, width: outcome.answer.width, height: outcome.answer.height, classFractions: outcome.answer.classFractions });
+        const stats = outcome.normalised.bandStats;
+        if (stats && sampled.has(index)) {
+          driftImages.push({ input: input.uri, features: imageFeatures(stats.bands, stats.nodataFraction), classFractions: outcome.answer.classFractions });
+        }
       } catch (err) {
         // The input's own fault (the normaliser's reason, too large, vanished): record it, go on.
         if (!(err instanceof ServingError) || err.status === 503) throw err;
@@ -134,7 +145,7 @@ async function predictAll(env: PredictJobEnv, predictor: Predictor, deps: Predic
   };
   await Promise.all(Array.from({ length: Math.min(env.PREDICT_CONCURRENCY, Math.max(1, inputs.length)) }, worker));
   const byInput = (a: { input: string }, b: { input: string }) => (a.input < b.input ? -1 : a.input > b.input ? 1 : 0);
-  return {
+  const summary: PredictionSummary = {
     schema: "prediction-summary/v1",
     runId: env.PREDICTION_RUN_ID,
     alias: env.ALIAS,
@@ -147,6 +158,11 @@ async function predictAll(env: PredictJobEnv, predictor: Predictor, deps: Predic
     classFractions: tally.fractions(),
     finishedAt: deps.clock.now().toISOString(),
   };
+  const drift: PredictionDrift = {
+    schema: "prediction-drift/v1", runId: env.PREDICTION_RUN_ID, alias: env.ALIAS, modelId: env.MODEL_ID,
+    images: driftImages.sort(byInput), predicted: predictions.length,
+  };
+  return { summary, drift };
 }
 
 /** The summary of an earlier execution of this run, or null (then predict again). */

@@ -19,6 +19,44 @@ export const MAX_PREDICTION_ATTEMPTS = 3;
 /** Written last under OUTPUT_PREFIX: its presence marks the run done (a rerun only republishes). */
 export const PREDICTION_SUMMARY_FILE = "summary.json";
 
+/**
+ * Written before summary.json: the drift features of at most PREDICTION_DRIFT_SAMPLE predicted
+ * inputs, evenly spaced over the inputs, which the run's completion adds to the drift window (a
+ * bounded file, so the handler reads a batch of a million inputs in constant memory).
+ */
+export const PREDICTION_DRIFT_FILE = "drift.json";
+export const PREDICTION_DRIFT_SAMPLE = 1000;
+
+/** The predict job's `drift.json`. */
+export const PredictionDriftSchema = z.object({
+  schema: z.literal("prediction-drift/v1"),
+  runId: z.string(),
+  alias: z.string(),
+  modelId: z.string(),
+  /** Predicted inputs in the sample that had band statistics (every raster the normaliser reads). */
+  images: z.array(z.object({
+    input: z.string(),
+    /** The drift features ingest records (shared/core/drift/stats.ts imageFeatures). */
+    features: z.record(z.string(), z.number()),
+    classFractions: z.record(z.string(), z.number()),
+  })).max(PREDICTION_DRIFT_SAMPLE),
+  /** Inputs predicted in all, of which `images` is the sample. */
+  predicted: z.number().int().nonnegative(),
+});
+
+export type PredictionDrift = z.infer<typeof PredictionDriftSchema>;
+
+/** Indices of the inputs whose features go into drift.json: all of them up to the sample size, else evenly spaced. */
+export function driftSampleIndices(inputs: number, sample = PREDICTION_DRIFT_SAMPLE): Set<number> {
+  const out = new Set<number>();
+  if (inputs <= sample) {
+    for (let i = 0; i < inputs; i++) out.add(i);
+    return out;
+  }
+  for (let k = 0; k < sample; k++) out.add(Math.floor((k * inputs) / sample));
+  return out;
+}
+
 /** The prefix of the models bucket the predict job may write (Terraform grants it nothing else there). */
 export const PREDICTIONS_PREFIX = "predictions/";
 

@@ -8,7 +8,8 @@ import { PermanentError } from "../../shared/errors.ts";
 import { buildEnvelope, parseEnvelope } from "../../shared/messages/build.ts";
 import type { Envelope } from "../../shared/messages/envelope.ts";
 import { JOB_EXIT } from "../../shared/messages/jobs.ts";
-import { PredictionSummarySchema, parsePredictJobEnv } from "../../shared/messages/predict-job.ts";
+import { PredictionDriftSchema, PredictionSummarySchema, driftSampleIndices, parsePredictJobEnv } from "../../shared/messages/predict-job.ts";
+import { windowFeatures } from "../../shared/db/queries/drift.ts";
 import { readLoopGauges } from "../../shared/db/queries/metrics.ts";
 import { getPredictionRun } from "../../shared/db/queries/predictions.ts";
 import { readStatusSnapshot } from "../../shared/db/queries/status.ts";
@@ -95,9 +96,23 @@ describe("batch prediction (predict command → predict job → run recorded)", 
     expect(completed).toHaveLength(1);
     expect(completed[0]!.data).toEqual({ runId: env.PREDICTION_RUN_ID, summaryUri: `${env.OUTPUT_PREFIX}summary.json`, ok: 2, failed: 3 });
 
-    // The completion settles the run once; a redelivery is a duplicate.
+    // drift.json: the features of every predicted input (fewer than the sample size), as ingest records them.
+    const drift = PredictionDriftSchema.parse(JSON.parse((await t.store.get(`${env.OUTPUT_PREFIX}drift.json`)).toString("utf8")));
+    expect(drift).toMatchObject({ runId: env.PREDICTION_RUN_ID, alias: "staging", modelId: "m_batch", predicted: 2 });
+    expect(drift.images.map((i) => i.input)).toEqual(summary.predictions.map((p) => p.input));
+    expect(drift.images.map((i) => i.classFractions)).toEqual(summary.predictions.map((p) => p.classFractions));
+    for (const image of drift.images) expect(Object.keys(image.features)).toEqual(expect.arrayContaining(["red.mean", "nir.p50", "nodata_fraction"]));
+
+    // The completion settles the run once and adds the sample to the drift window; a redelivery is a duplicate.
     expect((await deliver(completed[0]!)).status).toBe("done");
     expect((await deliver(completed[0]!)).status).toBe("duplicate");
+    const stats = await t.db.query<{ source: string; model_id: string; alias: string; features: Record<string, number>; class_fractions: Record<string, number> }>(
+      `SELECT source, model_id, alias, features, class_fractions FROM image_stats ORDER BY id`);
+    expect(stats.rows).toHaveLength(2);
+    expect(stats.rows.map((r) => [r.source, r.model_id, r.alias])).toEqual([["predict", "m_batch", "staging"], ["predict", "m_batch", "staging"]]);
+    const byRed = (a: Record<string, number>, b: Record<string, number>) => (a["red.mean"] ?? 0) - (b["red.mean"] ?? 0);
+    expect(stats.rows.map((r) => r.features).sort(byRed)).toEqual(drift.images.map((i) => i.features).sort(byRed));
+    expect(await windowFeatures(t.db, "no-such-version", 30)).toHaveLength(2);
     expect(await getPredictionRun(t.db, env.PREDICTION_RUN_ID)).toMatchObject({ state: "succeeded", ok_count: 2, failed_count: 3 });
     expect(t.notifier.sent.filter((n) => n.threadKey === `pred:${env.PREDICTION_RUN_ID}`)).toHaveLength(1);
 
@@ -131,6 +146,29 @@ describe("batch prediction (predict command → predict job → run recorded)", 
     await deliver(recovered[0]!);
     expect(await getPredictionRun(t.db, runId)).toMatchObject({ state: "succeeded", ok_count: 1, failed_count: 0 });
   }, 300_000);
+
+  it("settles a run whose drift.json is unreadable, leaving the drift window alone and saying why", async () => {
+    await deliver(command({ name: "predict", alias: "staging", prefix: "batch/2026/" }));
+    const launch = t.jobs.launches[0]!;
+    const { publisher } = await runJob(launch.env);
+    await t.store.put(`${launch.env.OUTPUT_PREFIX}drift.json`, "{ not json");
+    expect((await deliver(publisher.ofType("prediction.completed")[0]!)).status).toBe("done");
+    expect(await getPredictionRun(t.db, launch.env.PREDICTION_RUN_ID!)).toMatchObject({ state: "succeeded", ok_count: 1 });
+    expect((await t.db.query(`SELECT 1 FROM image_stats`)).rows).toHaveLength(0);
+    expect(t.log.entries.some((l) => l.message === "batch prediction's drift sample not used" && /JSON/.test(String(l.fields.reason)))).toBe(true);
+  }, 300_000);
+
+  it("samples the drift features of at most PREDICTION_DRIFT_SAMPLE inputs, evenly spaced", () => {
+    expect([...driftSampleIndices(3, 5)]).toEqual([0, 1, 2]);
+    expect([...driftSampleIndices(10, 4)]).toEqual([0, 2, 5, 7]);
+    const big = [...driftSampleIndices(1_000_003)];
+    expect(big).toHaveLength(1000);
+    expect(big[0]).toBe(0);
+    expect(big.at(-1)).toBeGreaterThan(998_000);
+    // Spacing never differs by more than one input.
+    const gaps = new Set(big.slice(1).map((v, k) => v - big[k]!));
+    expect(Math.max(...gaps) - Math.min(...gaps)).toBeLessThanOrEqual(1);
+  });
 
   it("refuses an alias nobody holds, and fails the run when the model file is missing", async () => {
     await expect(deliver(command({ name: "predict", alias: "prod", prefix: "batch/" }))).rejects.toThrow(PermanentError);

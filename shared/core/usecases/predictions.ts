@@ -3,8 +3,11 @@ import type { Envelope } from "../../messages/envelope.ts";
 import type { Command } from "../../messages/commands.ts";
 import type { PredictionCompleted, PredictionFailed } from "../../messages/events.ts";
 import {
-  MAX_PREDICTION_ATTEMPTS, PREDICTIONS_PREFIX, PREDICTION_SUMMARY_FILE, PREDICT_TIMEOUT_SECONDS, PredictionSummarySchema, predictJobEnv,
+  MAX_PREDICTION_ATTEMPTS, PREDICTIONS_PREFIX, PREDICTION_DRIFT_FILE, PREDICTION_SUMMARY_FILE, PREDICT_TIMEOUT_SECONDS, PredictionDriftSchema,
+  PredictionSummarySchema, predictJobEnv, type PredictionDrift,
 } from "../../messages/predict-job.ts";
+import { recordPredictedImageStats } from "../../db/queries/drift.ts";
+import { SeededRng, deriveSeed } from "../training/rng.ts";
 import type { Deps } from "../../ports.ts";
 import { claimInbox } from "../../db/queries/messaging.ts";
 import { aliasHolder, getModel } from "../../db/queries/models.ts";
@@ -91,14 +94,25 @@ async function launchFailed(run: PredictionRunRow, err: unknown, deps: Deps, cau
   if (failed) await notify(deps, { severity: "alert", threadKey: `pred:${run.id}`, title: `Batch prediction ${run.id} could not be launched`, text: verdict.reason });
 }
 
+/**
+ * A finished run: marked succeeded once (inbox in the same transaction), and the drift features of
+ * its sampled images (drift.json) join the input-drift window in that transaction, so a redelivery
+ * adds none twice.
+ */
 export async function onPredictionCompleted(message: Envelope<PredictionCompleted>, deps: Deps): Promise<ConsumerOutcome> {
   const { runId, summaryUri, ok, failed } = message.data;
-  if (!(await getPredictionRun(deps.db, runId))) throw new PermanentError("unknown_run", `prediction.completed for unknown run ${runId}`);
+  const run = await getPredictionRun(deps.db, runId);
+  if (!run) throw new PermanentError("unknown_run", `prediction.completed for unknown run ${runId}`);
+  const drift = await readDriftSample(run, deps);
+  let recorded = 0;
   const row = await transact(deps, message, async (tx) => {
     if (!(await claimInbox(tx, "command", message.id))) return null;
-    return markPredictionSucceeded(tx, runId, { summaryUri, ok, failed });
+    const settled = await markPredictionSucceeded(tx, runId, { summaryUri, ok, failed });
+    if (settled && drift) recorded = await recordPredictedImageStats(tx, { modelId: drift.modelId, alias: drift.alias, images: windowOrder(drift.images, runId) });
+    return settled;
   });
   if (!row) return { status: "duplicate" };
+  if (drift) deps.log.info("batch prediction added to the drift window", { runId, images: recorded, predicted: drift.predicted });
   await notify(deps, {
     severity: failed > 0 ? "warning" : "info", threadKey: `pred:${runId}`, title: `Batch prediction ${runId} finished`,
     text: `${ok} predicted, ${failed} failed with ${row.model_id} (${row.alias}); summary ${summaryUri}`,
@@ -155,6 +169,38 @@ export async function reconcilePrediction(run: PredictionRunRow, deps: Deps, cau
   const failed = await deps.db.transaction((tx) => markPredictionFailed(tx, run.id, reason));
   if (failed) await notify(deps, { severity: "alert", threadKey: `pred:${run.id}`, title: `Batch prediction ${run.id} failed`, text: reason });
   return `prediction ${run.id}: failed (${reason})`;
+}
+
+/**
+ * The run's drift.json, or null: a run from before the file existed has none, and an unreadable
+ * one is logged and left out — drift is a measurement; the run is settled all the same.
+ */
+async function readDriftSample(run: PredictionRunRow, deps: Deps): Promise<PredictionDrift | null> {
+  const uri = joinUri(run.output_prefix, PREDICTION_DRIFT_FILE);
+  // Storage errors are transient: they propagate and the message is delivered again.
+  if (!(await deps.store.head(uri))) return null;
+  const bytes = await deps.store.get(uri);
+  let reason: string;
+  try {
+    const parsed = PredictionDriftSchema.safeParse(JSON.parse(bytes.toString("utf8")));
+    if (parsed.success && parsed.data.runId === run.id) return parsed.data;
+    reason = parsed.success ? `it belongs to run ${parsed.data.runId}` : describeError(parsed.error);
+  } catch (err) {
+    reason = describeError(err);
+  }
+  deps.log.warn("batch prediction's drift sample not used", { runId: run.id, uri, reason });
+  return null;
+}
+
+/**
+ * The sample in a shuffled order (seeded by the run): the drift check reads the newest
+ * DRIFT_WINDOW_IMAGES rows; rows inserted in one transaction share their time and are read highest
+ * id first, so the part of the batch a window holds is spread over the whole batch rather than
+ * being its alphabetical end.
+ */
+function windowOrder<T>(images: readonly T[], runId: string): T[] {
+  const order = new SeededRng(deriveSeed(0, `drift:${runId}`)).shuffle(Int32Array.from({ length: images.length }, (_, k) => k));
+  return Array.from(order, (k) => images[k]!);
 }
 
 async function readSummary(uri: string, deps: Deps) {

@@ -20,6 +20,23 @@ export async function recordImageStats(db: Queryable, s: ImageStatsInput): Promi
   );
 }
 
+/**
+ * Records the drift features of a batch prediction's sampled images in one statement, in the
+ * order given (the window reads the newest rows first, by id within one transaction's rows).
+ */
+export async function recordPredictedImageStats(
+  db: Queryable, s: { modelId: string; alias: string; images: readonly { features: Record<string, number>; classFractions: Record<string, number> }[] },
+): Promise<number> {
+  if (s.images.length === 0) return 0;
+  const { rowCount } = await db.query(
+    `INSERT INTO image_stats (source, model_id, alias, features, class_fractions)
+     SELECT 'predict', $1, $2, e->'features', e->'classFractions'
+     FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n`,
+    [s.modelId, s.alias, JSON.stringify(s.images.map((i) => ({ features: i.features, classFractions: i.classFractions })))],
+  );
+  return rowCount ?? s.images.length;
+}
+
 /** Members of a dataset version: the rows of its line alive at its seq (see 0006_dataset_members). */
 const MEMBER_OF_VERSION = `
   SELECT 1 FROM dataset_versions v JOIN dataset_members m

@@ -47,5 +47,5 @@ console.log("");
 console.log(`${"benchmark".padEnd(width)}  ${"value".padStart(12)}  ${"target".padEnd(16)}  ok   note`);
 for (const r of rows) {
   const value = `${Number.isFinite(r.value) ? r.value : "—"} ${r.unit}`.trim();
-  console.log(`${r.name.padEnd(width)}  ${value.padStart(12)}  ${r.target.padEnd(16)}  ${r.pass ? "yes " : "NO  "} ${r.note ?? ""}`);
+  console.log(`${r.name.padEnd(width)}  ${value.padStart(12)}  ${r.target.padEnd(16)}  ${r.pass === null ? "n/a " : r.pass ? "yes " : "NO  "} ${r.note ?? ""}`);
 }

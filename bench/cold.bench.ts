@@ -8,8 +8,9 @@
  * - `mlops metrics coco --json` on 5,000 images × 100 detections (the metrics suite's data, as
  *   files): wall time against pycocotools and faster-coco-eval, whose stats must be ours.
  *
- * Each child runs with `--import <probe>`, which writes the process's own resource usage (peak RSS,
- * CPU time) to a file when it exits; the bare-node baseline carries the same probe. The reference
+ * Each child runs with `--import <probe>`, which writes the process's own peak RSS (VmHWM: see
+ * peak-rss.ts for why not ru_maxrss) and CPU time to a file when it exits; the bare-node baseline
+ * carries the same probe. The reference
  * tools are timed the same way (whole process, `python3 -c …`) when they are installed; otherwise the
  * row is not judged ("n/a"): the figures recorded on another machine are printed beside ours for
  * orientation only, since this machine's speed may differ several-fold (pycocotools took 11.65 s
@@ -55,10 +56,18 @@ interface ProcessRun {
 }
 
 /** The probe every measured Node process loads first: its own rusage, written at exit. */
-const PROBE = `import { writeFileSync } from "node:fs";
+const PROBE = `import { readFileSync, writeFileSync } from "node:fs";
+// What peak-rss.ts reads (this probe runs in front of compiled JavaScript and cannot import it).
+function peakRssBytes() {
+  try {
+    const kb = /^VmHWM:\\s+(\\d+) kB/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1];
+    if (kb !== undefined) return Number(kb) * 1024;
+  } catch {}
+  return process.resourceUsage().maxRSS * 1024;
+}
 process.on("exit", () => {
   const u = process.resourceUsage();
-  writeFileSync(process.env.MLOPS_BENCH_PROBE, JSON.stringify({ maxRSS: u.maxRSS, cpu: u.userCPUTime + u.systemCPUTime }));
+  writeFileSync(process.env.MLOPS_BENCH_PROBE, JSON.stringify({ peakRssBytes: peakRssBytes(), cpu: u.userCPUTime + u.systemCPUTime }));
 });`;
 
 async function runNode(dir: string, args: string[]): Promise<ProcessRun> {
@@ -71,8 +80,8 @@ async function runNode(dir: string, args: string[]): Promise<ProcessRun> {
     maxBuffer: 64 * 1024 * 1024,
   });
   const wallMs = performance.now() - started;
-  const usage = JSON.parse(await readFile(probeOut, "utf8")) as { maxRSS: number; cpu: number };
-  return { wallMs, cpuMs: usage.cpu / 1000, peakRssMb: usage.maxRSS / 1024, stdout };
+  const usage = JSON.parse(await readFile(probeOut, "utf8")) as { peakRssBytes: number; cpu: number };
+  return { wallMs, cpuMs: usage.cpu / 1000, peakRssMb: usage.peakRssBytes / 2 ** 20, stdout };
 }
 
 /** A Python one-off, timed whole (interpreter start and imports included), or null when it fails. */

@@ -12,6 +12,7 @@ import { LocalObjectStore } from "../../shared/adapters/store/local.ts";
 import { loadConfig } from "../../shared/config/load.ts";
 import { checkThreshold } from "../../shared/core/usecases/threshold.ts";
 import type { Db, Deps, JobRunner, Publisher, Queryable } from "../../shared/ports.ts";
+import { peakRssBytes } from "../peak-rss.ts";
 
 /** Time spent per statement (by its first words), to see where a freeze waits on the database. */
 const sqlMs = new Map<string, number>();
@@ -63,7 +64,7 @@ const ms = performance.now() - started;
 const used = process.cpuUsage(cpu);
 const frozen = log.entries.find((e) => e.message === "dataset version frozen")?.fields ?? {};
 process.stdout.write(`${JSON.stringify({
-  ms, cpuMs: (used.user + used.system) / 1000, peakRssBytes: process.resourceUsage().maxRSS * 1024, rssBeforeBytes,
+  ms, cpuMs: (used.user + used.system) / 1000, peakRssBytes: peakRssBytes(), rssBeforeBytes,
   status: outcome.status, detail: outcome.detail, items: frozen.items, fresh: frozen.fresh, from: frozen.from, pagesWritten: frozen.pagesWritten,
   sqlMs: Object.fromEntries([...sqlMs].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, v]) => [k, Math.round(v)])),
 })}\n`);

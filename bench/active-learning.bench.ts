@@ -142,6 +142,9 @@ export const activeLearningBench: BenchSuite = async () => {
   }
   const needRandom = labelsToReach(random, target);
   const needPriority = labelsToReach(priority, target);
+  // Each run's own count, so a one-round difference between the mean curves can be read against the runs' spread.
+  const perRun = (strategy: Strategy) => runs[strategy].map((r) => labelsToReach(r.curve, target) ?? `>${MAX_LABELS}`).join(", ");
+  console.log(`labels to mIoU ≥ ${target.toFixed(3)} in each run: random ${perRun("random")}; priority ${perRun("priority")}`);
   // Not reached within MAX_LABELS counts as MAX_LABELS + BATCH: a bound, said so in the note.
   const r = needRandom ?? MAX_LABELS + BATCH;
   const p = needPriority ?? MAX_LABELS + BATCH;

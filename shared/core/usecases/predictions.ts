@@ -103,12 +103,13 @@ export async function onPredictionCompleted(message: Envelope<PredictionComplete
   const { runId, summaryUri, ok, failed } = message.data;
   const run = await getPredictionRun(deps.db, runId);
   if (!run) throw new PermanentError("unknown_run", `prediction.completed for unknown run ${runId}`);
-  const drift = await readDriftSample(run, deps);
+  // A settled run's completion is a redelivery: nothing to read.
+  const drift = run.state === "succeeded" ? null : await readDriftSample(run, deps);
   let recorded = 0;
   const row = await transact(deps, message, async (tx) => {
     if (!(await claimInbox(tx, "command", message.id))) return null;
     const settled = await markPredictionSucceeded(tx, runId, { summaryUri, ok, failed });
-    if (settled && drift) recorded = await recordPredictedImageStats(tx, { modelId: drift.modelId, alias: drift.alias, images: windowOrder(drift.images, runId) });
+    if (settled && drift) recorded = await recordPredictedImageStats(tx, { modelId: run.model_id, alias: run.alias, images: windowOrder(drift.images, runId) });
     return settled;
   });
   if (!row) return { status: "duplicate" };

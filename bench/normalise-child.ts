@@ -10,7 +10,7 @@ import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { createNormaliser } from "../shared/adapters/imaging/normaliser.ts";
 import type { NormaliseOptions } from "../shared/ports.ts";
-import { peakRssBytes as peakRss } from "./peak-rss.ts";
+import { peakRssBytes } from "./peak-rss.ts";
 
 const OPTIONS: NormaliseOptions = { rgbBands: [3, 2, 1], nirBand: 4, stretchPercentiles: [2, 98], nodataValue: null };
 
@@ -37,5 +37,4 @@ for (let run = 0; run <= runs; run++) {
   cpuMs.push((cpu.user + cpu.system) / 1000);
   pixels = output.width * output.height;
 }
-const peakRssBytes = peakRss();
-process.stdout.write(`${JSON.stringify({ warmupMs: timesMs[0], timesMs: timesMs.slice(1), cpuMs: cpuMs.slice(1), peakRssBytes, pixels })}\n`);
+process.stdout.write(`${JSON.stringify({ warmupMs: timesMs[0], timesMs: timesMs.slice(1), cpuMs: cpuMs.slice(1), peakRssBytes: peakRssBytes(), pixels })}\n`);

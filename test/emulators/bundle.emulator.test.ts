@@ -20,7 +20,8 @@ import { createPgDb } from "../../shared/adapters/db/pg.ts";
 import type { Db } from "../../shared/ports.ts";
 import { buildAll } from "../../scripts/build.ts";
 import { startGcsFake, type GcsFake } from "../fakes/gcs-server.ts";
-import { freePort, gcloudAvailable, startPubsubEmulator, type PubsubEmulator } from "../helpers/pubsub-emulator.ts";
+import { freePort } from "../helpers/ports.ts";
+import { gcloudAvailable, startPubsubEmulator, type PubsubEmulator } from "../helpers/pubsub-emulator.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 /** This process's own build folder: a test process beside this one may be building `dist/`. */

@@ -29,7 +29,8 @@ import type { Db, Deps } from "../../shared/ports.ts";
 import { createGcpDeps, overrideDeps } from "../../shared/runtime/gcp.ts";
 import { FakeCloudRun } from "../fakes/cloud-run.ts";
 import { startGcsFake, type GcsFake } from "../fakes/gcs-server.ts";
-import { freePort, gcloudAvailable, startPubsubEmulator, type PubsubEmulator } from "../helpers/pubsub-emulator.ts";
+import { freePort } from "../helpers/ports.ts";
+import { gcloudAvailable, startPubsubEmulator, type PubsubEmulator } from "../helpers/pubsub-emulator.ts";
 import { evaluationReport, modelCard } from "../functions/seed.ts";
 
 const PROJECT = "test-proj";

@@ -20,7 +20,7 @@ import { insertModel, moveAlias } from "../../shared/db/queries/models.ts";
 import type { Db } from "../../shared/ports.ts";
 import { buildAll } from "../../scripts/build.ts";
 import { startGcsFake, type GcsFake } from "../fakes/gcs-server.ts";
-import { freePort } from "../helpers/pubsub-emulator.ts";
+import { freePort } from "../helpers/ports.ts";
 import { parsePrometheus, sample } from "../helpers/prometheus.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");

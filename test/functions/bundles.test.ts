@@ -29,7 +29,7 @@ import { startFakeLabelStudio, type FakeLabelStudio } from "../fakes/labelstudio
 import { startGcsFake, type GcsFake } from "../fakes/gcs-server.ts";
 import { startPubsubFake, type PubsubFake } from "../fakes/pubsub-server.ts";
 import { createUrlTestDb, type UrlTestDb } from "../helpers/db.ts";
-import { freePort } from "../helpers/pubsub-emulator.ts";
+import { freePort, isAddressInUse } from "../helpers/ports.ts";
 import { checkAgainstMainTf, manifest, terraformEnv, type TerraformInputs } from "./bundle-env.ts";
 import { gcsFinalized, postCloudEvent, postPush } from "./harness.ts";
 import { evaluationReport, modelCard, seedItem, seedTraining } from "./seed.ts";
@@ -58,7 +58,17 @@ interface RunningFunction {
 }
 
 async function startBundle(name: FunctionName, env: Record<string, string>, pubsub: PubsubFake): Promise<RunningFunction> {
-  const port = await freePort();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await spawnBundle(name, env, pubsub, await freePort());
+    } catch (e) {
+      // Another test process took the port between the draw and the child's bind: draw again.
+      if (attempt >= 3 || !isAddressInUse(String(e))) throw e;
+    }
+  }
+}
+
+async function spawnBundle(name: FunctionName, env: Record<string, string>, pubsub: PubsubFake, port: number): Promise<RunningFunction> {
   let output = "";
   const child = spawn(
     process.execPath,
@@ -71,7 +81,10 @@ async function startBundle(name: FunctionName, env: Record<string, string>, pubs
   // In production mode the framework prints no banner: wait until the port answers.
   const deadline = Date.now() + 90_000;
   for (;;) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${name} did not start:\n${output}`);
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`${name} did not start:\n${output}`);
+    }
     if (await fetch(`${url}/robots.txt`).then(() => true, () => false)) break;
     await new Promise((r) => setTimeout(r, 200));
   }

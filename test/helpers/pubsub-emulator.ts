@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
+import { freePort } from "./ports.ts";
 
 /**
  * Starts the gcloud Pub/Sub emulator (Debian package google-cloud-cli-pubsub-emulator, Java) on a
@@ -17,19 +17,6 @@ export interface PubsubEmulator {
 export function gcloudAvailable(): boolean {
   const probe = spawnSync("gcloud", ["--version"], { stdio: "ignore", timeout: 30_000 });
   return probe.status === 0;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startPubsubEmulator(projectId = "test-proj", timeoutMs = 90_000): Promise<PubsubEmulator> {

@@ -9,7 +9,7 @@ import { readStatusSnapshot } from "../../shared/db/queries/status.ts";
 import { brushResult } from "../fakes/labelstudio-harness.ts";
 import { startFakeLabelStudio, type FakeLabelStudio } from "../fakes/labelstudio-server.ts";
 import { createTestDb, testDbKind } from "../helpers/db.ts";
-import { freePort } from "../helpers/pubsub-emulator.ts";
+import { freePort } from "../helpers/ports.ts";
 
 /**
  * The local runtime on the `labelstudio` backend, against the wire-level fake (which checks the

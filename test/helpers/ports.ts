@@ -8,8 +8,8 @@ import { createServer } from "node:net";
  * kernel hands the same ephemeral port to the next `listen(0)` (or outgoing connection) before the
  * child binds it, and the child dies with EADDRINUSE (seen in CI: the ingest bundle). So the port is
  * drawn at random from below the kernel's ephemeral range, where `listen(0)` and client sockets
- * never land, and checked free on every address. Callers that spawn a server also retry on
- * EADDRINUSE (`isAddressInUse`), for the rare draw two test processes share.
+ * never land, and checked free on every address. Two test processes can still draw the same port;
+ * a caller that starts many servers (the bundle test) retries on `isAddressInUse`.
  */
 export async function freePort(): Promise<number> {
   const [low, high] = [10_000, ephemeralLow()];
